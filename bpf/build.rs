@@ -1,0 +1,61 @@
+//! Compiles the XDP receive program with clang into OUT_DIR, where lib.rs
+//! embeds it. libbpf's own headers come from libbpf-sys (DEP_BPF_INCLUDE);
+//! the kernel UAPI headers from the system, with the multiarch include
+//! directory that Debian keeps `asm/types.h` in.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+const SOURCE: &str = "src/linerate_rx.bpf.c";
+const ABI_HEADER: &str = "src/linerate_abi.h";
+
+fn main() {
+    println!("cargo:rerun-if-changed={SOURCE}");
+    println!("cargo:rerun-if-changed={ABI_HEADER}");
+    println!("cargo:rerun-if-env-changed=CLANG");
+
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let libbpf_include = env::var("DEP_BPF_INCLUDE")
+        .expect("libbpf-sys exports its include directory as DEP_BPF_INCLUDE");
+    let multiarch = multiarch_include();
+    let clang = env::var("CLANG").unwrap_or_else(|_| "clang".to_string());
+    let object = out_dir.join("linerate_rx.bpf.o");
+
+    let mut command = Command::new(&clang);
+    command
+        .args(["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"])
+        .arg(format!("-I{libbpf_include}"))
+        .arg("-Isrc");
+    if let Some(dir) = &multiarch {
+        command.arg(format!("-I{dir}"));
+    }
+    command.args(["-c", SOURCE, "-o"]).arg(&object);
+
+    let status = command.status().unwrap_or_else(|error| {
+        panic!(
+            "could not run `{clang}` to build the XDP program ({error}); \
+             install clang and llvm (`make deps` does it on Debian)"
+        )
+    });
+    if !status.success() {
+        panic!("`{clang}` failed to compile {SOURCE}; see the messages above");
+    }
+}
+
+/// The Debian multiarch include directory for the target, e.g.
+/// `/usr/include/x86_64-linux-gnu`, where `asm/types.h` lives.
+fn multiarch_include() -> Option<String> {
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").ok()?;
+    let triple = match arch.as_str() {
+        "x86_64" => "x86_64-linux-gnu",
+        "aarch64" => "aarch64-linux-gnu",
+        "arm" => "arm-linux-gnueabihf",
+        "riscv64" => "riscv64-linux-gnu",
+        "powerpc64" => "powerpc64le-linux-gnu",
+        "s390x" => "s390x-linux-gnu",
+        _ => return None,
+    };
+    let dir = format!("/usr/include/{triple}");
+    std::path::Path::new(&dir).is_dir().then_some(dir)
+}
