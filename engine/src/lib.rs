@@ -1,1 +1,15 @@
-//! placeholder
+//! linerate's engine: the scenario model and its validation, packet views
+//! and frame templates, rate control, the AF_XDP sender, the lab of network
+//! namespaces, and the run that ties them to the XDP receive counter.
+//! The engine never sees command-line parsing or TOML text outside
+//! [`scenario`].
+
+pub mod clock;
+pub mod lab;
+pub mod netns;
+pub mod pacer;
+pub mod run;
+pub mod scenario;
+pub mod template;
+pub mod tx;
+pub mod wire;

@@ -1,0 +1,125 @@
+//! The validated, immutable plan the engine runs. Nothing here knows TOML.
+
+use std::time::Duration;
+
+use crate::template::FrameSpec;
+
+/// A whole validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Where the scenario came from, for reports.
+    pub source: String,
+    /// How long to run and how to report.
+    pub run: RunPlan,
+    /// The ports streams send from and count on.
+    pub ports: Vec<PortPlan>,
+    /// The streams, indexed by their id.
+    pub streams: Vec<StreamPlan>,
+}
+
+/// When sending stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCondition {
+    /// Send for this long.
+    Duration(Duration),
+    /// Each stream sends exactly this many frames.
+    FramesPerStream(u64),
+}
+
+/// How a run proceeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPlan {
+    /// When sending stops.
+    pub stop: StopCondition,
+    /// How often a live line is reported.
+    pub report_interval: Duration,
+    /// Longest wait for frames still in flight after sending stops.
+    pub drain: Duration,
+}
+
+/// A port: an interface, maybe inside a network namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortPlan {
+    /// The name streams use.
+    pub name: String,
+    /// The interface name.
+    pub interface: String,
+    /// The network namespace (a name under /run/netns), if any.
+    pub namespace: Option<String>,
+}
+
+impl PortPlan {
+    /// "lr-a in namespace linerate-a", for messages.
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(namespace) => format!("{} (namespace {namespace})", self.interface),
+            None => self.interface.clone(),
+        }
+    }
+}
+
+/// A sending rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// Frames per second, in thousandths (so 0.5 pps is 500).
+    FramesPerSecond {
+        /// Thousandths of a frame per second.
+        millipps: u64,
+    },
+}
+
+impl Rate {
+    /// The rate in frames per second.
+    pub fn frames_per_second(&self) -> f64 {
+        match self {
+            Rate::FramesPerSecond { millipps } => *millipps as f64 / 1000.0,
+        }
+    }
+
+    /// True when the stream sends nothing.
+    pub fn is_zero(&self) -> bool {
+        match self {
+            Rate::FramesPerSecond { millipps } => *millipps == 0,
+        }
+    }
+
+    /// Frames due in `elapsed` at this rate, rounded down.
+    pub fn frames_in(&self, elapsed: Duration) -> u64 {
+        match self {
+            Rate::FramesPerSecond { millipps } => {
+                let frames = elapsed.as_nanos() * u128::from(*millipps) / 1_000_000_000_000;
+                u64::try_from(frames).unwrap_or(u64::MAX)
+            }
+        }
+    }
+}
+
+/// One stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPlan {
+    /// The id carried in every frame's payload header; the stream's index.
+    pub id: u16,
+    /// The name in reports.
+    pub name: String,
+    /// Index into [`Plan::ports`] of the sending port.
+    pub tx_port: usize,
+    /// Index into [`Plan::ports`] of the counting port.
+    pub rx_port: usize,
+    /// The frame.
+    pub frame: FrameSpec,
+    /// The rate.
+    pub rate: Rate,
+}
+
+impl StreamPlan {
+    /// How many frames this stream sends in a run that stops on `stop`.
+    pub fn frames_to_send(&self, stop: StopCondition) -> u64 {
+        if self.rate.is_zero() {
+            return 0;
+        }
+        match stop {
+            StopCondition::FramesPerStream(frames) => frames,
+            StopCondition::Duration(duration) => self.rate.frames_in(duration),
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The scenario file as serde reads it: plain structs mirroring the TOML,
+//! every value spanned so that validation can point at its line. No meaning
+//! is given to any value here; `validate` does that.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A value given either as a number or as a string with a unit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrText {
+    /// A bare number.
+    Integer(i64),
+    /// A bare floating-point number.
+    Float(f64),
+    /// Text such as "10s" or "100kpps".
+    Text(String),
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// `[run]`.
+    pub run: Option<Spanned<RawRun>>,
+    /// `[[port]]` tables.
+    #[serde(default, rename = "port")]
+    pub ports: Vec<Spanned<RawPort>>,
+    /// `[[stream]]` tables.
+    #[serde(default, rename = "stream")]
+    pub streams: Vec<Spanned<RawStream>>,
+}
+
+/// `[run]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    /// How long to send, e.g. "10s".
+    pub duration: Option<Spanned<NumberOrText>>,
+    /// How many frames each stream sends.
+    pub frames: Option<Spanned<i64>>,
+    /// "fast" (1 s), "slow" (10 s) or a duration.
+    pub report_interval: Option<Spanned<String>>,
+    /// Longest wait for frames in flight after sending stops.
+    pub drain: Option<Spanned<String>>,
+}
+
+/// `[[port]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPort {
+    /// The name streams use to refer to the port.
+    pub name: Spanned<String>,
+    /// The network interface.
+    pub interface: Spanned<String>,
+    /// The network namespace the interface is in, if not the current one.
+    pub namespace: Option<Spanned<String>>,
+}
+
+/// `[[stream]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStream {
+    /// The stream's name in reports.
+    pub name: Option<Spanned<String>>,
+    /// Port that sends.
+    pub tx: Spanned<String>,
+    /// Port that receives and counts.
+    pub rx: Spanned<String>,
+    /// Source MAC.
+    pub src_mac: Spanned<String>,
+    /// Destination MAC.
+    pub dst_mac: Spanned<String>,
+    /// Source IPv4 address.
+    pub src_ip: Spanned<String>,
+    /// Destination IPv4 address.
+    pub dst_ip: Spanned<String>,
+    /// UDP source port.
+    pub src_port: Spanned<u16>,
+    /// UDP destination port.
+    pub dst_port: Spanned<u16>,
+    /// Frame size in bytes without FCS.
+    pub frame_size: Option<Spanned<i64>>,
+    /// Frames per second: a number, or text like "100kpps".
+    pub rate: Spanned<NumberOrText>,
+    /// IPv4 TTL.
+    pub ttl: Option<Spanned<u8>>,
+}

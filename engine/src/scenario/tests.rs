@@ -1,0 +1,168 @@
+//! Scenario parsing and validation: good files become the expected plan,
+//! bad ones give one line naming the file, line, column and field.
+
+use super::*;
+
+const GOOD: &str = r#"
+[run]
+duration = "5s"
+report_interval = "slow"
+
+[[port]]
+name = "a"
+interface = "lr-a"
+namespace = "linerate-a"
+
+[[port]]
+name = "b"
+interface = "lr-b"
+
+[[stream]]
+name = "one"
+tx = "a"
+rx = "b"
+src_mac = "02:4c:52:00:00:0a"
+dst_mac = "02:4c:52:00:00:0b"
+src_ip = "198.18.0.1"
+dst_ip = "198.18.0.2"
+src_port = 9000
+dst_port = 9001
+frame_size = 128
+rate = "100kpps"
+
+[[stream]]
+tx = "b"
+rx = "a"
+src_mac = "02:4c:52:00:00:0b"
+dst_mac = "02:4c:52:00:00:0a"
+src_ip = "198.18.0.2"
+dst_ip = "198.18.0.1"
+src_port = 9001
+dst_port = 9000
+rate = 0
+"#;
+
+fn error_for(text: &str) -> ScenarioError {
+    parse(text, "bad.toml").expect_err("the scenario should be refused")
+}
+
+/// GOOD with the first occurrence of `from` replaced by `to`.
+fn good_with(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from:?} is not in GOOD");
+    GOOD.replacen(from, to, 1)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    let offset = text.find(needle).expect("needle present");
+    text[..offset].matches('\n').count() + 1
+}
+
+#[test]
+fn good_scenario_becomes_the_plan() {
+    let plan = parse(GOOD, "good.toml").expect("valid");
+    assert_eq!(plan.run.stop, StopCondition::Duration(Duration::from_secs(5)));
+    assert_eq!(plan.run.report_interval, SLOW_INTERVAL);
+    assert_eq!(plan.run.drain, DEFAULT_DRAIN);
+    assert_eq!(plan.ports.len(), 2);
+    assert_eq!(plan.ports[0].namespace.as_deref(), Some("linerate-a"));
+    assert_eq!(plan.ports[1].namespace, None);
+    let one = &plan.streams[0];
+    assert_eq!((one.id, one.name.as_str(), one.tx_port, one.rx_port), (0, "one", 0, 1));
+    assert_eq!(one.frame.src_mac, MacAddr([0x02, 0x4c, 0x52, 0, 0, 0x0a]));
+    assert_eq!(one.frame.dst_ip, Ipv4Addr::new(198, 18, 0, 2));
+    assert_eq!((one.frame.src_port, one.frame.dst_port, one.frame.frame_size), (9000, 9001, 128));
+    assert_eq!(one.rate, Rate::FramesPerSecond { millipps: 100_000_000 });
+    assert_eq!(one.frames_to_send(plan.run.stop), 500_000);
+    let two = &plan.streams[1];
+    assert_eq!((two.id, two.name.as_str()), (1, "stream1"));
+    assert_eq!(two.frame.frame_size, DEFAULT_FRAME_SIZE);
+    assert_eq!(two.frames_to_send(plan.run.stop), 0, "rate 0 sends nothing");
+}
+
+#[test]
+fn bad_mac_names_file_line_and_field() {
+    let text = good_with("\"02:4c:52:00:00:0b\"", "\"02:4c:52:00:00:zz\"");
+    let error = error_for(&text);
+    assert_eq!(error.file, "bad.toml");
+    assert_eq!(error.line, line_of(&text, "02:4c:52:00:00:zz"));
+    assert_eq!(error.field.as_deref(), Some("stream[0].dst_mac"));
+    assert!(error.message.contains("invalid MAC address"), "{error}");
+    let shown = error.to_string();
+    assert!(shown.starts_with(&format!("bad.toml:{}:", error.line)), "{shown}");
+    assert!(!shown.contains('\n'), "one line: {shown}");
+}
+
+#[test]
+fn type_error_from_toml_names_the_field() {
+    let text = good_with("src_port = 9000", "src_port = \"ninety\"");
+    let error = error_for(&text);
+    assert_eq!(error.line, line_of(&text, "ninety"));
+    assert_eq!(error.field.as_deref(), Some("stream[0].src_port"));
+    assert!(!error.to_string().contains('\n'), "{error}");
+}
+
+#[test]
+fn out_of_range_port_number_is_refused() {
+    let text = good_with("dst_port = 9001", "dst_port = 70000");
+    let error = error_for(&text);
+    assert_eq!(error.field.as_deref(), Some("stream[0].dst_port"));
+    assert_eq!(error.line, line_of(&text, "70000"));
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_line() {
+    let text = good_with("frame_size = 128", "frame_sise = 128");
+    let error = error_for(&text);
+    assert_eq!(error.line, line_of(&text, "frame_sise"));
+    assert!(error.message.contains("frame_sise"), "{error}");
+    assert_eq!(error.field.as_deref(), Some("stream[0].frame_sise"));
+}
+
+#[test]
+fn each_semantic_error_points_at_its_field() {
+    let cases = [
+        ("src_ip = \"198.18.0.1\"", "src_ip = \"198.18.0.300\"", "stream[0].src_ip", "198.18.0.300"),
+        ("frame_size = 128", "frame_size = 59", "stream[0].frame_size", "59"),
+        ("frame_size = 128", "frame_size = 100000", "stream[0].frame_size", "100000"),
+        ("rate = \"100kpps\"", "rate = \"fast\"", "stream[0].rate", "\"fast\""),
+        ("rate = \"100kpps\"", "rate = -5", "stream[0].rate", "-5"),
+        ("tx = \"a\"", "tx = \"c\"", "stream[0].tx", "\"c\""),
+        ("duration = \"5s\"", "duration = \"5 parsecs\"", "run.duration", "parsecs"),
+        ("duration = \"5s\"", "duration = 5", "run.duration", "duration = 5"),
+        ("report_interval = \"slow\"", "report_interval = \"often\"", "run.report_interval", "often"),
+        ("interface = \"lr-b\"", "interface = \"an-interface-name-too-long\"", "port[1].interface", "too-long"),
+        ("name = \"b\"", "name = \"a\"", "port[1].name", "name = \"a\"\ninterface = \"lr-b\""),
+    ];
+    for (from, to, field, needle) in cases {
+        let text = good_with(from, to);
+        let error = error_for(&text);
+        assert_eq!(error.field.as_deref(), Some(field), "{to}: {error}");
+        assert_eq!(error.line, line_of(&text, needle), "{to}: {error}");
+    }
+}
+
+#[test]
+fn whole_file_problems_are_named() {
+    let no_run = GOOD.replace("[run]\nduration = \"5s\"\nreport_interval = \"slow\"\n", "");
+    assert!(error_for(&no_run).message.contains("[run]"));
+    let both = good_with("duration = \"5s\"", "duration = \"5s\"\nframes = 10");
+    assert!(error_for(&both).message.contains("not both"));
+    let frames = good_with("duration = \"5s\"", "frames = 1000");
+    let plan = parse(&frames, "f.toml").expect("valid");
+    assert_eq!(plan.streams[0].frames_to_send(plan.run.stop), 1000);
+    assert!(error_for("[run]\nframes = 5\n").message.contains("[[port]]"));
+}
+
+#[test]
+fn duplicate_stream_names_are_refused() {
+    let text = GOOD.replacen("[[stream]]\ntx = \"b\"", "[[stream]]\nname = \"one\"\ntx = \"b\"", 1);
+    let error = error_for(&text);
+    assert_eq!(error.field.as_deref(), Some("stream[1].name"));
+    assert!(error.message.contains("unique"));
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let error = load(Path::new("/nonexistent/linerate.toml")).expect_err("no such file");
+    assert!(error.to_string().starts_with("/nonexistent/linerate.toml: cannot read"), "{error}");
+}
