@@ -1,1 +1,172 @@
-//! todo
+//! Entering a network namespace on the calling thread, and finding
+//! interfaces there. `setns(2)` with CLONE_NEWNET changes only the calling
+//! thread, so a guard enters on creation and returns on drop.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// Where `ip netns` keeps named namespaces.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// Errors entering a namespace or finding an interface.
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    /// No namespace of that name.
+    #[error("network namespace {name:?} does not exist (see `ip netns list`; `linerate lab up` creates the lab's)")]
+    NotFound {
+        /// The name looked for.
+        name: String,
+    },
+    /// The namespace exists but could not be entered.
+    #[error("cannot enter network namespace {name:?}: {source} (linerate needs root or CAP_SYS_ADMIN)")]
+    Enter {
+        /// The namespace.
+        name: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// No interface of that name in the namespace.
+    #[error("no interface {interface:?} in {place}; interfaces there: {available}")]
+    NoInterface {
+        /// The interface looked for.
+        interface: String,
+        /// "namespace X" or "the current namespace".
+        place: String,
+        /// The interfaces that do exist, comma-separated.
+        available: String,
+    },
+}
+
+/// While alive, the calling thread is in another network namespace.
+/// Dropping it returns the thread to where it was.
+#[derive(Debug)]
+pub struct NetnsGuard {
+    original: File,
+}
+
+impl NetnsGuard {
+    /// Moves the calling thread into the named namespace.
+    pub fn enter(name: &str) -> Result<NetnsGuard, NetnsError> {
+        let enter_error = |source| NetnsError::Enter {
+            name: name.to_string(),
+            source,
+        };
+        let original = File::open("/proc/thread-self/ns/net").map_err(enter_error)?;
+        let target = File::open(format!("{NETNS_RUN_DIR}/{name}")).map_err(|error| {
+            if error.kind() == io::ErrorKind::NotFound {
+                NetnsError::NotFound { name: name.to_string() }
+            } else {
+                enter_error(error)
+            }
+        })?;
+        set_thread_namespace(&target).map_err(enter_error)?;
+        Ok(NetnsGuard { original })
+    }
+
+    /// Enters `name` if given; `None` stays in the current namespace.
+    pub fn enter_optional(name: Option<&str>) -> Result<Option<NetnsGuard>, NetnsError> {
+        name.map(NetnsGuard::enter).transpose()
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        // Returning can only fail if the original namespace vanished, which
+        // a namespace that the thread was in cannot do while we hold its fd.
+        let _ = set_thread_namespace(&self.original);
+    }
+}
+
+fn set_thread_namespace(namespace: &File) -> io::Result<()> {
+    // SAFETY: the fd is open for the lifetime of `namespace`; setns only
+    // reads it and changes the calling thread's network namespace.
+    let result = unsafe { libc::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The index of `interface` in the calling thread's namespace, or an error
+/// listing the interfaces that exist there. `namespace` names the place in
+/// the message.
+pub fn interface_index(interface: &str, namespace: Option<&str>) -> Result<u32, NetnsError> {
+    let name = std::ffi::CString::new(interface).map_err(|_| no_interface(interface, namespace))?;
+    // SAFETY: `name` is a valid NUL-terminated string for the call.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if index == 0 {
+        Err(no_interface(interface, namespace))
+    } else {
+        Ok(index)
+    }
+}
+
+fn no_interface(interface: &str, namespace: Option<&str>) -> NetnsError {
+    let mut names = interface_names();
+    names.retain(|name| name != "lo");
+    NetnsError::NoInterface {
+        interface: interface.to_string(),
+        place: match namespace {
+            Some(name) => format!("namespace {name:?}"),
+            None => "the current namespace".to_string(),
+        },
+        available: if names.is_empty() { "none but lo".to_string() } else { names.join(", ") },
+    }
+}
+
+/// The interface names in the calling thread's namespace.
+pub fn interface_names() -> Vec<String> {
+    let mut names = Vec::new();
+    // SAFETY: if_nameindex returns a heap array terminated by an entry with
+    // index 0 (or null on failure); we read it and free it once.
+    unsafe {
+        let list = libc::if_nameindex();
+        if list.is_null() {
+            return names;
+        }
+        let mut entry = list;
+        while (*entry).if_index != 0 && !(*entry).if_name.is_null() {
+            names.push(std::ffi::CStr::from_ptr((*entry).if_name).to_string_lossy().into_owned());
+            entry = entry.add(1);
+        }
+        libc::if_freenameindex(list);
+    }
+    names
+}
+
+/// The MTU of `interface` in the calling thread's namespace.
+pub fn interface_mtu(interface: &str) -> io::Result<u32> {
+    let mut request: libc::ifreq = unsafe_zeroed_ifreq();
+    let bytes = interface.as_bytes();
+    if bytes.len() >= request.ifr_name.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface name too long"));
+    }
+    for (slot, byte) in request.ifr_name.iter_mut().zip(bytes) {
+        *slot = *byte as libc::c_char;
+    }
+    // SAFETY: plain socket creation; the fd is closed below.
+    let socket = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if socket < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `request` is a valid ifreq with a NUL-terminated name; the
+    // kernel writes the MTU into its union.
+    let result = unsafe { libc::ioctl(socket, libc::SIOCGIFMTU, &mut request) };
+    let error = io::Error::last_os_error();
+    // SAFETY: `socket` is an fd we own and close once.
+    unsafe { libc::close(socket) };
+    if result < 0 {
+        return Err(error);
+    }
+    // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member of the union.
+    let mtu = unsafe { request.ifr_ifru.ifru_mtu };
+    Ok(mtu.max(0) as u32)
+}
+
+fn unsafe_zeroed_ifreq() -> libc::ifreq {
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}

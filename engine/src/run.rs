@@ -1,1 +1,698 @@
-//! todo
+//! A run of a validated plan: checks every port, attaches the XDP receive
+//! counter to each receiving port, opens one AF_XDP sender per sending
+//! port in its own thread, starts them together, reports at the interval,
+//! drains what is in flight, and returns the per-stream results with the
+//! verdict. A stop flag (Ctrl-C) ends sending early; the results so far are
+//! still returned, marked as interrupted.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel;
+use linerate_bpf::{BpfError, RxCounter, XdpAttachMode};
+
+use crate::clock::monotonic_ns;
+use crate::netns::{self, NetnsError, NetnsGuard};
+use crate::scenario::{Plan, PortPlan, StreamPlan};
+use crate::template::{FrameTemplate, TemplateError};
+use crate::tx::{TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest, DEFAULT_BATCH};
+use crate::wire::EthernetFrame;
+
+/// How long the start of sending is put off so that every sender is
+/// waiting for it when it comes.
+const START_DELAY: Duration = Duration::from_millis(20);
+/// During the drain, counters unchanged for this long mean nothing more
+/// is coming.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
+
+/// Errors that stop a run from starting or finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A port's namespace or interface is wrong.
+    #[error("port {port:?}: {source}")]
+    Port {
+        /// The port's name.
+        port: String,
+        /// What is wrong.
+        #[source]
+        source: NetnsError,
+    },
+    /// A frame is larger than the sending interface's MTU allows.
+    #[error("stream {stream:?}: frame size {frame_size} needs an MTU of at least {needed} on {interface}, which has {mtu}; raise it (ip link set {interface} mtu {needed}) or use smaller frames")]
+    Mtu {
+        /// The stream.
+        stream: String,
+        /// Its frame size.
+        frame_size: usize,
+        /// The interface.
+        interface: String,
+        /// The interface's MTU.
+        mtu: u32,
+        /// The MTU the frame needs.
+        needed: usize,
+    },
+    /// The receive program could not be loaded or attached.
+    #[error("port {port:?} ({interface}): {source}")]
+    Receive {
+        /// The port.
+        port: String,
+        /// The interface.
+        interface: String,
+        /// What failed.
+        #[source]
+        source: BpfError,
+    },
+    /// The sender could not be opened or failed.
+    #[error("port {port:?} ({interface}): {source}")]
+    Transmit {
+        /// The port.
+        port: String,
+        /// The interface.
+        interface: String,
+        /// What failed.
+        #[source]
+        source: TxError,
+    },
+    /// A stream's frame could not be built.
+    #[error("stream {stream:?}: {source}")]
+    Template {
+        /// The stream.
+        stream: String,
+        /// What failed.
+        #[source]
+        source: TemplateError,
+    },
+    /// A sender thread died.
+    #[error("the sender thread for port {port:?} panicked; this is a linerate bug")]
+    SenderPanicked {
+        /// The port.
+        port: String,
+    },
+}
+
+/// A sending port as the run opened it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxPortInfo {
+    /// The port's name.
+    pub port: String,
+    /// Its interface (and namespace).
+    pub interface: String,
+    /// The queue the sender is bound to.
+    pub queue: u32,
+    /// The AF_XDP mode in use.
+    pub mode: XskMode,
+}
+
+/// A receiving port as the run attached it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RxPortInfo {
+    /// The port's name.
+    pub port: String,
+    /// Its interface (and namespace).
+    pub interface: String,
+    /// How the kernel runs the counter.
+    pub mode: XdpAttachMode,
+}
+
+/// What the run set up, reported before sending starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSetup {
+    /// The senders.
+    pub tx_ports: Vec<TxPortInfo>,
+    /// The counters.
+    pub rx_ports: Vec<RxPortInfo>,
+}
+
+/// One stream's counters at a moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamCounts {
+    /// Frames placed on the TX ring.
+    pub frames_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Frames the receive counter recognised as this stream's.
+    pub frames_received: u64,
+    /// Their bytes.
+    pub bytes_received: u64,
+}
+
+/// A stream's line in an interval report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamInterval {
+    /// The stream's name.
+    pub name: String,
+    /// Totals so far.
+    pub totals: StreamCounts,
+    /// Frames per second sent during the interval.
+    pub tx_fps: f64,
+    /// Frames per second received during the interval.
+    pub rx_fps: f64,
+}
+
+/// What is reported at each interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalReport {
+    /// Time since sending started.
+    pub elapsed: Duration,
+    /// One entry per stream, in stream id order.
+    pub streams: Vec<StreamInterval>,
+}
+
+/// A stream's final results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamResult {
+    /// The stream id.
+    pub id: u16,
+    /// The stream's name.
+    pub name: String,
+    /// Final counters.
+    pub counts: StreamCounts,
+    /// Frames sent but not received.
+    pub frames_lost: u64,
+    /// Frames received beyond those sent (duplicates or strays).
+    pub frames_extra: u64,
+    /// The configured rate in frames per second.
+    pub target_fps: f64,
+    /// Frames per second achieved by the sender over its sending time.
+    pub tx_fps: f64,
+}
+
+impl StreamResult {
+    /// Lost frames as a percentage of those sent.
+    pub fn loss_percent(&self) -> f64 {
+        if self.counts.frames_sent == 0 {
+            0.0
+        } else {
+            self.frames_lost as f64 * 100.0 / self.counts.frames_sent as f64
+        }
+    }
+}
+
+/// The results of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The scenario's source.
+    pub source: String,
+    /// What was set up.
+    pub setup: RunSetup,
+    /// Time from the start of sending to the last frame sent.
+    pub send_duration: Duration,
+    /// Per-stream results, in stream id order.
+    pub streams: Vec<StreamResult>,
+    /// Frames with linerate's magic but a stream id this run does not have.
+    pub frames_unknown_stream: u64,
+    /// True when the run was stopped before every frame was sent.
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// Every failed pass criterion, one sentence each. The default rule:
+    /// every stream received exactly what it sent.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for stream in &self.streams {
+            if stream.frames_lost > 0 {
+                failures.push(format!(
+                    "stream {:?} lost {} of {} frames ({:.4} %)",
+                    stream.name,
+                    stream.frames_lost,
+                    stream.counts.frames_sent,
+                    stream.loss_percent()
+                ));
+            }
+            if stream.frames_extra > 0 {
+                failures.push(format!(
+                    "stream {:?} received {} frames more than it sent",
+                    stream.name, stream.frames_extra
+                ));
+            }
+        }
+        if self.interrupted {
+            failures.push("the run was interrupted before every frame was sent".to_string());
+        }
+        failures
+    }
+
+    /// True when no criterion failed.
+    pub fn passed(&self) -> bool {
+        self.failures().is_empty()
+    }
+}
+
+/// Receives what a run reports while it goes.
+pub trait RunObserver {
+    /// Senders are open and counters attached; sending is about to start.
+    fn setup_done(&mut self, setup: &RunSetup);
+    /// One report interval has passed.
+    fn interval(&mut self, report: &IntervalReport);
+}
+
+/// Options for a run that are not part of the scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// AF_XDP mode to ask for.
+    pub xsk_mode: XskModeRequest,
+    /// Frames per batch.
+    pub batch_size: u32,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            xsk_mode: XskModeRequest::Auto,
+            batch_size: DEFAULT_BATCH,
+        }
+    }
+}
+
+struct RxPort {
+    counter: RxCounter,
+    streams: Vec<u16>,
+}
+
+struct Sender {
+    port: usize,
+    handle: JoinHandle<Result<TxSummary, RunError>>,
+}
+
+/// Runs `plan`. `stop` ends sending early when set (the results so far are
+/// returned, marked interrupted); `observer` hears of setup and intervals.
+pub fn run(
+    plan: &Plan,
+    options: RunOptions,
+    stop: &Arc<AtomicBool>,
+    observer: &mut dyn RunObserver,
+) -> Result<RunReport, RunError> {
+    preflight(plan)?;
+    let templates = plan
+        .streams
+        .iter()
+        .map(|stream| {
+            FrameTemplate::build(&stream.frame, stream.id).map_err(|source| RunError::Template {
+                stream: stream.name.clone(),
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let (rx_ports, rx_infos) = attach_counters(plan)?;
+    let counters = Arc::new(TxCounters::new(plan.streams.len()));
+    let senders_stop = Arc::new(AtomicBool::new(false));
+    let (senders, tx_infos, start_signals) =
+        match open_senders(plan, options, &templates, &counters, &senders_stop) {
+            Ok(opened) => opened,
+            Err(error) => return Err(error),
+        };
+    let setup = RunSetup {
+        tx_ports: tx_infos,
+        rx_ports: rx_infos,
+    };
+    observer.setup_done(&setup);
+
+    let start_ns = monotonic_ns() + START_DELAY.as_nanos() as u64;
+    for signal in &start_signals {
+        // A sender that already failed has dropped its receiver; its error
+        // comes back when it is joined.
+        let _ = signal.send(start_ns);
+    }
+    let started = Instant::now() + START_DELAY;
+
+    let mut previous = read_counts(plan, &counters, &rx_ports);
+    let mut previous_at = started;
+    let mut next_report = started + plan.run.report_interval;
+    let mut interrupted = false;
+    while senders.iter().any(|sender| !sender.handle.is_finished()) {
+        if stop.load(Ordering::Relaxed) && !interrupted {
+            interrupted = true;
+            senders_stop.store(true, Ordering::Relaxed);
+        }
+        let now = Instant::now();
+        if now >= next_report {
+            let current = read_counts(plan, &counters, &rx_ports);
+            observer.interval(&interval_report(plan, &previous, &current, now - previous_at, now - started));
+            previous = current;
+            previous_at = now;
+            next_report += plan.run.report_interval;
+        }
+        std::thread::sleep(Duration::from_millis(5).min(next_report.saturating_duration_since(now)));
+    }
+
+    let mut summaries = Vec::with_capacity(senders.len());
+    let mut first_error = None;
+    for sender in senders {
+        match sender.handle.join() {
+            Ok(Ok(summary)) => summaries.push(summary),
+            Ok(Err(error)) => {
+                first_error.get_or_insert(error);
+            }
+            Err(_) => {
+                first_error.get_or_insert(RunError::SenderPanicked {
+                    port: plan.ports[sender.port].name.clone(),
+                });
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    interrupted |= summaries.iter().any(|summary| summary.stopped_early);
+
+    let final_counts = drain(plan, &counters, &rx_ports);
+    if now_since(previous_at) > Duration::from_millis(1) {
+        observer.interval(&interval_report(
+            plan,
+            &previous,
+            &final_counts,
+            now_since(previous_at),
+            now_since(started),
+        ));
+    }
+    let frames_unknown_stream = rx_ports
+        .iter()
+        .filter_map(|rx| rx.counter.totals().ok())
+        .map(|totals| totals.frames_unknown_stream)
+        .sum();
+    drop(rx_ports);
+
+    let send_duration = send_duration(&summaries, start_ns);
+    let streams = plan
+        .streams
+        .iter()
+        .zip(&final_counts)
+        .map(|(stream, counts)| StreamResult {
+            id: stream.id,
+            name: stream.name.clone(),
+            counts: *counts,
+            frames_lost: counts.frames_sent.saturating_sub(counts.frames_received),
+            frames_extra: counts.frames_received.saturating_sub(counts.frames_sent),
+            target_fps: stream.rate.frames_per_second(),
+            tx_fps: per_second(counts.frames_sent, send_duration),
+        })
+        .collect();
+    Ok(RunReport {
+        source: plan.source.clone(),
+        setup,
+        send_duration,
+        streams,
+        frames_unknown_stream,
+        interrupted,
+    })
+}
+
+fn now_since(instant: Instant) -> Duration {
+    Instant::now().saturating_duration_since(instant)
+}
+
+fn per_second(frames: u64, duration: Duration) -> f64 {
+    if duration.is_zero() {
+        0.0
+    } else {
+        frames as f64 / duration.as_secs_f64()
+    }
+}
+
+/// From the common start to the last frame any sender produced. Frame k of
+/// a stream at rate R falls due at k/R, so N frames span N/R and the rate
+/// computed over this duration is R.
+fn send_duration(summaries: &[TxSummary], start_ns: u64) -> Duration {
+    let last = summaries.iter().filter_map(|summary| summary.last_frame_ns).max();
+    match last {
+        Some(last) => Duration::from_nanos(last.saturating_sub(start_ns)),
+        None => Duration::ZERO,
+    }
+}
+
+/// Checks every port's namespace and interface, and every stream's frame
+/// against its sending interface's MTU, before anything is attached.
+fn preflight(plan: &Plan) -> Result<(), RunError> {
+    for (index, port) in plan.ports.iter().enumerate() {
+        in_namespace(port, || {
+            netns::interface_index(&port.interface, port.namespace.as_deref())?;
+            Ok(())
+        })?;
+        for stream in plan.streams.iter().filter(|stream| stream.tx_port == index) {
+            let mtu = in_namespace(port, || {
+                Ok(netns::interface_mtu(&port.interface).unwrap_or(u32::MAX))
+            })?;
+            let needed = stream.frame.frame_size - EthernetFrame::<&[u8]>::HEADER_LEN;
+            if needed > mtu as usize {
+                return Err(RunError::Mtu {
+                    stream: stream.name.clone(),
+                    frame_size: stream.frame.frame_size,
+                    interface: port.describe(),
+                    mtu,
+                    needed,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `action` with the calling thread inside `port`'s namespace.
+fn in_namespace<T>(port: &PortPlan, action: impl FnOnce() -> Result<T, NetnsError>) -> Result<T, RunError> {
+    let port_error = |source| RunError::Port {
+        port: port.name.clone(),
+        source,
+    };
+    let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(port_error)?;
+    action().map_err(port_error)
+}
+
+fn attach_counters(plan: &Plan) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunError> {
+    let mut by_port: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
+    for stream in &plan.streams {
+        by_port.entry(stream.rx_port).or_default().push(stream.id);
+    }
+    let mut ports = Vec::new();
+    let mut infos = Vec::new();
+    for (port_index, streams) in by_port {
+        let port = &plan.ports[port_index];
+        let receive_error = |source| RunError::Receive {
+            port: port.name.clone(),
+            interface: port.describe(),
+            source,
+        };
+        let mut counter = RxCounter::load(plan.streams.len() as u32).map_err(receive_error)?;
+        let ifindex = in_namespace(port, || netns::interface_index(&port.interface, port.namespace.as_deref()))?;
+        let mode = {
+            let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(|source| RunError::Port {
+                port: port.name.clone(),
+                source,
+            })?;
+            counter.attach(ifindex).map_err(receive_error)?
+        };
+        infos.push(RxPortInfo {
+            port: port.name.clone(),
+            interface: port.describe(),
+            mode,
+        });
+        ports.push(RxPort {
+            counter,
+            streams,
+        });
+    }
+    Ok((ports, infos))
+}
+
+type OpenedSenders = (Vec<Sender>, Vec<TxPortInfo>, Vec<channel::Sender<u64>>);
+
+/// Starts one sender thread per sending port; each opens its socket in its
+/// port's namespace and waits for the start time.
+fn open_senders(
+    plan: &Plan,
+    options: RunOptions,
+    templates: &[FrameTemplate],
+    counters: &Arc<TxCounters>,
+    stop: &Arc<AtomicBool>,
+) -> Result<OpenedSenders, RunError> {
+    let mut by_port: BTreeMap<usize, Vec<&StreamPlan>> = BTreeMap::new();
+    for stream in &plan.streams {
+        by_port.entry(stream.tx_port).or_default().push(stream);
+    }
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mut senders = Vec::new();
+    let mut infos = Vec::new();
+    let mut start_signals = Vec::new();
+    let mut failure = None;
+    for (worker_index, (port_index, streams)) in by_port.into_iter().enumerate() {
+        let port = plan.ports[port_index].clone();
+        let setups: Vec<TxStreamSetup> = streams
+            .iter()
+            .map(|stream| TxStreamSetup {
+                stream_id: stream.id,
+                template: templates[usize::from(stream.id)].clone(),
+                rate: stream.rate,
+                frames_to_send: stream.frames_to_send(plan.run.stop),
+            })
+            .collect();
+        // Leave core 0 to the reader and the kernel where there is a choice.
+        let core = match cores.len() {
+            0 => None,
+            1 => cores.first().copied(),
+            count => cores.get(1 + worker_index % (count - 1)).copied(),
+        };
+        let (ready_tx, ready_rx) = channel::bounded::<Result<XskMode, RunError>>(1);
+        let (start_tx, start_rx) = channel::bounded::<u64>(1);
+        let counters = Arc::clone(counters);
+        let stop = Arc::clone(stop);
+        let queue = 0;
+        let thread_port = port.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("linerate-tx-{}", port.name))
+            .spawn(move || -> Result<TxSummary, RunError> {
+                let port = thread_port;
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                let transmit_error = |source| RunError::Transmit {
+                    port: port.name.clone(),
+                    interface: port.describe(),
+                    source,
+                };
+                let opened = NetnsGuard::enter_optional(port.namespace.as_deref())
+                    .map_err(|source| RunError::Port {
+                        port: port.name.clone(),
+                        source,
+                    })
+                    .and_then(|guard| {
+                        TxWorker::open(&port.interface, queue, options.xsk_mode, setups, options.batch_size)
+                            .map(|worker| (guard, worker))
+                            .map_err(transmit_error)
+                    });
+                let (_guard, mut worker) = match opened {
+                    Ok(opened) => {
+                        let _ = ready_tx.send(Ok(opened.1.mode()));
+                        opened
+                    }
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(error));
+                        return Ok(TxSummary::default());
+                    }
+                };
+                let Ok(start_ns) = start_rx.recv() else {
+                    return Ok(TxSummary::default());
+                };
+                worker.run(start_ns, &stop, &counters).map_err(transmit_error)
+            });
+        let handle = match handle {
+            Ok(handle) => handle,
+            Err(error) => {
+                failure = Some(RunError::Transmit {
+                    port: port.name.clone(),
+                    interface: port.describe(),
+                    source: TxError::Umem(format!("cannot start the sender thread: {error}")),
+                });
+                break;
+            }
+        };
+        match ready_rx.recv() {
+            Ok(Ok(mode)) => {
+                infos.push(TxPortInfo {
+                    port: port.name.clone(),
+                    interface: port.describe(),
+                    queue,
+                    mode,
+                });
+                start_signals.push(start_tx);
+                senders.push(Sender {
+                    port: port_index,
+                    handle,
+                });
+            }
+            Ok(Err(error)) => {
+                let _ = handle.join();
+                failure = Some(error);
+                break;
+            }
+            Err(_) => {
+                let _ = handle.join();
+                failure = Some(RunError::SenderPanicked { port: port.name.clone() });
+                break;
+            }
+        }
+    }
+    if let Some(error) = failure {
+        // Senders already open wait for a start that will not come: dropping
+        // their start channels ends them.
+        drop(start_signals);
+        for sender in senders {
+            let _ = sender.handle.join();
+        }
+        return Err(error);
+    }
+    Ok((senders, infos, start_signals))
+}
+
+/// Every stream's counters now, in stream id order.
+fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamCounts> {
+    let mut counts: Vec<StreamCounts> = plan
+        .streams
+        .iter()
+        .map(|stream| {
+            let tx = &counters.streams[usize::from(stream.id)];
+            StreamCounts {
+                frames_sent: tx.frames_sent.load(Ordering::Relaxed),
+                bytes_sent: tx.bytes_sent.load(Ordering::Relaxed),
+                ..StreamCounts::default()
+            }
+        })
+        .collect();
+    for rx in rx_ports {
+        for &stream_id in &rx.streams {
+            if let Ok(received) = rx.counter.stream_counters(stream_id) {
+                let entry = &mut counts[usize::from(stream_id)];
+                entry.frames_received = received.frames;
+                entry.bytes_received = received.bytes;
+            }
+        }
+    }
+    counts
+}
+
+fn interval_report(
+    plan: &Plan,
+    previous: &[StreamCounts],
+    current: &[StreamCounts],
+    interval: Duration,
+    elapsed: Duration,
+) -> IntervalReport {
+    IntervalReport {
+        elapsed,
+        streams: plan
+            .streams
+            .iter()
+            .zip(previous.iter().zip(current))
+            .map(|(stream, (before, now))| StreamInterval {
+                name: stream.name.clone(),
+                totals: *now,
+                tx_fps: per_second(now.frames_sent - before.frames_sent, interval),
+                rx_fps: per_second(now.frames_received.saturating_sub(before.frames_received), interval),
+            })
+            .collect(),
+    }
+}
+
+/// Waits, at most the plan's drain time, until every stream has received
+/// what it sent or the receive counters stop moving; returns the counts.
+fn drain(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamCounts> {
+    let deadline = Instant::now() + plan.run.drain;
+    let mut counts = read_counts(plan, counters, rx_ports);
+    let mut quiet_since = Instant::now();
+    loop {
+        let complete = counts.iter().all(|count| count.frames_received >= count.frames_sent);
+        let now = Instant::now();
+        if complete || now >= deadline || now - quiet_since >= DRAIN_QUIET {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        let next = read_counts(plan, counters, rx_ports);
+        if next != counts {
+            quiet_since = Instant::now();
+        }
+        counts = next;
+    }
+}
