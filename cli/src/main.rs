@@ -1,1 +1,172 @@
-fn main() {}
+//! The `linerate` binary: parses arguments (args.rs), turns them into
+//! engine calls, prints (output.rs) and maps outcomes to exit codes:
+//! 0 pass, 1 fail, 2 bad input or environment, 130 interrupted by Ctrl-C.
+
+mod args;
+mod output;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::anyhow;
+use clap::Parser;
+use linerate_engine::lab::{self, LabSpec};
+use linerate_engine::run::{self, RunOptions};
+use linerate_engine::scenario::{self, Plan};
+use linerate_engine::tx::XskModeRequest;
+
+use args::{Args, Command, LabAction, RunArgs, XskModeArg};
+
+/// The quickstart scenario, built in so that `linerate demo` runs anywhere.
+const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
+const QUICKSTART_NAME: &str = "scenarios/quickstart.toml";
+
+const EXIT_PASS: u8 = 0;
+const EXIT_FAIL: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Set by SIGINT and SIGTERM; the run stops sending and reports.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_signal: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn install_stop_handler() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe; `signal` replaces the default disposition.
+        unsafe {
+            libc::signal(signal, request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let outcome = match args.command {
+        Command::Run(run_args) => command_run(&run_args),
+        Command::Validate { files } => command_validate(&files),
+        Command::Lab { action } => command_lab(action),
+        Command::Demo { scenario } => command_demo(scenario.as_deref()),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("linerate: error: {error}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn load_plan(path: &Path) -> anyhow::Result<Plan> {
+    scenario::load(path).map_err(|error| anyhow!("{error}"))
+}
+
+fn command_validate(files: &[std::path::PathBuf]) -> anyhow::Result<u8> {
+    for file in files {
+        let plan = load_plan(file)?;
+        println!(
+            "{}: ok ({} port(s), {} stream(s))",
+            file.display(),
+            plan.ports.len(),
+            plan.streams.len()
+        );
+    }
+    Ok(EXIT_PASS)
+}
+
+fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
+    let plan = load_plan(&run_args.file)?;
+    let options = RunOptions {
+        xsk_mode: match run_args.xsk_mode {
+            XskModeArg::Auto => XskModeRequest::Auto,
+            XskModeArg::Copy => XskModeRequest::Copy,
+            XskModeArg::ZeroCopy => XskModeRequest::ZeroCopy,
+        },
+        batch_size: run_args.batch,
+    };
+    execute(&plan, options)
+}
+
+/// Runs a plan, prints live lines and the summary, returns the exit code.
+fn execute(plan: &Plan, options: RunOptions) -> anyhow::Result<u8> {
+    install_stop_handler();
+    println!(
+        "linerate {}: {} ({} stream(s), {} port(s))",
+        env!("CARGO_PKG_VERSION"),
+        plan.source,
+        plan.streams.len(),
+        plan.ports.len()
+    );
+    let mut printer = output::LivePrinter::default();
+    let report = run::run(plan, options, &STOP, &mut printer).map_err(|error| anyhow!("{error}"))?;
+    output::print_summary(&report);
+    Ok(if STOP.load(Ordering::Relaxed) {
+        EXIT_INTERRUPTED
+    } else if report.passed() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    })
+}
+
+fn command_lab(action: LabAction) -> anyhow::Result<u8> {
+    let spec = LabSpec::standard();
+    match action {
+        LabAction::Up { queues } => {
+            let spec = spec.with_queues(queues);
+            let already = lab::is_up(&spec);
+            lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
+            println!("lab {}", if already { "already up" } else { "up" });
+            println!("{spec}");
+        }
+        LabAction::Down => {
+            let removed = lab::down(&spec).map_err(|error| anyhow!("{error}"))?;
+            println!("{}", if removed { "lab removed" } else { "no lab to remove" });
+        }
+        LabAction::Status => {
+            if lab::is_up(&spec) {
+                println!("lab up\n{spec}");
+            } else {
+                println!("lab down");
+            }
+        }
+    }
+    Ok(EXIT_PASS)
+}
+
+/// Removes the lab on drop, unless it was there before the demo.
+struct DemoLab {
+    spec: LabSpec,
+    remove: bool,
+}
+
+impl Drop for DemoLab {
+    fn drop(&mut self) {
+        if self.remove {
+            match lab::down(&self.spec) {
+                Ok(_) => println!("lab removed"),
+                Err(error) => eprintln!("linerate: error: could not remove the lab: {error}"),
+            }
+        }
+    }
+}
+
+fn command_demo(scenario_path: Option<&Path>) -> anyhow::Result<u8> {
+    let plan = match scenario_path {
+        Some(path) => load_plan(path)?,
+        None => scenario::parse(QUICKSTART, QUICKSTART_NAME).map_err(|error| anyhow!("{error}"))?,
+    };
+    let spec = LabSpec::standard();
+    let already = lab::is_up(&spec);
+    lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
+    let _lab = DemoLab {
+        spec: spec.clone(),
+        remove: !already,
+    };
+    println!("lab {}\n{spec}\n", if already { "already up (left as it is)" } else { "up" });
+    execute(&plan, RunOptions::default())
+}

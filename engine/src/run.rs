@@ -283,7 +283,7 @@ struct Sender {
 pub fn run(
     plan: &Plan,
     options: RunOptions,
-    stop: &Arc<AtomicBool>,
+    stop: &AtomicBool,
     observer: &mut dyn RunObserver,
 ) -> Result<RunReport, RunError> {
     preflight(plan)?;
@@ -361,7 +361,7 @@ pub fn run(
     interrupted |= summaries.iter().any(|summary| summary.stopped_early);
 
     let final_counts = drain(plan, &counters, &rx_ports);
-    if now_since(previous_at) > Duration::from_millis(1) {
+    if final_counts != previous {
         observer.interval(&interval_report(
             plan,
             &previous,
@@ -627,20 +627,11 @@ fn open_senders(
     Ok((senders, infos, start_signals))
 }
 
-/// Every stream's counters now, in stream id order.
+/// Every stream's counters now, in stream id order. The receive side is
+/// read first, so that a frame counted as received is always already
+/// counted as sent.
 fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamCounts> {
-    let mut counts: Vec<StreamCounts> = plan
-        .streams
-        .iter()
-        .map(|stream| {
-            let tx = &counters.streams[usize::from(stream.id)];
-            StreamCounts {
-                frames_sent: tx.frames_sent.load(Ordering::Relaxed),
-                bytes_sent: tx.bytes_sent.load(Ordering::Relaxed),
-                ..StreamCounts::default()
-            }
-        })
-        .collect();
+    let mut counts = vec![StreamCounts::default(); plan.streams.len()];
     for rx in rx_ports {
         for &stream_id in &rx.streams {
             if let Ok(received) = rx.counter.stream_counters(stream_id) {
@@ -649,6 +640,11 @@ fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<S
                 entry.bytes_received = received.bytes;
             }
         }
+    }
+    for (stream, entry) in plan.streams.iter().zip(&mut counts) {
+        let tx = &counters.streams[usize::from(stream.id)];
+        entry.frames_sent = tx.frames_sent.load(Ordering::Relaxed);
+        entry.bytes_sent = tx.bytes_sent.load(Ordering::Relaxed);
     }
     counts
 }

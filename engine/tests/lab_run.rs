@@ -3,7 +3,6 @@
 //! Counts are checked exactly. Needs root.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use linerate_engine::lab::{Lab, LabSpec};
 use linerate_engine::run::{run, IntervalReport, RunObserver, RunOptions, RunReport, RunSetup};
@@ -64,7 +63,7 @@ rate = "{rate}"
 fn run_text(text: &str) -> (RunReport, Recorder) {
     let plan = scenario::parse(text, "test.toml").expect("valid scenario");
     let mut recorder = Recorder::default();
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = AtomicBool::new(false);
     let report = run(&plan, RunOptions::default(), &stop, &mut recorder).expect("run completes");
     (report, recorder)
 }

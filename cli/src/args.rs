@@ -1,0 +1,80 @@
+//! Command-line arguments, and nothing else: clap's view of linerate. The
+//! engine never sees these types; main.rs turns them into engine calls.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// linerate: a kernel-bypass traffic generator. Sends streams of UDP frames
+/// with AF_XDP and counts them on the receiving port with XDP.
+#[derive(Debug, Parser)]
+#[command(name = "linerate", version, about, long_about = None)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario file and report per-stream results.
+    Run(RunArgs),
+    /// Check scenario files without running them.
+    Validate {
+        /// Scenario files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Build or remove the lab: two network namespaces joined by a veth pair.
+    Lab {
+        /// up, down or status.
+        #[command(subcommand)]
+        action: LabAction,
+    },
+    /// Build the lab, run the quickstart scenario, print the report, remove the lab.
+    Demo {
+        /// Scenario to run instead of the built-in quickstart.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+}
+
+/// Options of `linerate run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    pub file: PathBuf,
+    /// AF_XDP bind mode: zero-copy where the driver has it (auto), or forced.
+    #[arg(long, value_enum, default_value_t = XskModeArg::Auto)]
+    pub xsk_mode: XskModeArg,
+    /// Frames per batch handed to the kernel at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2048))]
+    pub batch: u32,
+}
+
+/// `--xsk-mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum XskModeArg {
+    /// Zero-copy first, copy mode if the driver lacks it.
+    Auto,
+    /// Copy mode only.
+    Copy,
+    /// Zero-copy only; fail if the driver lacks it.
+    ZeroCopy,
+}
+
+/// `linerate lab` actions.
+#[derive(Debug, Subcommand)]
+pub enum LabAction {
+    /// Create the namespaces and the veth pair (nothing changes if they exist).
+    Up {
+        /// TX and RX queues on each veth end.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        queues: u32,
+    },
+    /// Remove the namespaces and the veth pair (nothing to remove is fine).
+    Down,
+    /// Say whether the lab is up.
+    Status,
+}

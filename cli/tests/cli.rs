@@ -1,0 +1,209 @@
+//! The `linerate` binary end to end: exit codes and messages for bad input,
+//! and real runs through a lab (two namespaces and a veth pair). Lab tests
+//! need root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use linerate_engine::lab::{Lab, LabSpec};
+
+fn linerate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .args(args)
+        .output()
+        .expect("the linerate binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A scenario file in a fresh temporary directory, removed on drop.
+struct TempScenario {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl TempScenario {
+    fn new(name: &str, text: &str) -> TempScenario {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("linerate-cli-{}-{serial}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write scenario");
+        TempScenario { dir, path }
+    }
+
+    fn path(&self) -> &str {
+        self.path.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for TempScenario {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+fn scenario_for(lab: &LabSpec, frames: u64, rate: &str, rx_port: &str) -> String {
+    format!(
+        r#"[run]
+frames = {frames}
+report_interval = "200ms"
+drain = "500ms"
+
+[[port]]
+name = "a"
+interface = "{}"
+namespace = "{}"
+
+[[port]]
+name = "b"
+interface = "{}"
+namespace = "{}"
+
+[[stream]]
+name = "cli"
+tx = "a"
+rx = "{rx_port}"
+src_mac = "02:4c:52:00:00:0a"
+dst_mac = "02:4c:52:00:00:0b"
+src_ip = "198.18.0.1"
+dst_ip = "198.18.0.2"
+src_port = 9000
+dst_port = 9000
+frame_size = 128
+rate = "{rate}"
+"#,
+        lab.a.interface, lab.a.namespace, lab.b.interface, lab.b.namespace
+    )
+}
+
+#[test]
+fn bad_scenario_exits_2_naming_file_line_and_field() {
+    let text = std::fs::read_to_string(repo_file("scenarios/quickstart.toml"))
+        .expect("quickstart exists")
+        .replacen("src_ip = \"198.18.0.1\"", "src_ip = \"198.18.0.999\"", 1);
+    let line = text[..text.find("198.18.0.999").expect("edited")].matches('\n').count() + 1;
+    let scenario = TempScenario::new("bad.toml", &text);
+    for command in ["run", "validate"] {
+        let output = linerate(&[command, scenario.path()]);
+        assert_eq!(output.status.code(), Some(2), "{command}: {}", stderr(&output));
+        let message = stderr(&output);
+        let expected = format!("{}:{line}:", scenario.path());
+        assert!(message.contains(&expected), "{command}: {message:?} should contain {expected:?}");
+        assert!(message.contains("stream[0].src_ip"), "{message}");
+        assert!(message.contains("invalid IPv4 address"), "{message}");
+        assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+    }
+}
+
+#[test]
+fn missing_scenario_file_exits_2() {
+    let output = linerate(&["run", "/nonexistent/scenario.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("/nonexistent/scenario.toml: cannot read"), "{}", stderr(&output));
+}
+
+#[test]
+fn shipped_scenarios_validate() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo_file("scenarios")).expect("scenarios/ exists") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|ext| ext.to_str()) != Some("toml") {
+            continue;
+        }
+        let output = linerate(&["validate", path.to_str().expect("utf-8")]);
+        assert_eq!(output.status.code(), Some(0), "{}: {}", path.display(), stderr(&output));
+        checked += 1;
+    }
+    assert!(checked >= 1, "no scenarios checked");
+}
+
+#[test]
+fn run_through_a_lab_passes_with_exact_counts() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let scenario = TempScenario::new("run.toml", &scenario_for(lab.spec(), 30_000, "60kpps", "b"));
+    let output = linerate(&["run", scenario.path()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(text.contains("AF_XDP copy mode"), "{text}");
+    assert!(text.contains("XDP counter in driver (native XDP) mode"), "{text}");
+    let summary = text
+        .lines()
+        .rev()
+        .find(|line| line.starts_with("cli "))
+        .expect("summary line for the stream");
+    let fields: Vec<&str> = summary.split_whitespace().collect();
+    assert_eq!(&fields[1..4], &["30000", "30000", "0"], "{summary}");
+    assert!(text.contains("verdict: PASS"), "{text}");
+}
+
+#[test]
+fn frames_that_never_arrive_fail_with_exit_1() {
+    // The stream is counted on its own sending port, where none of its
+    // frames arrive: every frame is lost, and the verdict says so.
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let scenario = TempScenario::new("lost.toml", &scenario_for(lab.spec(), 2_000, "20kpps", "a"));
+    let output = linerate(&["run", scenario.path()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}\n{}", stderr(&output));
+    assert!(text.contains("verdict: FAIL"), "{text}");
+    assert!(text.contains("stream \"cli\" lost 2000 of 2000 frames"), "{text}");
+}
+
+#[test]
+fn unknown_interface_exits_2_and_lists_the_real_ones() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let text = scenario_for(spec, 10, "1kpps", "b").replacen(
+        &format!("interface = \"{}\"", spec.a.interface),
+        "interface = \"eth-missing\"",
+        1,
+    );
+    let scenario = TempScenario::new("noif.toml", &text);
+    let output = linerate(&["run", scenario.path()]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("no interface \"eth-missing\""), "{message}");
+    assert!(message.contains(&spec.a.interface), "lists what exists: {message}");
+}
+
+#[test]
+fn lab_up_twice_and_down_twice_are_not_errors() {
+    // Uses the standard lab names, as a user would: skip nothing, but make
+    // sure the standard lab is not already in use by a person on this machine.
+    let standard = LabSpec::standard();
+    assert!(
+        !linerate_engine::lab::is_up(&standard),
+        "the standard lab is up already; run `linerate lab down` first"
+    );
+    struct Down;
+    impl Drop for Down {
+        fn drop(&mut self) {
+            let _ = linerate_engine::lab::down(&LabSpec::standard());
+        }
+    }
+    let _down = Down;
+    let first = linerate(&["lab", "up"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(stdout(&first).contains("198.18.0.1/24"), "{}", stdout(&first));
+    let second = linerate(&["lab", "up"]);
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(stdout(&second).contains("already up"));
+    assert!(linerate_engine::lab::is_up(&standard));
+    assert_eq!(linerate(&["lab", "down"]).status.code(), Some(0));
+    let again = linerate(&["lab", "down"]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stdout(&again).contains("no lab to remove"));
+    assert!(!linerate_engine::lab::is_up(&standard));
+}
