@@ -200,8 +200,10 @@ impl RxCounter {
     /// real frame.
     pub fn test_run(&self, frame: &[u8]) -> Result<u32, BpfError> {
         self.with_program(|program| {
-            let mut input = ProgramInput::default();
-            input.data_in = Some(frame);
+            let input = ProgramInput {
+                data_in: Some(frame),
+                ..ProgramInput::default()
+            };
             let output = program.test_run(input).map_err(BpfError::TestRun)?;
             Ok(output.return_value)
         })

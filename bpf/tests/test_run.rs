@@ -31,7 +31,11 @@ fn ipv4_frame(payload: &[u8]) -> Vec<u8> {
 fn ipv6_vlan_frame(payload: &[u8]) -> Vec<u8> {
     let builder = PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
         .single_vlan(etherparse::VlanId::try_new(100).expect("valid vlan"))
-        .ipv6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
+        .ipv6(
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
         .udp(9000, 9001);
     let mut frame = Vec::with_capacity(builder.size(payload.len()));
     builder.write(&mut frame, payload).expect("frame builds");
@@ -46,16 +50,29 @@ fn counter(streams: u32) -> RxCounter {
 fn valid_ipv4_frame_is_counted_under_its_stream_and_dropped() {
     let counter = counter(4);
     let frame = ipv4_frame(&payload_header(PAYLOAD_MAGIC, 2, 7));
-    assert_eq!(frame.len(), 60, "Ethernet+IPv4+UDP+payload header is a 60-byte frame");
+    assert_eq!(
+        frame.len(),
+        60,
+        "Ethernet+IPv4+UDP+payload header is a 60-byte frame"
+    );
     for _ in 0..3 {
-        assert_eq!(counter.test_run(&frame).expect("test run"), xdp_action::DROP);
+        assert_eq!(
+            counter.test_run(&frame).expect("test run"),
+            xdp_action::DROP
+        );
     }
     assert_eq!(
         counter.stream_counters(2).expect("read"),
-        StreamCounters { frames: 3, bytes: 180 }
+        StreamCounters {
+            frames: 3,
+            bytes: 180
+        }
     );
     for other in [0u16, 1, 3] {
-        assert_eq!(counter.stream_counters(other).expect("read"), StreamCounters::default());
+        assert_eq!(
+            counter.stream_counters(other).expect("read"),
+            StreamCounters::default()
+        );
     }
     assert_eq!(counter.totals().expect("read").frames_passed, 0);
 }
@@ -66,10 +83,16 @@ fn valid_ipv6_frame_behind_a_vlan_tag_is_counted() {
     let mut payload = payload_header(PAYLOAD_MAGIC, 1, 1);
     payload.extend_from_slice(&[0xAB; 100]);
     let frame = ipv6_vlan_frame(&payload);
-    assert_eq!(counter.test_run(&frame).expect("test run"), xdp_action::DROP);
+    assert_eq!(
+        counter.test_run(&frame).expect("test run"),
+        xdp_action::DROP
+    );
     assert_eq!(
         counter.stream_counters(1).expect("read"),
-        StreamCounters { frames: 1, bytes: frame.len() as u64 }
+        StreamCounters {
+            frames: 1,
+            bytes: frame.len() as u64
+        }
     );
 }
 
@@ -77,8 +100,14 @@ fn valid_ipv6_frame_behind_a_vlan_tag_is_counted() {
 fn wrong_magic_is_passed_and_not_counted() {
     let counter = counter(4);
     let frame = ipv4_frame(&payload_header(PAYLOAD_MAGIC ^ 1, 2, 7));
-    assert_eq!(counter.test_run(&frame).expect("test run"), xdp_action::PASS);
-    assert_eq!(counter.stream_counters(2).expect("read"), StreamCounters::default());
+    assert_eq!(
+        counter.test_run(&frame).expect("test run"),
+        xdp_action::PASS
+    );
+    assert_eq!(
+        counter.stream_counters(2).expect("read"),
+        StreamCounters::default()
+    );
     assert_eq!(counter.totals().expect("read").frames_passed, 1);
 }
 
@@ -97,7 +126,10 @@ fn truncated_frames_are_passed_and_not_counted() {
         );
         runs += 1;
     }
-    assert_eq!(counter.stream_counters(2).expect("read"), StreamCounters::default());
+    assert_eq!(
+        counter.stream_counters(2).expect("read"),
+        StreamCounters::default()
+    );
     assert_eq!(counter.totals().expect("read").frames_passed, runs);
 }
 
@@ -117,15 +149,24 @@ fn non_udp_and_fragments_are_passed() {
     let mut fragment = ipv4_frame(&header);
     let flags_offset = 14 + 6;
     fragment[flags_offset] |= 0x20;
-    assert_eq!(counter.test_run(&fragment).expect("test run"), xdp_action::PASS);
-    assert_eq!(counter.stream_counters(0).expect("read"), StreamCounters::default());
+    assert_eq!(
+        counter.test_run(&fragment).expect("test run"),
+        xdp_action::PASS
+    );
+    assert_eq!(
+        counter.stream_counters(0).expect("read"),
+        StreamCounters::default()
+    );
 }
 
 #[test]
 fn stream_id_beyond_the_map_is_dropped_and_reported() {
     let counter = counter(2);
     let frame = ipv4_frame(&payload_header(PAYLOAD_MAGIC, 5, 0));
-    assert_eq!(counter.test_run(&frame).expect("test run"), xdp_action::DROP);
+    assert_eq!(
+        counter.test_run(&frame).expect("test run"),
+        xdp_action::DROP
+    );
     let totals = counter.totals().expect("read");
     assert_eq!(totals.frames_unknown_stream, 1);
     assert_eq!(totals.frames_passed, 0);

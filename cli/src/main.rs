@@ -39,7 +39,10 @@ fn install_stop_handler() {
         // SAFETY: the handler only stores to an atomic, which is
         // async-signal-safe; `signal` replaces the default disposition.
         unsafe {
-            libc::signal(signal, request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            libc::signal(
+                signal,
+                request_stop as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
         }
     }
 }
@@ -102,7 +105,8 @@ fn execute(plan: &Plan, options: RunOptions) -> anyhow::Result<u8> {
         plan.ports.len()
     );
     let mut printer = output::LivePrinter::default();
-    let report = run::run(plan, options, &STOP, &mut printer).map_err(|error| anyhow!("{error}"))?;
+    let report =
+        run::run(plan, options, &STOP, &mut printer).map_err(|error| anyhow!("{error}"))?;
     output::print_summary(&report);
     Ok(if STOP.load(Ordering::Relaxed) {
         EXIT_INTERRUPTED
@@ -125,7 +129,14 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
         }
         LabAction::Down => {
             let removed = lab::down(&spec).map_err(|error| anyhow!("{error}"))?;
-            println!("{}", if removed { "lab removed" } else { "no lab to remove" });
+            println!(
+                "{}",
+                if removed {
+                    "lab removed"
+                } else {
+                    "no lab to remove"
+                }
+            );
         }
         LabAction::Status => {
             if lab::is_up(&spec) {
@@ -167,6 +178,13 @@ fn command_demo(scenario_path: Option<&Path>) -> anyhow::Result<u8> {
         spec: spec.clone(),
         remove: !already,
     };
-    println!("lab {}\n{spec}\n", if already { "already up (left as it is)" } else { "up" });
+    println!(
+        "lab {}\n{spec}\n",
+        if already {
+            "already up (left as it is)"
+        } else {
+            "up"
+        }
+    );
     execute(&plan, RunOptions::default())
 }

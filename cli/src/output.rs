@@ -14,10 +14,16 @@ pub struct LivePrinter {
 impl RunObserver for LivePrinter {
     fn setup_done(&mut self, setup: &RunSetup) {
         for tx in &setup.tx_ports {
-            println!("tx  port {:<6} {}  queue {}  AF_XDP {} mode", tx.port, tx.interface, tx.queue, tx.mode);
+            println!(
+                "tx  port {:<6} {}  queue {}  AF_XDP {} mode",
+                tx.port, tx.interface, tx.queue, tx.mode
+            );
         }
         for rx in &setup.rx_ports {
-            println!("rx  port {:<6} {}  XDP counter in {} mode", rx.port, rx.interface, rx.mode);
+            println!(
+                "rx  port {:<6} {}  XDP counter in {} mode",
+                rx.port, rx.interface, rx.mode
+            );
         }
         flush();
     }
@@ -57,7 +63,11 @@ pub fn print_summary(report: &RunReport) {
     println!(
         "summary: {}{}, sending took {:.3} s",
         report.source,
-        if report.interrupted { " (INTERRUPTED: partial results)" } else { "" },
+        if report.interrupted {
+            " (INTERRUPTED: partial results)"
+        } else {
+            ""
+        },
         report.send_duration.as_secs_f64()
     );
     println!(

@@ -32,7 +32,8 @@ impl TempScenario {
     fn new(name: &str, text: &str) -> TempScenario {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let serial = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("linerate-cli-{}-{serial}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("linerate-cli-{}-{serial}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join(name);
         std::fs::write(&path, text).expect("write scenario");
@@ -51,7 +52,9 @@ impl Drop for TempScenario {
 }
 
 fn repo_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }
 
 fn scenario_for(lab: &LabSpec, frames: u64, rate: &str, rx_port: &str) -> String {
@@ -93,14 +96,25 @@ fn bad_scenario_exits_2_naming_file_line_and_field() {
     let text = std::fs::read_to_string(repo_file("scenarios/quickstart.toml"))
         .expect("quickstart exists")
         .replacen("src_ip = \"198.18.0.1\"", "src_ip = \"198.18.0.999\"", 1);
-    let line = text[..text.find("198.18.0.999").expect("edited")].matches('\n').count() + 1;
+    let line = text[..text.find("198.18.0.999").expect("edited")]
+        .matches('\n')
+        .count()
+        + 1;
     let scenario = TempScenario::new("bad.toml", &text);
     for command in ["run", "validate"] {
         let output = linerate(&[command, scenario.path()]);
-        assert_eq!(output.status.code(), Some(2), "{command}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{command}: {}",
+            stderr(&output)
+        );
         let message = stderr(&output);
         let expected = format!("{}:{line}:", scenario.path());
-        assert!(message.contains(&expected), "{command}: {message:?} should contain {expected:?}");
+        assert!(
+            message.contains(&expected),
+            "{command}: {message:?} should contain {expected:?}"
+        );
         assert!(message.contains("stream[0].src_ip"), "{message}");
         assert!(message.contains("invalid IPv4 address"), "{message}");
         assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
@@ -111,7 +125,11 @@ fn bad_scenario_exits_2_naming_file_line_and_field() {
 fn missing_scenario_file_exits_2() {
     let output = linerate(&["run", "/nonexistent/scenario.toml"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("/nonexistent/scenario.toml: cannot read"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/nonexistent/scenario.toml: cannot read"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -123,7 +141,13 @@ fn shipped_scenarios_validate() {
             continue;
         }
         let output = linerate(&["validate", path.to_str().expect("utf-8")]);
-        assert_eq!(output.status.code(), Some(0), "{}: {}", path.display(), stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            stderr(&output)
+        );
         checked += 1;
     }
     assert!(checked >= 1, "no scenarios checked");
@@ -137,7 +161,10 @@ fn run_through_a_lab_passes_with_exact_counts() {
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
     assert!(text.contains("AF_XDP copy mode"), "{text}");
-    assert!(text.contains("XDP counter in driver (native XDP) mode"), "{text}");
+    assert!(
+        text.contains("XDP counter in driver (native XDP) mode"),
+        "{text}"
+    );
     let summary = text
         .lines()
         .rev()
@@ -158,7 +185,10 @@ fn frames_that_never_arrive_fail_with_exit_1() {
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}\n{}", stderr(&output));
     assert!(text.contains("verdict: FAIL"), "{text}");
-    assert!(text.contains("stream \"cli\" lost 2000 of 2000 frames"), "{text}");
+    assert!(
+        text.contains("stream \"cli\" lost 2000 of 2000 frames"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -174,8 +204,14 @@ fn unknown_interface_exits_2_and_lists_the_real_ones() {
     let output = linerate(&["run", scenario.path()]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{message}");
-    assert!(message.contains("no interface \"eth-missing\""), "{message}");
-    assert!(message.contains(&spec.a.interface), "lists what exists: {message}");
+    assert!(
+        message.contains("no interface \"eth-missing\""),
+        "{message}"
+    );
+    assert!(
+        message.contains(&spec.a.interface),
+        "lists what exists: {message}"
+    );
 }
 
 #[test]
@@ -196,7 +232,11 @@ fn lab_up_twice_and_down_twice_are_not_errors() {
     let _down = Down;
     let first = linerate(&["lab", "up"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    assert!(stdout(&first).contains("198.18.0.1/24"), "{}", stdout(&first));
+    assert!(
+        stdout(&first).contains("198.18.0.1/24"),
+        "{}",
+        stdout(&first)
+    );
     let second = linerate(&["lab", "up"]);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert!(stdout(&second).contains("already up"));

@@ -79,7 +79,12 @@ impl LabSpec {
         )
     }
 
-    fn named(namespace_a: &str, interface_a: &str, namespace_b: &str, interface_b: &str) -> LabSpec {
+    fn named(
+        namespace_a: &str,
+        interface_a: &str,
+        namespace_b: &str,
+        interface_b: &str,
+    ) -> LabSpec {
         LabSpec {
             a: LabHost {
                 namespace: namespace_a.to_string(),
@@ -118,12 +123,19 @@ impl fmt::Display for LabSpec {
                 host.namespace, host.interface, host.mac, host.address, self.prefix_len
             )?;
         }
-        write!(f, "veth pair {} <-> {}, {} queue(s) each", self.a.interface, self.b.interface, self.queues)
+        write!(
+            f,
+            "veth pair {} <-> {}, {} queue(s) each",
+            self.a.interface, self.b.interface, self.queues
+        )
     }
 }
 
 fn ip(args: &[&str]) -> Result<(), LabError> {
-    let output = Command::new("ip").args(args).output().map_err(LabError::NoIpCommand)?;
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(LabError::NoIpCommand)?;
     if output.status.success() {
         Ok(())
     } else {
@@ -141,7 +153,14 @@ fn namespace_exists(namespace: &str) -> bool {
 fn interface_exists(host: &LabHost) -> bool {
     namespace_exists(&host.namespace)
         && Command::new("ip")
-            .args(["-n", &host.namespace, "link", "show", "dev", &host.interface])
+            .args([
+                "-n",
+                &host.namespace,
+                "link",
+                "show",
+                "dev",
+                &host.interface,
+            ])
             .output()
             .map(|output| output.status.success())
             .unwrap_or(false)
@@ -175,13 +194,42 @@ fn build(spec: &LabSpec) -> Result<(), LabError> {
     let (a, b) = (&spec.a, &spec.b);
     let (mac_a, mac_b) = (a.mac.to_string(), b.mac.to_string());
     ip(&[
-        "link", "add", &a.interface, "netns", &a.namespace, "numtxqueues", &queues, "numrxqueues", &queues,
-        "address", &mac_a, "type", "veth", "peer", "name", &b.interface, "netns", &b.namespace,
-        "numtxqueues", &queues, "numrxqueues", &queues, "address", &mac_b,
+        "link",
+        "add",
+        &a.interface,
+        "netns",
+        &a.namespace,
+        "numtxqueues",
+        &queues,
+        "numrxqueues",
+        &queues,
+        "address",
+        &mac_a,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &b.interface,
+        "netns",
+        &b.namespace,
+        "numtxqueues",
+        &queues,
+        "numrxqueues",
+        &queues,
+        "address",
+        &mac_b,
     ])?;
     for host in spec.hosts() {
         let address = format!("{}/{}", host.address, spec.prefix_len);
-        ip(&["-n", &host.namespace, "addr", "add", &address, "dev", &host.interface])?;
+        ip(&[
+            "-n",
+            &host.namespace,
+            "addr",
+            "add",
+            &address,
+            "dev",
+            &host.interface,
+        ])?;
         ip(&["-n", &host.namespace, "link", "set", "lo", "up"])?;
         ip(&["-n", &host.namespace, "link", "set", &host.interface, "up"])?;
     }

@@ -19,7 +19,9 @@ pub enum NetnsError {
         name: String,
     },
     /// The namespace exists but could not be entered.
-    #[error("cannot enter network namespace {name:?}: {source} (linerate needs root or CAP_SYS_ADMIN)")]
+    #[error(
+        "cannot enter network namespace {name:?}: {source} (linerate needs root or CAP_SYS_ADMIN)"
+    )]
     Enter {
         /// The namespace.
         name: String,
@@ -56,7 +58,9 @@ impl NetnsGuard {
         let original = File::open("/proc/thread-self/ns/net").map_err(enter_error)?;
         let target = File::open(format!("{NETNS_RUN_DIR}/{name}")).map_err(|error| {
             if error.kind() == io::ErrorKind::NotFound {
-                NetnsError::NotFound { name: name.to_string() }
+                NetnsError::NotFound {
+                    name: name.to_string(),
+                }
             } else {
                 enter_error(error)
             }
@@ -113,7 +117,11 @@ fn no_interface(interface: &str, namespace: Option<&str>) -> NetnsError {
             Some(name) => format!("namespace {name:?}"),
             None => "the current namespace".to_string(),
         },
-        available: if names.is_empty() { "none but lo".to_string() } else { names.join(", ") },
+        available: if names.is_empty() {
+            "none but lo".to_string()
+        } else {
+            names.join(", ")
+        },
     }
 }
 
@@ -129,7 +137,11 @@ pub fn interface_names() -> Vec<String> {
         }
         let mut entry = list;
         while (*entry).if_index != 0 && !(*entry).if_name.is_null() {
-            names.push(std::ffi::CStr::from_ptr((*entry).if_name).to_string_lossy().into_owned());
+            names.push(
+                std::ffi::CStr::from_ptr((*entry).if_name)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             entry = entry.add(1);
         }
         libc::if_freenameindex(list);
@@ -142,7 +154,10 @@ pub fn interface_mtu(interface: &str) -> io::Result<u32> {
     let mut request: libc::ifreq = unsafe_zeroed_ifreq();
     let bytes = interface.as_bytes();
     if bytes.len() >= request.ifr_name.len() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface name too long"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
     }
     for (slot, byte) in request.ifr_name.iter_mut().zip(bytes) {
         *slot = *byte as libc::c_char;

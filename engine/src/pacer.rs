@@ -70,7 +70,10 @@ impl Pacer {
         // The smallest t with floor(t * millipps / 1e12) >= released + 1.
         let needed = u128::from(self.frames_released + 1) * 1_000_000_000_000;
         let offset = needed.div_ceil(u128::from(millipps));
-        Some(self.start_ns.saturating_add(u64::try_from(offset).unwrap_or(u64::MAX)))
+        Some(
+            self.start_ns
+                .saturating_add(u64::try_from(offset).unwrap_or(u64::MAX)),
+        )
     }
 }
 
@@ -81,7 +84,9 @@ mod tests {
     const SECOND: u64 = 1_000_000_000;
 
     fn pps(frames_per_second: u64) -> Rate {
-        Rate::FramesPerSecond { millipps: frames_per_second * 1000 }
+        Rate::FramesPerSecond {
+            millipps: frames_per_second * 1000,
+        }
     }
 
     #[test]
@@ -94,7 +99,10 @@ mod tests {
             pacer.released(due);
             now += 37_000; // an uneven polling period
         }
-        let expected = Rate::frames_in(&pps(10_000), Duration::from_nanos(now - 37_000 - 5 * SECOND));
+        let expected = Rate::frames_in(
+            &pps(10_000),
+            Duration::from_nanos(now - 37_000 - 5 * SECOND),
+        );
         assert_eq!(pacer.frames_released(), expected);
         assert!((9_990..=10_000).contains(&pacer.frames_released()));
     }

@@ -18,7 +18,9 @@ use crate::clock::monotonic_ns;
 use crate::netns::{self, NetnsError, NetnsGuard};
 use crate::scenario::{Plan, PortPlan, StreamPlan};
 use crate::template::{FrameTemplate, TemplateError};
-use crate::tx::{TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest, DEFAULT_BATCH};
+use crate::tx::{
+    TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest, DEFAULT_BATCH,
+};
 use crate::wire::EthernetFrame;
 
 /// How long the start of sending is put off so that every sender is
@@ -302,10 +304,7 @@ pub fn run(
     let counters = Arc::new(TxCounters::new(plan.streams.len()));
     let senders_stop = Arc::new(AtomicBool::new(false));
     let (senders, tx_infos, start_signals) =
-        match open_senders(plan, options, &templates, &counters, &senders_stop) {
-            Ok(opened) => opened,
-            Err(error) => return Err(error),
-        };
+        open_senders(plan, options, &templates, &counters, &senders_stop)?;
     let setup = RunSetup {
         tx_ports: tx_infos,
         rx_ports: rx_infos,
@@ -332,12 +331,20 @@ pub fn run(
         let now = Instant::now();
         if now >= next_report {
             let current = read_counts(plan, &counters, &rx_ports);
-            observer.interval(&interval_report(plan, &previous, &current, now - previous_at, now - started));
+            observer.interval(&interval_report(
+                plan,
+                &previous,
+                &current,
+                now - previous_at,
+                now - started,
+            ));
             previous = current;
             previous_at = now;
             next_report += plan.run.report_interval;
         }
-        std::thread::sleep(Duration::from_millis(5).min(next_report.saturating_duration_since(now)));
+        std::thread::sleep(
+            Duration::from_millis(5).min(next_report.saturating_duration_since(now)),
+        );
     }
 
     let mut summaries = Vec::with_capacity(senders.len());
@@ -418,7 +425,10 @@ fn per_second(frames: u64, duration: Duration) -> f64 {
 /// a stream at rate R falls due at k/R, so N frames span N/R and the rate
 /// computed over this duration is R.
 fn send_duration(summaries: &[TxSummary], start_ns: u64) -> Duration {
-    let last = summaries.iter().filter_map(|summary| summary.last_frame_ns).max();
+    let last = summaries
+        .iter()
+        .filter_map(|summary| summary.last_frame_ns)
+        .max();
     match last {
         Some(last) => Duration::from_nanos(last.saturating_sub(start_ns)),
         None => Duration::ZERO,
@@ -453,7 +463,10 @@ fn preflight(plan: &Plan) -> Result<(), RunError> {
 }
 
 /// Runs `action` with the calling thread inside `port`'s namespace.
-fn in_namespace<T>(port: &PortPlan, action: impl FnOnce() -> Result<T, NetnsError>) -> Result<T, RunError> {
+fn in_namespace<T>(
+    port: &PortPlan,
+    action: impl FnOnce() -> Result<T, NetnsError>,
+) -> Result<T, RunError> {
     let port_error = |source| RunError::Port {
         port: port.name.clone(),
         source,
@@ -477,12 +490,17 @@ fn attach_counters(plan: &Plan) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunErr
             source,
         };
         let mut counter = RxCounter::load(plan.streams.len() as u32).map_err(receive_error)?;
-        let ifindex = in_namespace(port, || netns::interface_index(&port.interface, port.namespace.as_deref()))?;
+        let ifindex = in_namespace(port, || {
+            netns::interface_index(&port.interface, port.namespace.as_deref())
+        })?;
         let mode = {
-            let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(|source| RunError::Port {
-                port: port.name.clone(),
-                source,
-            })?;
+            let _guard =
+                NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(|source| {
+                    RunError::Port {
+                        port: port.name.clone(),
+                        source,
+                    }
+                })?;
             counter.attach(ifindex).map_err(receive_error)?
         };
         infos.push(RxPortInfo {
@@ -490,10 +508,7 @@ fn attach_counters(plan: &Plan) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunErr
             interface: port.describe(),
             mode,
         });
-        ports.push(RxPort {
-            counter,
-            streams,
-        });
+        ports.push(RxPort { counter, streams });
     }
     Ok((ports, infos))
 }
@@ -559,9 +574,15 @@ fn open_senders(
                         source,
                     })
                     .and_then(|guard| {
-                        TxWorker::open(&port.interface, queue, options.xsk_mode, setups, options.batch_size)
-                            .map(|worker| (guard, worker))
-                            .map_err(transmit_error)
+                        TxWorker::open(
+                            &port.interface,
+                            queue,
+                            options.xsk_mode,
+                            setups,
+                            options.batch_size,
+                        )
+                        .map(|worker| (guard, worker))
+                        .map_err(transmit_error)
                     });
                 let (_guard, mut worker) = match opened {
                     Ok(opened) => {
@@ -576,7 +597,9 @@ fn open_senders(
                 let Ok(start_ns) = start_rx.recv() else {
                     return Ok(TxSummary::default());
                 };
-                worker.run(start_ns, &stop, &counters).map_err(transmit_error)
+                worker
+                    .run(start_ns, &stop, &counters)
+                    .map_err(transmit_error)
             });
         let handle = match handle {
             Ok(handle) => handle,
@@ -610,7 +633,9 @@ fn open_senders(
             }
             Err(_) => {
                 let _ = handle.join();
-                failure = Some(RunError::SenderPanicked { port: port.name.clone() });
+                failure = Some(RunError::SenderPanicked {
+                    port: port.name.clone(),
+                });
                 break;
             }
         }
@@ -666,7 +691,10 @@ fn interval_report(
                 name: stream.name.clone(),
                 totals: *now,
                 tx_fps: per_second(now.frames_sent - before.frames_sent, interval),
-                rx_fps: per_second(now.frames_received.saturating_sub(before.frames_received), interval),
+                rx_fps: per_second(
+                    now.frames_received.saturating_sub(before.frames_received),
+                    interval,
+                ),
             })
             .collect(),
     }
@@ -679,7 +707,9 @@ fn drain(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamC
     let mut counts = read_counts(plan, counters, rx_ports);
     let mut quiet_since = Instant::now();
     loop {
-        let complete = counts.iter().all(|count| count.frames_received >= count.frames_sent);
+        let complete = counts
+            .iter()
+            .all(|count| count.frames_received >= count.frames_sent);
         let now = Instant::now();
         if complete || now >= deadline || now - quiet_since >= DRAIN_QUIET {
             return counts;

@@ -6,11 +6,14 @@ use std::net::Ipv4Addr;
 
 use crate::wire::checksum;
 use crate::wire::ipv4::{FLAG_DONT_FRAGMENT, PROTOCOL_UDP};
-use crate::wire::{Truncated, EtherType, EthernetFrame, Ipv4Packet, MacAddr, PayloadHeader, UdpDatagram};
+use crate::wire::{
+    EtherType, EthernetFrame, Ipv4Packet, MacAddr, PayloadHeader, Truncated, UdpDatagram,
+};
 
 /// Ethernet + IPv4 + UDP header bytes.
-pub const IPV4_UDP_HEADERS_LEN: usize =
-    EthernetFrame::<&[u8]>::HEADER_LEN + Ipv4Packet::<&[u8]>::HEADER_LEN + UdpDatagram::<&[u8]>::HEADER_LEN;
+pub const IPV4_UDP_HEADERS_LEN: usize = EthernetFrame::<&[u8]>::HEADER_LEN
+    + Ipv4Packet::<&[u8]>::HEADER_LEN
+    + UdpDatagram::<&[u8]>::HEADER_LEN;
 
 /// The smallest frame that holds the headers and the payload header.
 pub const MIN_FRAME_SIZE: usize = IPV4_UDP_HEADERS_LEN + PayloadHeader::<&[u8]>::LEN;
@@ -104,7 +107,12 @@ impl FrameTemplate {
         udp.set_destination_port(spec.dst_port);
         udp.set_length(udp_len);
         udp.set_checksum(0);
-        let pseudo = checksum::ipv4_pseudo_header_sum(spec.src_ip.octets(), spec.dst_ip.octets(), PROTOCOL_UDP, udp_len);
+        let pseudo = checksum::ipv4_pseudo_header_sum(
+            spec.src_ip.octets(),
+            spec.dst_ip.octets(),
+            PROTOCOL_UDP,
+            udp_len,
+        );
         let udp_checksum_base = checksum::finish(checksum::sum_words(pseudo, &bytes[udp_offset..]));
         let mut udp = UdpDatagram::new_checked(&mut bytes[udp_offset..])?;
         udp.set_checksum(checksum::udp_wire_value(udp_checksum_base));
@@ -138,7 +146,8 @@ impl FrameTemplate {
     #[inline]
     pub fn stamp(&self, frame: &mut [u8], sequence: u32, tx_timestamp_ns: u64) {
         debug_assert!(frame.len() >= self.bytes.len());
-        if let Ok(mut header) = PayloadHeader::new_checked(&mut frame[self.payload_header_offset..]) {
+        if let Ok(mut header) = PayloadHeader::new_checked(&mut frame[self.payload_header_offset..])
+        {
             header.set_sequence(sequence);
             header.set_tx_timestamp_ns(tx_timestamp_ns);
         }
@@ -172,10 +181,18 @@ mod tests {
     /// own computation; returns the UDP payload.
     fn parse_and_verify(frame: &[u8]) -> Vec<u8> {
         let packet = SlicedPacket::from_ethernet(frame).expect("etherparse parses the frame");
-        let Some(NetSlice::Ipv4(ip)) = packet.net else { panic!("not IPv4") };
+        let Some(NetSlice::Ipv4(ip)) = packet.net else {
+            panic!("not IPv4")
+        };
         let header = ip.header().to_header();
-        assert_eq!(ip.header().header_checksum(), header.calc_header_checksum(), "IPv4 checksum");
-        let Some(TransportSlice::Udp(udp)) = packet.transport else { panic!("not UDP") };
+        assert_eq!(
+            ip.header().header_checksum(),
+            header.calc_header_checksum(),
+            "IPv4 checksum"
+        );
+        let Some(TransportSlice::Udp(udp)) = packet.transport else {
+            panic!("not UDP")
+        };
         let expected = udp
             .to_header()
             .calc_checksum_ipv4(&header, udp.payload())
@@ -202,7 +219,12 @@ mod tests {
         for size in [60usize, 61, 1514] {
             let template = FrameTemplate::build(&spec(size), 1).expect("builds");
             let mut frame = template.bytes().to_vec();
-            for (sequence, timestamp) in [(1u32, 1u64), (0xFFFF_FFFF, u64::MAX), (42, 1_700_000_000_123_456_789), (0, 0)] {
+            for (sequence, timestamp) in [
+                (1u32, 1u64),
+                (0xFFFF_FFFF, u64::MAX),
+                (42, 1_700_000_000_123_456_789),
+                (0, 0),
+            ] {
                 template.stamp(&mut frame, sequence, timestamp);
                 let payload = parse_and_verify(&frame);
                 let header = PayloadHeader::new_checked(&payload[..]).expect("header fits");
@@ -216,7 +238,10 @@ mod tests {
     fn too_small_frames_are_refused() {
         assert_eq!(
             FrameTemplate::build(&spec(59), 0).err(),
-            Some(TemplateError::FrameTooSmall { frame_size: 59, minimum: 60 })
+            Some(TemplateError::FrameTooSmall {
+                frame_size: 59,
+                minimum: 60
+            })
         );
     }
 }

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam::utils::CachePadded;
-use xsk_rs::config::{BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig};
+use xsk_rs::config::{
+    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
+};
 use xsk_rs::{CompQueue, FrameDesc, Socket, TxQueue, Umem};
 
 use crate::clock::monotonic_ns;
@@ -135,7 +137,9 @@ impl TxCounters {
     /// Counters for a run of `stream_count` streams.
     pub fn new(stream_count: usize) -> TxCounters {
         TxCounters {
-            streams: (0..stream_count).map(|_| CachePadded::new(StreamTxCounters::default())).collect(),
+            streams: (0..stream_count)
+                .map(|_| CachePadded::new(StreamTxCounters::default()))
+                .collect(),
             worker: CachePadded::new(WorkerTxCounters::default()),
         }
     }
@@ -201,13 +205,17 @@ impl TxWorker {
         let stream_count = (streams.len() as u32).max(1);
         let frames_per_pool = (MIN_UMEM_FRAMES / stream_count).max(MIN_FRAMES_PER_STREAM);
         let frame_count = frames_per_pool * stream_count;
-        let (umem, descs, tx_queue, completion_queue, mode) = open_socket(interface, queue, mode, frame_count)?;
+        let (umem, descs, tx_queue, completion_queue, mode) =
+            open_socket(interface, queue, mode, frame_count)?;
 
         let mut states = Vec::with_capacity(streams.len());
         for (pool_index, setup) in streams.into_iter().enumerate() {
             let start = pool_index * frames_per_pool as usize;
             let mut free_frames = Vec::with_capacity(frames_per_pool as usize);
-            for mut desc in descs[start..start + frames_per_pool as usize].iter().copied() {
+            for mut desc in descs[start..start + frames_per_pool as usize]
+                .iter()
+                .copied()
+            {
                 // SAFETY: `desc` came from this UMEM and has not been handed
                 // to the kernel yet, so nothing else accesses its frame.
                 let mut data = unsafe { umem.data_mut(&mut desc) };
@@ -246,7 +254,12 @@ impl TxWorker {
     /// Sends every stream's frames at its rate, counting from `start_ns`,
     /// until all are sent or `stop` is set; then waits for the kernel to
     /// complete what was produced. Counters are updated once per batch.
-    pub fn run(&mut self, start_ns: u64, stop: &AtomicBool, counters: &TxCounters) -> Result<TxSummary, TxError> {
+    pub fn run(
+        &mut self,
+        start_ns: u64,
+        stop: &AtomicBool,
+        counters: &TxCounters,
+    ) -> Result<TxSummary, TxError> {
         for stream in &mut self.streams {
             stream.pacer.restart_at(start_ns);
         }
@@ -266,7 +279,10 @@ impl TxWorker {
             }
 
             let now = monotonic_ns();
-            let room = self.tx_queue.nb_free(self.batch_limit).min(self.batch_limit) as usize;
+            let room = self
+                .tx_queue
+                .nb_free(self.batch_limit)
+                .min(self.batch_limit) as usize;
             let mut batch_len = 0usize;
             let mut starved = false;
             for turn in 0..stream_count {
@@ -278,13 +294,17 @@ impl TxWorker {
                 let take = due.min(room - batch_len).min(stream.free_frames.len());
                 starved |= take < due;
                 for slot in &mut self.batch[batch_len..batch_len + take] {
-                    let Some(mut desc) = stream.free_frames.pop() else { break };
+                    let Some(mut desc) = stream.free_frames.pop() else {
+                        break;
+                    };
                     // SAFETY: `desc` is in this stream's free pool: the
                     // kernel completed it (or never had it), so no one else
                     // reads or writes its frame until we produce it.
                     let mut data = unsafe { self.umem.data_mut(&mut desc) };
                     data.cursor().set_pos(stream.template.len());
-                    stream.template.stamp(data.contents_mut(), stream.next_sequence, now);
+                    stream
+                        .template
+                        .stamp(data.contents_mut(), stream.next_sequence, now);
                     stream.next_sequence = stream.next_sequence.wrapping_add(1);
                     *slot = desc;
                 }
@@ -302,7 +322,10 @@ impl TxWorker {
             }
             first_stream = (first_stream + 1) % stream_count.max(1);
             if starved {
-                counters.worker.ring_full_events.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .worker
+                    .ring_full_events
+                    .fetch_add(1, Ordering::Relaxed);
             }
 
             if batch_len > 0 {
@@ -311,7 +334,9 @@ impl TxWorker {
                 // in any ring yet.
                 let produced = unsafe { self.tx_queue.produce(&self.batch[..batch_len]) };
                 if produced != batch_len {
-                    return Err(TxError::RingAccounting { refused: batch_len - produced });
+                    return Err(TxError::RingAccounting {
+                        refused: batch_len - produced,
+                    });
                 }
                 outstanding += produced as u64;
                 summary.first_frame_ns.get_or_insert(now);
@@ -360,7 +385,10 @@ impl TxWorker {
             }
         }
         if count > 0 {
-            counters.worker.completions.fetch_add(count as u64, Ordering::Relaxed);
+            counters
+                .worker
+                .completions
+                .fetch_add(count as u64, Ordering::Relaxed);
         }
         count as u64
     }
@@ -368,13 +396,20 @@ impl TxWorker {
     /// Sleeps until shortly before the next frame falls due; spins for the
     /// last stretch so that low rates stay accurate.
     fn wait_for_next_due(&self) {
-        let Some(next_due) = self.streams.iter().filter_map(|stream| stream.pacer.next_due_ns()).min() else {
+        let Some(next_due) = self
+            .streams
+            .iter()
+            .filter_map(|stream| stream.pacer.next_due_ns())
+            .min()
+        else {
             return;
         };
         let now = monotonic_ns();
         let spin_window = 60_000;
         if next_due > now + spin_window {
-            std::thread::sleep(Duration::from_nanos((next_due - now - spin_window).min(50_000_000)));
+            std::thread::sleep(Duration::from_nanos(
+                (next_due - now - spin_window).min(50_000_000),
+            ));
         } else {
             std::hint::spin_loop();
         }
@@ -384,7 +419,12 @@ impl TxWorker {
 type OpenedSocket = (Umem, Vec<FrameDesc>, TxQueue, CompQueue, XskMode);
 
 /// Creates a UMEM and binds a socket to it, zero-copy first where allowed.
-fn open_socket(interface: &str, queue: u32, request: XskModeRequest, frame_count: u32) -> Result<OpenedSocket, TxError> {
+fn open_socket(
+    interface: &str,
+    queue: u32,
+    request: XskModeRequest,
+    frame_count: u32,
+) -> Result<OpenedSocket, TxError> {
     let attempts: &[XskMode] = match request {
         XskModeRequest::Auto => &[XskMode::ZeroCopy, XskMode::Copy],
         XskModeRequest::Copy => &[XskMode::Copy],
@@ -418,7 +458,9 @@ fn open_socket(interface: &str, queue: u32, request: XskModeRequest, frame_count
             Ok((tx_queue, _rx_queue, Some((_fill_queue, completion_queue)))) => {
                 return Ok((umem, descs, tx_queue, completion_queue, mode));
             }
-            Ok((_, _, None)) => failures.push(format!("{mode}: the kernel gave no completion ring")),
+            Ok((_, _, None)) => {
+                failures.push(format!("{mode}: the kernel gave no completion ring"))
+            }
             Err(error) => failures.push(format!("{mode}: {error}")),
         }
     }
@@ -426,14 +468,16 @@ fn open_socket(interface: &str, queue: u32, request: XskModeRequest, frame_count
 }
 
 fn create_umem(frame_count: u32) -> Result<(Umem, Vec<FrameDesc>), TxError> {
-    let frame_size = FrameSize::new(UMEM_FRAME_SIZE).map_err(|error| TxError::Umem(error.to_string()))?;
+    let frame_size =
+        FrameSize::new(UMEM_FRAME_SIZE).map_err(|error| TxError::Umem(error.to_string()))?;
     let config = UmemConfig::builder()
         .frame_size(frame_size)
         .comp_queue_size(queue_size(RING_SIZE)?)
         .fill_queue_size(queue_size(RING_SIZE)?)
         .build()
         .map_err(|error| TxError::Umem(error.to_string()))?;
-    let frame_count = NonZeroU32::new(frame_count).ok_or_else(|| TxError::Umem("no frames".to_string()))?;
+    let frame_count =
+        NonZeroU32::new(frame_count).ok_or_else(|| TxError::Umem("no frames".to_string()))?;
     Umem::new(config, frame_count, false).map_err(|error| TxError::Umem(error.to_string()))
 }
 

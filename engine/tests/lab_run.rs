@@ -85,7 +85,11 @@ fn known_frame_count_arrives_exactly() {
     assert!(report.passed(), "{:?}", report.failures());
     assert!(!report.interrupted);
     let setup = recorder.setup.expect("setup reported");
-    assert_eq!(setup.tx_ports[0].mode, XskMode::Copy, "veth has no zero-copy: the fallback is used");
+    assert_eq!(
+        setup.tx_ports[0].mode,
+        XskMode::Copy,
+        "veth has no zero-copy: the fallback is used"
+    );
     assert!(!recorder.intervals.is_empty(), "interval lines reported");
     // 25,000 frames at 50 kpps take half a second.
     let seconds = report.send_duration.as_secs_f64();
@@ -106,8 +110,21 @@ fn several_streams_are_counted_apart() {
     let counts: Vec<(u64, u64, u64)> = report
         .streams
         .iter()
-        .map(|stream| (stream.counts.frames_sent, stream.counts.frames_received, stream.counts.bytes_received))
+        .map(|stream| {
+            (
+                stream.counts.frames_sent,
+                stream.counts.frames_received,
+                stream.counts.bytes_received,
+            )
+        })
         .collect();
-    assert_eq!(counts, vec![(8000, 8000, 8000 * 60), (8000, 8000, 8000 * 1514), (0, 0, 0)]);
+    assert_eq!(
+        counts,
+        vec![
+            (8000, 8000, 8000 * 60),
+            (8000, 8000, 8000 * 1514),
+            (0, 0, 0)
+        ]
+    );
     assert!(report.passed(), "{:?}", report.failures());
 }

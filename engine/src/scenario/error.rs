@@ -57,7 +57,12 @@ impl<'a> SourceMap<'a> {
     }
 
     /// An error at `span` about `field`.
-    pub(crate) fn error(&self, span: Range<usize>, field: Option<String>, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn error(
+        &self,
+        span: Range<usize>,
+        field: Option<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let (line, column) = self.line_column(span.start);
         ScenarioError {
             file: self.file.to_string(),
@@ -84,10 +89,18 @@ impl<'a> SourceMap<'a> {
     /// `stream[1].rate`. Used for parse errors, which carry only a span.
     pub(crate) fn field_at(&self, offset: usize) -> Option<String> {
         let offset = offset.min(self.text.len());
-        let line_start = self.text[..offset].rfind('\n').map(|index| index + 1).unwrap_or(0);
-        let line_end = self.text[offset..].find('\n').map(|index| offset + index).unwrap_or(self.text.len());
+        let line_start = self.text[..offset]
+            .rfind('\n')
+            .map(|index| index + 1)
+            .unwrap_or(0);
+        let line_end = self.text[offset..]
+            .find('\n')
+            .map(|index| offset + index)
+            .unwrap_or(self.text.len());
         let line = &self.text[line_start..line_end];
-        let key = line.split_once('=').map(|(key, _)| key.trim().trim_matches('"').to_string());
+        let key = line
+            .split_once('=')
+            .map(|(key, _)| key.trim().trim_matches('"').to_string());
         let table = self.table_at(line_start);
         match (table, key) {
             (Some(table), Some(key)) if !key.starts_with('[') => Some(format!("{table}.{key}")),
@@ -108,7 +121,10 @@ impl<'a> SourceMap<'a> {
                 break;
             }
             let trimmed = line.trim();
-            if let Some(name) = trimmed.strip_prefix("[[").and_then(|rest| rest.split("]]").next()) {
+            if let Some(name) = trimmed
+                .strip_prefix("[[")
+                .and_then(|rest| rest.split("]]").next())
+            {
                 let name = name.trim().to_string();
                 let index = match array_counts.iter_mut().find(|(known, _)| *known == name) {
                     Some((_, count)) => {
@@ -121,7 +137,10 @@ impl<'a> SourceMap<'a> {
                     }
                 };
                 current = Some(format!("{name}[{index}]"));
-            } else if let Some(name) = trimmed.strip_prefix('[').and_then(|rest| rest.split(']').next()) {
+            } else if let Some(name) = trimmed
+                .strip_prefix('[')
+                .and_then(|rest| rest.split(']').next())
+            {
                 current = Some(name.trim().to_string());
             }
             position += line.len();
@@ -134,7 +153,8 @@ impl<'a> SourceMap<'a> {
 mod tests {
     use super::*;
 
-    const TEXT: &str = "[run]\nduration = \"5s\"\n\n[[stream]]\nname = \"a\"\n\n[[stream]]\nrate = \"x\"\n";
+    const TEXT: &str =
+        "[run]\nduration = \"5s\"\n\n[[stream]]\nname = \"a\"\n\n[[stream]]\nrate = \"x\"\n";
 
     #[test]
     fn lines_columns_and_fields() {

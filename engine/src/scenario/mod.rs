@@ -59,7 +59,11 @@ pub fn parse(text: &str, file: &str) -> Result<Plan, ScenarioError> {
             None => map.file_error(message),
         }
     })?;
-    Validator { map: &map, source: file }.plan(raw)
+    Validator {
+        map: &map,
+        source: file,
+    }
+    .plan(raw)
 }
 
 struct Validator<'a> {
@@ -98,18 +102,27 @@ impl Validator<'_> {
                 return Err(self.error(
                     name_span,
                     &format!("port[{index}].name"),
-                    format!("another port is already named {:?}; port names must be unique", port.name),
+                    format!(
+                        "another port is already named {:?}; port names must be unique",
+                        port.name
+                    ),
                 ));
             }
             port_index.insert(port.name.clone(), ports.len());
             ports.push(port);
         }
         if raw.streams.is_empty() {
-            return Err(self.map.file_error("no [[stream]] tables: add at least one stream"));
+            return Err(self
+                .map
+                .file_error("no [[stream]] tables: add at least one stream"));
         }
         if raw.streams.len() > usize::from(u16::MAX) {
             let span = raw.streams[usize::from(u16::MAX)].span();
-            return Err(self.error(span, "stream", format!("at most {} streams per scenario", u16::MAX)));
+            return Err(self.error(
+                span,
+                "stream",
+                format!("at most {} streams per scenario", u16::MAX),
+            ));
         }
         let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw.streams.len());
         for (index, stream) in raw.streams.into_iter().enumerate() {
@@ -122,7 +135,10 @@ impl Validator<'_> {
                 return Err(self.error(
                     name_span,
                     &format!("stream[{index}].name"),
-                    format!("another stream is already named {:?}; stream names must be unique", stream.name),
+                    format!(
+                        "another stream is already named {:?}; stream names must be unique",
+                        stream.name
+                    ),
                 ));
             }
             streams.push(stream);
@@ -140,14 +156,22 @@ impl Validator<'_> {
             (Some(duration), None) => {
                 let value = self.duration(&duration, "run.duration")?;
                 if value.is_zero() {
-                    return Err(self.error(duration.span(), "run.duration", "must be longer than zero"));
+                    return Err(self.error(
+                        duration.span(),
+                        "run.duration",
+                        "must be longer than zero",
+                    ));
                 }
                 StopCondition::Duration(value)
             }
             (None, Some(frames)) => {
                 let count = *frames.get_ref();
                 if count <= 0 {
-                    return Err(self.error(frames.span(), "run.frames", "must be a positive number of frames per stream"));
+                    return Err(self.error(
+                        frames.span(),
+                        "run.frames",
+                        "must be a positive number of frames per stream",
+                    ));
                 }
                 StopCondition::FramesPerStream(count as u64)
             }
@@ -173,10 +197,18 @@ impl Validator<'_> {
                 "slow" => SLOW_INTERVAL,
                 other => {
                     let interval = units::parse_duration(other).map_err(|message| {
-                        self.error(text.span(), "run.report_interval", format!("{message}, or \"fast\" or \"slow\""))
+                        self.error(
+                            text.span(),
+                            "run.report_interval",
+                            format!("{message}, or \"fast\" or \"slow\""),
+                        )
                     })?;
                     if interval < Duration::from_millis(10) {
-                        return Err(self.error(text.span(), "run.report_interval", "must be at least 10ms"));
+                        return Err(self.error(
+                            text.span(),
+                            "run.report_interval",
+                            "must be at least 10ms",
+                        ));
                     }
                     interval
                 }
@@ -194,11 +226,14 @@ impl Validator<'_> {
         })
     }
 
-    fn duration(&self, value: &Spanned<NumberOrText>, field: &str) -> Result<Duration, ScenarioError> {
+    fn duration(
+        &self,
+        value: &Spanned<NumberOrText>,
+        field: &str,
+    ) -> Result<Duration, ScenarioError> {
         match value.get_ref() {
-            NumberOrText::Text(text) => {
-                units::parse_duration(text).map_err(|message| self.error(value.span(), field, message))
-            }
+            NumberOrText::Text(text) => units::parse_duration(text)
+                .map_err(|message| self.error(value.span(), field, message)),
             NumberOrText::Integer(_) | NumberOrText::Float(_) => Err(self.error(
                 value.span(),
                 field,
@@ -214,7 +249,10 @@ impl Validator<'_> {
             return Err(self.error(port.name.span(), &field("name"), "must not be empty"));
         }
         let interface = port.interface.get_ref().clone();
-        if interface.is_empty() || interface.len() > MAX_INTERFACE_NAME || interface.contains(['/', ' ', '\0']) {
+        if interface.is_empty()
+            || interface.len() > MAX_INTERFACE_NAME
+            || interface.contains(['/', ' ', '\0'])
+        {
             return Err(self.error(
                 port.interface.span(),
                 &field("interface"),
@@ -225,7 +263,8 @@ impl Validator<'_> {
             None => None,
             Some(namespace) => {
                 let value = namespace.get_ref().clone();
-                if value.is_empty() || value.contains(['/', '\0']) || value == "." || value == ".." {
+                if value.is_empty() || value.contains(['/', '\0']) || value == "." || value == ".."
+                {
                     return Err(self.error(
                         namespace.span(),
                         &field("namespace"),
@@ -263,7 +302,11 @@ impl Validator<'_> {
                 self.error(
                     value.span(),
                     &field(key),
-                    format!("no port named {:?}; the ports are {}", value.get_ref(), known.join(", ")),
+                    format!(
+                        "no port named {:?}; the ports are {}",
+                        value.get_ref(),
+                        known.join(", ")
+                    ),
                 )
             })
         };
@@ -280,7 +323,10 @@ impl Validator<'_> {
                 self.error(
                     value.span(),
                     &field(key),
-                    format!("invalid IPv4 address {:?}: expected dotted quad like 198.18.0.1", value.get_ref()),
+                    format!(
+                        "invalid IPv4 address {:?}: expected dotted quad like 198.18.0.1",
+                        value.get_ref()
+                    ),
                 )
             })
         };
@@ -305,15 +351,21 @@ impl Validator<'_> {
             NumberOrText::Integer(value) if *value >= 0 => Rate::FramesPerSecond {
                 millipps: (*value as u64).saturating_mul(1000),
             },
-            NumberOrText::Float(value) if *value >= 0.0 && value.is_finite() => Rate::FramesPerSecond {
-                millipps: (value * 1000.0).round() as u64,
-            },
+            NumberOrText::Float(value) if *value >= 0.0 && value.is_finite() => {
+                Rate::FramesPerSecond {
+                    millipps: (value * 1000.0).round() as u64,
+                }
+            }
             NumberOrText::Text(text) => Rate::FramesPerSecond {
                 millipps: units::parse_frame_rate_milli(text)
                     .map_err(|message| self.error(stream.rate.span(), &field("rate"), message))?,
             },
             _ => {
-                return Err(self.error(stream.rate.span(), &field("rate"), "must be zero or more frames per second"))
+                return Err(self.error(
+                    stream.rate.span(),
+                    &field("rate"),
+                    "must be zero or more frames per second",
+                ))
             }
         };
         Ok(StreamPlan {

@@ -60,18 +60,32 @@ fn line_of(text: &str, needle: &str) -> usize {
 #[test]
 fn good_scenario_becomes_the_plan() {
     let plan = parse(GOOD, "good.toml").expect("valid");
-    assert_eq!(plan.run.stop, StopCondition::Duration(Duration::from_secs(5)));
+    assert_eq!(
+        plan.run.stop,
+        StopCondition::Duration(Duration::from_secs(5))
+    );
     assert_eq!(plan.run.report_interval, SLOW_INTERVAL);
     assert_eq!(plan.run.drain, DEFAULT_DRAIN);
     assert_eq!(plan.ports.len(), 2);
     assert_eq!(plan.ports[0].namespace.as_deref(), Some("linerate-a"));
     assert_eq!(plan.ports[1].namespace, None);
     let one = &plan.streams[0];
-    assert_eq!((one.id, one.name.as_str(), one.tx_port, one.rx_port), (0, "one", 0, 1));
+    assert_eq!(
+        (one.id, one.name.as_str(), one.tx_port, one.rx_port),
+        (0, "one", 0, 1)
+    );
     assert_eq!(one.frame.src_mac, MacAddr([0x02, 0x4c, 0x52, 0, 0, 0x0a]));
     assert_eq!(one.frame.dst_ip, Ipv4Addr::new(198, 18, 0, 2));
-    assert_eq!((one.frame.src_port, one.frame.dst_port, one.frame.frame_size), (9000, 9001, 128));
-    assert_eq!(one.rate, Rate::FramesPerSecond { millipps: 100_000_000 });
+    assert_eq!(
+        (one.frame.src_port, one.frame.dst_port, one.frame.frame_size),
+        (9000, 9001, 128)
+    );
+    assert_eq!(
+        one.rate,
+        Rate::FramesPerSecond {
+            millipps: 100_000_000
+        }
+    );
     assert_eq!(one.frames_to_send(plan.run.stop), 500_000);
     let two = &plan.streams[1];
     assert_eq!((two.id, two.name.as_str()), (1, "stream1"));
@@ -88,7 +102,10 @@ fn bad_mac_names_file_line_and_field() {
     assert_eq!(error.field.as_deref(), Some("stream[0].dst_mac"));
     assert!(error.message.contains("invalid MAC address"), "{error}");
     let shown = error.to_string();
-    assert!(shown.starts_with(&format!("bad.toml:{}:", error.line)), "{shown}");
+    assert!(
+        shown.starts_with(&format!("bad.toml:{}:", error.line)),
+        "{shown}"
+    );
     assert!(!shown.contains('\n'), "one line: {shown}");
 }
 
@@ -121,17 +138,62 @@ fn unknown_key_is_refused_with_its_line() {
 #[test]
 fn each_semantic_error_points_at_its_field() {
     let cases = [
-        ("src_ip = \"198.18.0.1\"", "src_ip = \"198.18.0.300\"", "stream[0].src_ip", "198.18.0.300"),
-        ("frame_size = 128", "frame_size = 59", "stream[0].frame_size", "59"),
-        ("frame_size = 128", "frame_size = 100000", "stream[0].frame_size", "100000"),
-        ("rate = \"100kpps\"", "rate = \"fast\"", "stream[0].rate", "\"fast\""),
+        (
+            "src_ip = \"198.18.0.1\"",
+            "src_ip = \"198.18.0.300\"",
+            "stream[0].src_ip",
+            "198.18.0.300",
+        ),
+        (
+            "frame_size = 128",
+            "frame_size = 59",
+            "stream[0].frame_size",
+            "59",
+        ),
+        (
+            "frame_size = 128",
+            "frame_size = 100000",
+            "stream[0].frame_size",
+            "100000",
+        ),
+        (
+            "rate = \"100kpps\"",
+            "rate = \"fast\"",
+            "stream[0].rate",
+            "\"fast\"",
+        ),
         ("rate = \"100kpps\"", "rate = -5", "stream[0].rate", "-5"),
         ("tx = \"a\"", "tx = \"c\"", "stream[0].tx", "\"c\""),
-        ("duration = \"5s\"", "duration = \"5 parsecs\"", "run.duration", "parsecs"),
-        ("duration = \"5s\"", "duration = 5", "run.duration", "duration = 5"),
-        ("report_interval = \"slow\"", "report_interval = \"often\"", "run.report_interval", "often"),
-        ("interface = \"lr-b\"", "interface = \"an-interface-name-too-long\"", "port[1].interface", "too-long"),
-        ("name = \"b\"", "name = \"a\"", "port[1].name", "name = \"a\"\ninterface = \"lr-b\""),
+        (
+            "duration = \"5s\"",
+            "duration = \"5 parsecs\"",
+            "run.duration",
+            "parsecs",
+        ),
+        (
+            "duration = \"5s\"",
+            "duration = 5",
+            "run.duration",
+            "duration = 5",
+        ),
+        (
+            "report_interval = \"slow\"",
+            "report_interval = \"often\"",
+            "run.report_interval",
+            "often",
+        ),
+        (
+            "interface = \"lr-b\"",
+            "interface = \"an-interface-name-too-long\"",
+            "port[1].interface",
+            "too-long",
+        ),
+        (
+            "name = \"b\"",
+            "name = \"a\"",
+            "port[1].name",
+            "name = \"a\"\ninterface = \"lr-b\"",
+        ),
     ];
     for (from, to, field, needle) in cases {
         let text = good_with(from, to);
@@ -150,12 +212,18 @@ fn whole_file_problems_are_named() {
     let frames = good_with("duration = \"5s\"", "frames = 1000");
     let plan = parse(&frames, "f.toml").expect("valid");
     assert_eq!(plan.streams[0].frames_to_send(plan.run.stop), 1000);
-    assert!(error_for("[run]\nframes = 5\n").message.contains("[[port]]"));
+    assert!(error_for("[run]\nframes = 5\n")
+        .message
+        .contains("[[port]]"));
 }
 
 #[test]
 fn duplicate_stream_names_are_refused() {
-    let text = GOOD.replacen("[[stream]]\ntx = \"b\"", "[[stream]]\nname = \"one\"\ntx = \"b\"", 1);
+    let text = GOOD.replacen(
+        "[[stream]]\ntx = \"b\"",
+        "[[stream]]\nname = \"one\"\ntx = \"b\"",
+        1,
+    );
     let error = error_for(&text);
     assert_eq!(error.field.as_deref(), Some("stream[1].name"));
     assert!(error.message.contains("unique"));
@@ -164,5 +232,10 @@ fn duplicate_stream_names_are_refused() {
 #[test]
 fn missing_file_is_a_clear_error() {
     let error = load(Path::new("/nonexistent/linerate.toml")).expect_err("no such file");
-    assert!(error.to_string().starts_with("/nonexistent/linerate.toml: cannot read"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("/nonexistent/linerate.toml: cannot read"),
+        "{error}"
+    );
 }

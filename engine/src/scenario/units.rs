@@ -28,8 +28,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     let mut total_ns: f64 = 0.0;
     while !rest.is_empty() {
-        let (value, after) = split_number(rest).ok_or_else(|| format!("invalid duration {text:?}: {expected}"))?;
-        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let (value, after) =
+            split_number(rest).ok_or_else(|| format!("invalid duration {text:?}: {expected}"))?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
         let unit = after[..unit_len].trim();
         let scale = match unit {
             "ns" => 1.0,
@@ -40,7 +43,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" => 3600e9,
             "d" => 86400e9,
             "" => return Err(format!("duration {text:?} has no unit: {expected}")),
-            other => return Err(format!("unknown duration unit {other:?} in {text:?}: {expected}")),
+            other => {
+                return Err(format!(
+                    "unknown duration unit {other:?} in {text:?}: {expected}"
+                ))
+            }
         };
         total_ns += value * scale;
         rest = after[unit_len..].trim_start();
@@ -56,7 +63,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_frame_rate_milli(text: &str) -> Result<u64, String> {
     let expected = "expected a rate like \"100kpps\", \"1.5Mpps\" or \"250pps\"";
     let trimmed = text.trim();
-    let (value, unit) = split_number(trimmed).ok_or_else(|| format!("invalid rate {text:?}: {expected}"))?;
+    let (value, unit) =
+        split_number(trimmed).ok_or_else(|| format!("invalid rate {text:?}: {expected}"))?;
     let scale = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "pps" => 1.0,
         "kpps" => 1e3,
@@ -100,7 +108,10 @@ mod tests {
         assert_eq!(parse_frame_rate_milli("0"), Ok(0));
         assert_eq!(parse_frame_rate_milli("1_000"), Ok(1_000_000));
         for bad in ["", "fast", "10 furlongs", "1Gbps"] {
-            assert!(parse_frame_rate_milli(bad).is_err(), "{bad:?} should not parse");
+            assert!(
+                parse_frame_rate_milli(bad).is_err(),
+                "{bad:?} should not parse"
+            );
         }
     }
 }

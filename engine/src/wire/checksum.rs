@@ -57,7 +57,12 @@ pub fn add_to_checksum(checksum: u16, added_words: u32) -> u16 {
 }
 
 /// The IPv4 pseudo-header sum for UDP or TCP (RFC 768).
-pub fn ipv4_pseudo_header_sum(source: [u8; 4], destination: [u8; 4], protocol: u8, length: u16) -> u32 {
+pub fn ipv4_pseudo_header_sum(
+    source: [u8; 4],
+    destination: [u8; 4],
+    protocol: u8,
+    length: u16,
+) -> u32 {
     let sum = sum_words(0, &source);
     let sum = sum_words(sum, &destination);
     sum + u32::from(protocol) + u32::from(length)
@@ -87,13 +92,20 @@ mod tests {
 
     #[test]
     fn incremental_update_matches_recomputation() {
-        let mut data = vec![0x12u8, 0x34, 0, 0, 0, 0, 0xab, 0xcd, 0, 0, 0, 0, 0, 0, 0, 0, 0x55, 0x66];
+        let mut data = vec![
+            0x12u8, 0x34, 0, 0, 0, 0, 0xab, 0xcd, 0, 0, 0, 0, 0, 0, 0, 0, 0x55, 0x66,
+        ];
         let base = finish(sum_words(0, &data));
-        for (sequence, timestamp) in [(1u32, 2u64), (0xFFFF_FFFF, u64::MAX), (0x8000_0001, 0x0123_4567_89ab_cdef)] {
+        for (sequence, timestamp) in [
+            (1u32, 2u64),
+            (0xFFFF_FFFF, u64::MAX),
+            (0x8000_0001, 0x0123_4567_89ab_cdef),
+        ] {
             data[2..6].copy_from_slice(&sequence.to_be_bytes());
             data[8..16].copy_from_slice(&timestamp.to_be_bytes());
             let full = finish(sum_words(0, &data));
-            let incremental = add_to_checksum(base, words_of_u32(sequence) + words_of_u64(timestamp));
+            let incremental =
+                add_to_checksum(base, words_of_u32(sequence) + words_of_u64(timestamp));
             // 0x0000 and 0xFFFF are the same value in one's complement.
             let same = full == incremental
                 || (full == 0 && incremental == 0xFFFF)

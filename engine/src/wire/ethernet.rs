@@ -25,7 +25,11 @@ impl MacAddr {
 impl fmt::Display for MacAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = self.0;
-        write!(f, "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3], o[4], o[5])
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            o[0], o[1], o[2], o[3], o[4], o[5]
+        )
     }
 }
 
@@ -148,7 +152,13 @@ mod tests {
         assert_eq!(mac.0, [0x02, 0x4c, 0x52, 0, 0, 0x0a]);
         assert_eq!(mac.to_string(), "02:4c:52:00:00:0a");
         assert_eq!("02-4c-52-00-00-0a".parse::<MacAddr>(), Ok(mac));
-        for bad in ["", "02:4c:52:00:00", "02:4c:52:00:00:0a:01", "02:4c:52:00:00:zz", "024c:52:00:00:0a:1"] {
+        for bad in [
+            "",
+            "02:4c:52:00:00",
+            "02:4c:52:00:00:0a:01",
+            "02:4c:52:00:00:zz",
+            "024c:52:00:00:0a:1",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad:?} should not parse");
         }
     }

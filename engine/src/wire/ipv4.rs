@@ -40,7 +40,11 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn new_checked(buffer: T) -> Result<Self, Truncated> {
         check_len("IPv4 header", buffer.as_ref(), Self::HEADER_LEN)?;
         let packet = Ipv4Packet { buffer };
-        check_len("IPv4 header with options", packet.buffer.as_ref(), packet.header_len())?;
+        check_len(
+            "IPv4 header with options",
+            packet.buffer.as_ref(),
+            packet.header_len(),
+        )?;
         Ok(packet)
     }
 
@@ -208,7 +212,10 @@ mod tests {
         assert_eq!(packet.destination(), Ipv4Addr::new(198, 18, 0, 2));
         assert!(packet.verify_checksum());
         let parsed = etherparse::Ipv4HeaderSlice::from_slice(&bytes).expect("etherparse reads it");
-        assert_eq!(parsed.header_checksum(), parsed.to_header().calc_header_checksum());
+        assert_eq!(
+            parsed.header_checksum(),
+            parsed.to_header().calc_header_checksum()
+        );
     }
 
     #[test]

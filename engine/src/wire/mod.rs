@@ -26,7 +26,11 @@ pub struct Truncated {
     pub available: usize,
 }
 
-pub(crate) fn check_len(header: &'static str, buffer: &[u8], needed: usize) -> Result<(), Truncated> {
+pub(crate) fn check_len(
+    header: &'static str,
+    buffer: &[u8],
+    needed: usize,
+) -> Result<(), Truncated> {
     if buffer.len() < needed {
         Err(Truncated {
             header,

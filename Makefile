@@ -1,0 +1,44 @@
+# linerate: `make demo` and `make test` on a fresh Debian machine, as root.
+# Both install whatever Debian packages are missing first.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+# clang/llvm build the XDP program; m4, libelf, zlib and libpcap build the
+# vendored libbpf and libxdp; iproute2 builds the lab.
+DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2
+
+.PHONY: all deps build demo test bench clean
+
+all: build
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "linerate: run make as root: it installs packages, and the lab and AF_XDP need root" >&2; exit 2; fi
+	@missing=""; \
+	for package in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "linerate: cargo not found; install the Rust toolchain (rustup)" >&2; exit 2; }
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+
+build: deps
+	$(CARGO) build --release --workspace
+
+demo: build
+	./target/release/linerate demo
+
+test: deps
+	$(CARGO) test --workspace --all-targets --no-fail-fast
+	@leftover=$$(ip netns list | grep -E '^(lrtest-|linerate-)' || true); \
+	if [ -n "$$leftover" ]; then echo "linerate: tests left namespaces behind: $$leftover" >&2; exit 1; fi
+
+bench: deps
+	$(CARGO) bench -p linerate-benches
+
+clean:
+	$(CARGO) clean
