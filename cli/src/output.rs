@@ -32,7 +32,7 @@ impl RunObserver for LivePrinter {
         if !self.header_printed {
             println!(
                 "{:>8}  {:<16} {:>12} {:>12} {:>14} {:>14} {:>10}",
-                "time", "stream", "tx fps", "rx fps", "sent", "received", "lost"
+                "time", "stream", "tx fps", "rx fps", "sent", "received", "in flight"
             );
             self.header_printed = true;
         }
