@@ -1,13 +1,14 @@
 //! The `linerate` binary: parses arguments (args.rs), turns them into
 //! engine calls, prints (output.rs) and maps outcomes to exit codes:
-//! 0 pass, 1 fail, 2 bad input or environment, 130 interrupted by Ctrl-C.
+//! 0 pass, 1 fail, 2 bad input or environment, 128 + the signal's number
+//! when SIGINT (130) or SIGTERM (143) stopped the run.
 
 mod args;
 mod output;
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use anyhow::anyhow;
 use clap::Parser;
@@ -25,12 +26,14 @@ const QUICKSTART_NAME: &str = "scenarios/quickstart.toml";
 const EXIT_PASS: u8 = 0;
 const EXIT_FAIL: u8 = 1;
 const EXIT_ERROR: u8 = 2;
-const EXIT_INTERRUPTED: u8 = 130;
 
 /// Set by SIGINT and SIGTERM; the run stops sending and reports.
 static STOP: AtomicBool = AtomicBool::new(false);
+/// The signal that set [`STOP`].
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn request_stop(_signal: libc::c_int) {
+extern "C" fn request_stop(signal: libc::c_int) {
+    STOP_SIGNAL.store(signal, Ordering::Relaxed);
     STOP.store(true, Ordering::Relaxed);
 }
 
@@ -109,7 +112,7 @@ fn execute(plan: &Plan, options: RunOptions) -> anyhow::Result<u8> {
         run::run(plan, options, &STOP, &mut printer).map_err(|error| anyhow!("{error}"))?;
     output::print_summary(&report);
     Ok(if STOP.load(Ordering::Relaxed) {
-        EXIT_INTERRUPTED
+        128 + STOP_SIGNAL.load(Ordering::Relaxed).clamp(1, 127) as u8
     } else if report.passed() {
         EXIT_PASS
     } else {

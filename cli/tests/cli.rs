@@ -252,7 +252,10 @@ fn lab_up_twice_and_down_twice_are_not_errors() {
 fn ctrl_c_stops_sending_and_reports_partial_results() {
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
     // 10 s of sending unless interrupted.
-    let scenario = TempScenario::new("long.toml", &scenario_for(lab.spec(), 500_000, "50kpps", "b"));
+    let scenario = TempScenario::new(
+        "long.toml",
+        &scenario_for(lab.spec(), 500_000, "50kpps", "b"),
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_linerate"))
         .args(["run", scenario.path()])
         .stdout(std::process::Stdio::piped())
@@ -265,11 +268,31 @@ fn ctrl_c_stops_sending_and_reports_partial_results() {
     assert_eq!(sent, 0);
     let output = child.wait_with_output().expect("linerate ends");
     let text = stdout(&output);
-    assert_eq!(output.status.code(), Some(130), "{text}\n{}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{text}\n{}",
+        stderr(&output)
+    );
     assert!(text.contains("INTERRUPTED: partial results"), "{text}");
-    let summary = text.lines().rev().find(|line| line.starts_with("cli ")).expect("summary line");
-    let fields: Vec<u64> = summary.split_whitespace().skip(1).take(3).map(|f| f.parse().expect("number")).collect();
-    assert!(fields[0] > 10_000 && fields[0] < 500_000, "stopped part way: {summary}");
-    assert_eq!(fields[0], fields[1], "every frame sent before the stop arrives: {summary}");
+    let summary = text
+        .lines()
+        .rev()
+        .find(|line| line.starts_with("cli "))
+        .expect("summary line");
+    let fields: Vec<u64> = summary
+        .split_whitespace()
+        .skip(1)
+        .take(3)
+        .map(|f| f.parse().expect("number"))
+        .collect();
+    assert!(
+        fields[0] > 10_000 && fields[0] < 500_000,
+        "stopped part way: {summary}"
+    );
+    assert_eq!(
+        fields[0], fields[1],
+        "every frame sent before the stop arrives: {summary}"
+    );
     assert_eq!(fields[2], 0, "{summary}");
 }
