@@ -59,35 +59,9 @@ fn repo_file(relative: &str) -> PathBuf {
 
 fn scenario_for(lab: &LabSpec, frames: u64, rate: &str, rx_port: &str) -> String {
     format!(
-        r#"[run]
-frames = {frames}
-report_interval = "200ms"
-drain = "500ms"
-
-[[port]]
-name = "a"
-interface = "{}"
-namespace = "{}"
-
-[[port]]
-name = "b"
-interface = "{}"
-namespace = "{}"
-
-[[stream]]
-name = "cli"
-tx = "a"
-rx = "{rx_port}"
-src_mac = "02:4c:52:00:00:0a"
-dst_mac = "02:4c:52:00:00:0b"
-src_ip = "198.18.0.1"
-dst_ip = "198.18.0.2"
-src_port = 9000
-dst_port = 9000
-frame_size = 128
-rate = "{rate}"
-"#,
-        lab.a.interface, lab.a.namespace, lab.b.interface, lab.b.namespace
+        "[run]\nframes = {frames}\nreport_interval = \"200ms\"\ndrain = \"500ms\"\n{}{}",
+        lab.port_tables(),
+        lab.stream_table("cli", rx_port, 128, rate)
     )
 }
 

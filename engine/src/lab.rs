@@ -109,8 +109,76 @@ impl LabSpec {
         self
     }
 
+    /// Scenario `[[port]]` tables for this lab: port "a" on the sending end
+    /// and port "b" on the receiving end, each with its namespace.
+    pub fn port_tables(&self) -> String {
+        [("a", &self.a), ("b", &self.b)]
+            .iter()
+            .map(|(name, host)| {
+                format!(
+                    "\n[[port]]\nname = \"{name}\"\ninterface = \"{}\"\nnamespace = \"{}\"\n",
+                    host.interface, host.namespace
+                )
+            })
+            .collect()
+    }
+
+    /// A scenario `[[stream]]` table sent from port "a" with this lab's MAC
+    /// and IPv4 addresses (UDP 9000 to 9000), counted on `rx_port`.
+    pub fn stream_table(&self, name: &str, rx_port: &str, frame_size: usize, rate: &str) -> String {
+        format!(
+            "\n[[stream]]\nname = \"{name}\"\ntx = \"a\"\nrx = \"{rx_port}\"\n\
+             src_mac = \"{}\"\ndst_mac = \"{}\"\nsrc_ip = \"{}\"\ndst_ip = \"{}\"\n\
+             src_port = 9000\ndst_port = 9000\nframe_size = {frame_size}\nrate = \"{rate}\"\n",
+            self.a.mac, self.b.mac, self.a.address, self.b.address
+        )
+    }
+
     fn hosts(&self) -> [&LabHost; 2] {
         [&self.a, &self.b]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_tables_for_a_lab_validate() {
+        let spec = LabSpec::unique();
+        let text = format!(
+            "[run]\nframes = 10\n{}{}",
+            spec.port_tables(),
+            spec.stream_table("s", "b", 128, "1kpps")
+        );
+        let plan = crate::scenario::parse(&text, "lab.toml").expect("valid");
+        assert_eq!(plan.ports[0].interface, spec.a.interface);
+        assert_eq!(
+            plan.ports[1].namespace.as_deref(),
+            Some(spec.b.namespace.as_str())
+        );
+        let stream = &plan.streams[0];
+        assert_eq!(
+            (stream.tx_port, stream.rx_port, stream.frame.frame_size),
+            (0, 1, 128)
+        );
+        assert_eq!(
+            (stream.frame.src_mac, stream.frame.dst_ip),
+            (spec.a.mac, spec.b.address)
+        );
+    }
+
+    #[test]
+    fn unique_names_fit_interface_and_differ() {
+        let (first, second) = (LabSpec::unique(), LabSpec::unique());
+        assert_ne!(first.a.namespace, second.a.namespace);
+        for host in [&first.a, &first.b] {
+            assert!(
+                host.interface.len() <= crate::scenario::MAX_INTERFACE_NAME,
+                "{}",
+                host.interface
+            );
+        }
     }
 }
 

@@ -178,7 +178,8 @@ pub struct StreamResult {
     pub frames_extra: u64,
     /// The configured rate in frames per second.
     pub target_fps: f64,
-    /// Frames per second achieved by the sender over its sending time.
+    /// Frames per second achieved by the sender, from the common start to
+    /// this stream's last frame.
     pub tx_fps: f64,
 }
 
@@ -385,18 +386,27 @@ pub fn run(
     drop(rx_ports);
 
     let send_duration = send_duration(&summaries, start_ns);
+    let mut stream_durations = vec![Duration::ZERO; plan.streams.len()];
+    for &(stream_id, last_ns) in summaries
+        .iter()
+        .flat_map(|summary| &summary.stream_last_frame_ns)
+    {
+        stream_durations[usize::from(stream_id)] =
+            Duration::from_nanos(last_ns.saturating_sub(start_ns));
+    }
     let streams = plan
         .streams
         .iter()
         .zip(&final_counts)
-        .map(|(stream, counts)| StreamResult {
+        .zip(&stream_durations)
+        .map(|((stream, counts), duration)| StreamResult {
             id: stream.id,
             name: stream.name.clone(),
             counts: *counts,
             frames_lost: counts.frames_sent.saturating_sub(counts.frames_received),
             frames_extra: counts.frames_received.saturating_sub(counts.frames_sent),
             target_fps: stream.rate.frames_per_second(),
-            tx_fps: per_second(counts.frames_sent, send_duration),
+            tx_fps: per_second(counts.frames_sent, *duration),
         })
         .collect();
     Ok(RunReport {

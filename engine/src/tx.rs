@@ -152,6 +152,8 @@ pub struct TxSummary {
     pub first_frame_ns: Option<u64>,
     /// CLOCK_MONOTONIC of the last frame produced, if any.
     pub last_frame_ns: Option<u64>,
+    /// Per stream: (stream id, CLOCK_MONOTONIC of its last frame produced).
+    pub stream_last_frame_ns: Vec<(u16, u64)>,
     /// Frames produced but never completed by the kernel.
     pub frames_uncompleted: u64,
     /// True when it stopped early because it was told to.
@@ -163,6 +165,8 @@ struct StreamState {
     template: FrameTemplate,
     pacer: Pacer,
     next_sequence: u32,
+    /// CLOCK_MONOTONIC of the last frame produced, 0 before the first.
+    last_frame_ns: u64,
     /// Free frames of this stream's pool; capacity is the pool size, so
     /// returning completed frames never allocates.
     free_frames: Vec<FrameDesc>,
@@ -229,6 +233,7 @@ impl TxWorker {
                 pacer: Pacer::new(setup.rate, setup.frames_to_send, batch_limit, 0),
                 template: setup.template,
                 next_sequence: 0,
+                last_frame_ns: 0,
                 free_frames,
             });
         }
@@ -309,6 +314,9 @@ impl TxWorker {
                     *slot = desc;
                 }
                 batch_len += take;
+                if take > 0 {
+                    stream.last_frame_ns = now;
+                }
                 stream.pacer.released(take as u32);
                 let sent = stream.pacer.frames_released();
                 let stream_counters = &counters.streams[usize::from(stream.stream_id)];
@@ -362,6 +370,12 @@ impl TxWorker {
             }
         }
         summary.frames_uncompleted = outstanding;
+        summary.stream_last_frame_ns = self
+            .streams
+            .iter()
+            .filter(|stream| stream.last_frame_ns != 0)
+            .map(|stream| (stream.stream_id, stream.last_frame_ns))
+            .collect();
         Ok(summary)
     }
 

@@ -24,42 +24,6 @@ impl RunObserver for Recorder {
     }
 }
 
-fn port_tables(lab: &LabSpec) -> String {
-    format!(
-        r#"
-[[port]]
-name = "a"
-interface = "{}"
-namespace = "{}"
-
-[[port]]
-name = "b"
-interface = "{}"
-namespace = "{}"
-"#,
-        lab.a.interface, lab.a.namespace, lab.b.interface, lab.b.namespace
-    )
-}
-
-fn stream_table(name: &str, rate: &str, frame_size: usize, src_port: u16) -> String {
-    format!(
-        r#"
-[[stream]]
-name = "{name}"
-tx = "a"
-rx = "b"
-src_mac = "02:4c:52:00:00:0a"
-dst_mac = "02:4c:52:00:00:0b"
-src_ip = "198.18.0.1"
-dst_ip = "198.18.0.2"
-src_port = {src_port}
-dst_port = 9000
-frame_size = {frame_size}
-rate = "{rate}"
-"#
-    )
-}
-
 fn run_text(text: &str) -> (RunReport, Recorder) {
     let plan = scenario::parse(text, "test.toml").expect("valid scenario");
     let mut recorder = Recorder::default();
@@ -71,10 +35,11 @@ fn run_text(text: &str) -> (RunReport, Recorder) {
 #[test]
 fn known_frame_count_arrives_exactly() {
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
     let text = format!(
         "[run]\nframes = 25000\nreport_interval = \"100ms\"\n{}{}",
-        port_tables(lab.spec()),
-        stream_table("exact", "50kpps", 60, 9000)
+        spec.port_tables(),
+        spec.stream_table("exact", "b", 60, "50kpps")
     );
     let (report, recorder) = run_text(&text);
     let stream = &report.streams[0];
@@ -99,12 +64,13 @@ fn known_frame_count_arrives_exactly() {
 #[test]
 fn several_streams_are_counted_apart() {
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
     let text = format!(
         "[run]\nframes = 8000\n{}{}{}{}",
-        port_tables(lab.spec()),
-        stream_table("small", "40kpps", 60, 9000),
-        stream_table("large", "20kpps", 1514, 9001),
-        stream_table("silent", "0", 128, 9002)
+        spec.port_tables(),
+        spec.stream_table("small", "b", 60, "40kpps"),
+        spec.stream_table("large", "b", 1514, "20kpps"),
+        spec.stream_table("silent", "b", 128, "0")
     );
     let (report, _) = run_text(&text);
     let counts: Vec<(u64, u64, u64)> = report
