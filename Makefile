@@ -33,7 +33,9 @@ demo: build
 	./target/release/linerate demo
 
 test: deps
-	$(CARGO) test --workspace --all-targets --no-fail-fast
+	@mkdir -p target
+	set -o pipefail; $(CARGO) test --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test.log
 	@leftover=$$(ip netns list | grep -E '^(lrtest-|linerate-)' || true); \
 	if [ -n "$$leftover" ]; then echo "linerate: tests left namespaces behind: $$leftover" >&2; exit 1; fi
 
