@@ -1,66 +1,55 @@
-//! Frames prepared per second on one core: the sender's per-frame work
-//! (sequence number, TX timestamp, incremental UDP checksum) over frames
-//! laid out as in a UMEM, without I/O. Run: `make bench` or
-//! `cargo bench -p linerate-benches`.
+//! Frames prepared per second on one core, without I/O: the sender's
+//! per-frame work (swept fields, sequence number, TX timestamp, checksums
+//! finished incrementally) into frames laid out as in a UMEM. Run:
+//! `make bench` or `cargo bench -p linerate-benches --bench frame_stamp`.
+//! Criterion's "thrpt" line is frames per second (elements/s).
 
-use std::net::Ipv4Addr;
-
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use linerate_benches::UmemLikeBuffer;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use linerate_benches::{seed_like_spec, UmemLikeBuffer};
 use linerate_engine::clock::monotonic_ns;
-use linerate_engine::template::{FrameSpec, FrameTemplate};
-use linerate_engine::wire::MacAddr;
+use linerate_engine::frame::FrameGenerator;
 
 /// Frames per measured batch, as the sender hands the kernel at once.
 const BATCH: usize = 64;
 /// Frames in the UMEM-like buffer the batches walk through.
 const FRAMES: usize = 4096;
 
-fn template(frame_size: usize) -> FrameTemplate {
-    let spec = FrameSpec {
-        src_mac: MacAddr([0x02, 0x4c, 0x52, 0, 0, 0x0a]),
-        dst_mac: MacAddr([0x02, 0x4c, 0x52, 0, 0, 0x0b]),
-        src_ip: Ipv4Addr::new(198, 18, 0, 1),
-        dst_ip: Ipv4Addr::new(198, 18, 0, 2),
-        src_port: 9000,
-        dst_port: 9000,
-        frame_size,
-        ttl: 64,
-    };
-    match FrameTemplate::build(&spec, 0) {
-        Ok(template) => template,
-        Err(error) => panic!("benchmark template: {error}"),
-    }
-}
-
-fn stamp_batches(c: &mut Criterion) {
-    let mut group = c.benchmark_group("stamp");
-    for frame_size in [60usize, 1514] {
-        let template = template(frame_size);
+fn prepare_batches(c: &mut Criterion) {
+    let mut group = c.benchmark_group("prepare");
+    for (name, frame_size, swept) in [
+        ("64B_fixed", 60usize, false),
+        ("64B_3_sweeps", 60, true),
+        ("1514B_3_sweeps", 1514, true),
+    ] {
+        let mut generator = match FrameGenerator::new(&seed_like_spec(frame_size, swept), 0) {
+            Ok(generator) => generator,
+            Err(error) => panic!("benchmark generator: {error}"),
+        };
         let mut umem = UmemLikeBuffer::new(FRAMES);
         for index in 0..umem.frame_count() {
-            umem.frame_mut(index)[..template.len()].copy_from_slice(template.bytes());
+            umem.frame_mut(index)[..generator.max_frame_len()]
+                .copy_from_slice(generator.template());
         }
         let mut next_frame = 0usize;
         let mut sequence = 0u32;
         group.throughput(Throughput::Elements(BATCH as u64));
-        group.bench_function(format!("{frame_size}B_batch{BATCH}"), |bencher| {
-            bencher.iter_batched(
-                || (),
-                |()| {
-                    let now = monotonic_ns();
-                    for _ in 0..BATCH {
-                        template.stamp(umem.frame_mut(next_frame), sequence, now);
-                        sequence = sequence.wrapping_add(1);
-                        next_frame = (next_frame + 1) % FRAMES;
-                    }
-                },
-                BatchSize::SmallInput,
-            )
+        group.bench_function(name, |bencher| {
+            bencher.iter(|| {
+                let now = monotonic_ns();
+                let mut bytes = 0usize;
+                for _ in 0..BATCH {
+                    bytes += generator
+                        .fill(umem.frame_mut(next_frame), sequence, now)
+                        .unwrap_or(0);
+                    sequence = sequence.wrapping_add(1);
+                    next_frame = (next_frame + 1) % FRAMES;
+                }
+                bytes
+            })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, stamp_batches);
+criterion_group!(benches, prepare_batches);
 criterion_main!(benches);

@@ -5,11 +5,11 @@
 //! [`scenario`].
 
 pub mod clock;
+pub mod frame;
 pub mod lab;
 pub mod netns;
 pub mod pacer;
 pub mod run;
 pub mod scenario;
-pub mod template;
 pub mod tx;
 pub mod wire;

@@ -15,13 +15,12 @@ use crossbeam::channel;
 use linerate_bpf::{BpfError, RxCounter, XdpAttachMode};
 
 use crate::clock::monotonic_ns;
+use crate::frame::{FrameError, FrameGenerator};
 use crate::netns::{self, NetnsError, NetnsGuard};
 use crate::scenario::{Plan, PortPlan, StreamPlan};
-use crate::template::{FrameTemplate, TemplateError};
 use crate::tx::{
     TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest, DEFAULT_BATCH,
 };
-use crate::wire::EthernetFrame;
 
 /// How long the start of sending is put off so that every sender is
 /// waiting for it when it comes.
@@ -85,7 +84,7 @@ pub enum RunError {
         stream: String,
         /// What failed.
         #[source]
-        source: TemplateError,
+        source: FrameError,
     },
     /// A sender thread died.
     #[error("the sender thread for port {port:?} panicked; this is a linerate bug")]
@@ -290,11 +289,11 @@ pub fn run(
     observer: &mut dyn RunObserver,
 ) -> Result<RunReport, RunError> {
     preflight(plan)?;
-    let templates = plan
+    let generators = plan
         .streams
         .iter()
         .map(|stream| {
-            FrameTemplate::build(&stream.frame, stream.id).map_err(|source| RunError::Template {
+            FrameGenerator::new(&stream.frame, stream.id).map_err(|source| RunError::Template {
                 stream: stream.name.clone(),
                 source,
             })
@@ -305,7 +304,7 @@ pub fn run(
     let counters = Arc::new(TxCounters::new(plan.streams.len()));
     let senders_stop = Arc::new(AtomicBool::new(false));
     let (senders, tx_infos, start_signals) =
-        open_senders(plan, options, &templates, &counters, &senders_stop)?;
+        open_senders(plan, options, &generators, &counters, &senders_stop)?;
     let setup = RunSetup {
         tx_ports: tx_infos,
         rx_ports: rx_infos,
@@ -457,11 +456,11 @@ fn preflight(plan: &Plan) -> Result<(), RunError> {
             let mtu = in_namespace(port, || {
                 Ok(netns::interface_mtu(&port.interface).unwrap_or(u32::MAX))
             })?;
-            let needed = stream.frame.frame_size - EthernetFrame::<&[u8]>::HEADER_LEN;
+            let needed = stream.frame.mtu_needed();
             if needed > mtu as usize {
                 return Err(RunError::Mtu {
                     stream: stream.name.clone(),
-                    frame_size: stream.frame.frame_size,
+                    frame_size: stream.frame.size.max(),
                     interface: port.describe(),
                     mtu,
                     needed,
@@ -530,7 +529,7 @@ type OpenedSenders = (Vec<Sender>, Vec<TxPortInfo>, Vec<channel::Sender<u64>>);
 fn open_senders(
     plan: &Plan,
     options: RunOptions,
-    templates: &[FrameTemplate],
+    generators: &[FrameGenerator],
     counters: &Arc<TxCounters>,
     stop: &Arc<AtomicBool>,
 ) -> Result<OpenedSenders, RunError> {
@@ -549,7 +548,7 @@ fn open_senders(
             .iter()
             .map(|stream| TxStreamSetup {
                 stream_id: stream.id,
-                template: templates[usize::from(stream.id)].clone(),
+                generator: generators[usize::from(stream.id)].clone(),
                 rate: stream.rate,
                 frames_to_send: stream.frames_to_send(plan.run.stop),
             })

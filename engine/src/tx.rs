@@ -1,7 +1,7 @@
 //! The AF_XDP sender for one (interface, queue): a UMEM whose frames are
 //! split into one pool per stream, each frame written with its stream's
-//! template once at start; per frame only the sequence number, timestamp
-//! and UDP checksum are stamped. Frames go out in batches, completions come
+//! template once at start; per frame the stream's generator writes only
+//! what changes (swept fields, lengths, sequence, timestamp, checksums). Frames go out in batches, completions come
 //! back in batches, and the socket is woken only when the kernel asks.
 //! Zero-copy is requested first and copy mode is the fallback.
 
@@ -17,9 +17,9 @@ use xsk_rs::config::{
 use xsk_rs::{CompQueue, FrameDesc, Socket, TxQueue, Umem};
 
 use crate::clock::monotonic_ns;
+use crate::frame::FrameGenerator;
 use crate::pacer::Pacer;
 use crate::scenario::Rate;
-use crate::template::FrameTemplate;
 
 /// UMEM frame size: one page, the largest aligned chunk AF_XDP accepts.
 pub const UMEM_FRAME_SIZE: u32 = 4096;
@@ -81,7 +81,7 @@ pub enum TxError {
         reason: String,
     },
     /// A frame could not be written into the UMEM.
-    #[error("cannot write the frame template into the UMEM: {0}")]
+    #[error("cannot write a frame into the UMEM: {0}")]
     Template(String),
     /// The TX ring refused frames it had room for (a linerate bug).
     #[error("the TX ring refused {refused} frames it reported room for")]
@@ -96,8 +96,8 @@ pub enum TxError {
 pub struct TxStreamSetup {
     /// The stream id (index into the counters the run keeps).
     pub stream_id: u16,
-    /// The stream's frame.
-    pub template: FrameTemplate,
+    /// Makes the stream's frames.
+    pub generator: FrameGenerator,
     /// The stream's rate.
     pub rate: Rate,
     /// How many frames to send in all.
@@ -162,7 +162,8 @@ pub struct TxSummary {
 
 struct StreamState {
     stream_id: u16,
-    template: FrameTemplate,
+    generator: FrameGenerator,
+    bytes_sent: u64,
     pacer: Pacer,
     next_sequence: u32,
     /// CLOCK_MONOTONIC of the last frame produced, 0 before the first.
@@ -224,14 +225,15 @@ impl TxWorker {
                 // to the kernel yet, so nothing else accesses its frame.
                 let mut data = unsafe { umem.data_mut(&mut desc) };
                 data.cursor()
-                    .write_all(setup.template.bytes())
+                    .write_all(setup.generator.template())
                     .map_err(|error| TxError::Template(error.to_string()))?;
                 free_frames.push(desc);
             }
             states.push(StreamState {
                 stream_id: setup.stream_id,
                 pacer: Pacer::new(setup.rate, setup.frames_to_send, batch_limit, 0),
-                template: setup.template,
+                generator: setup.generator,
+                bytes_sent: 0,
                 next_sequence: 0,
                 last_frame_ns: 0,
                 free_frames,
@@ -306,10 +308,12 @@ impl TxWorker {
                     // kernel completed it (or never had it), so no one else
                     // reads or writes its frame until we produce it.
                     let mut data = unsafe { self.umem.data_mut(&mut desc) };
-                    data.cursor().set_pos(stream.template.len());
-                    stream
-                        .template
-                        .stamp(data.contents_mut(), stream.next_sequence, now);
+                    data.cursor().set_pos(stream.generator.next_frame_len());
+                    let len = stream
+                        .generator
+                        .fill(data.contents_mut(), stream.next_sequence, now)
+                        .map_err(|error| TxError::Template(error.to_string()))?;
+                    stream.bytes_sent += len as u64;
                     stream.next_sequence = stream.next_sequence.wrapping_add(1);
                     *slot = desc;
                 }
@@ -323,7 +327,7 @@ impl TxWorker {
                 stream_counters.frames_sent.store(sent, Ordering::Relaxed);
                 stream_counters
                     .bytes_sent
-                    .store(sent * stream.template.len() as u64, Ordering::Relaxed);
+                    .store(stream.bytes_sent, Ordering::Relaxed);
                 if batch_len == room {
                     break;
                 }

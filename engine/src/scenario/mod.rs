@@ -8,7 +8,7 @@ mod raw;
 pub mod units;
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
@@ -18,10 +18,14 @@ use toml::Spanned;
 pub use error::ScenarioError;
 pub use plan::{Plan, PortPlan, Rate, RunPlan, StopCondition, StreamPlan};
 
-use crate::template::{FrameSpec, MIN_FRAME_SIZE};
+use crate::frame::{
+    mac_to_u128, FrameSpec, IpHeader, PayloadPattern, SizeRule, Sweep, SweepCombine, SweepField,
+    SweepMode, Vlan,
+};
+use crate::wire::vlan::MAX_VLAN_ID;
 use crate::wire::MacAddr;
 use error::SourceMap;
-use raw::{NumberOrText, RawPort, RawRun, RawScenario, RawStream};
+use raw::{NumberOrText, RawPort, RawRun, RawScenario, RawStream, RawSweep, SizeValue};
 
 /// The largest frame this version sends: one UMEM frame, one buffer.
 pub const MAX_FRAME_SIZE: usize = 3840;
@@ -318,35 +322,120 @@ impl Validator<'_> {
                 .parse::<MacAddr>()
                 .map_err(|error| self.error(value.span(), &field(key), error.to_string()))
         };
-        let ipv4 = |value: &Spanned<String>, key: &str| {
-            value.get_ref().parse::<Ipv4Addr>().map_err(|_| {
+        let ip = |value: &Spanned<String>, key: &str| {
+            value.get_ref().parse::<IpAddr>().map_err(|_| {
                 self.error(
                     value.span(),
                     &field(key),
                     format!(
-                        "invalid IPv4 address {:?}: expected dotted quad like 198.18.0.1",
+                        "invalid IP address {:?}: expected IPv4 like 198.18.0.1 or IPv6 like 2001:db8::1",
                         value.get_ref()
                     ),
                 )
             })
         };
-        let frame_size = match &stream.frame_size {
-            None => DEFAULT_FRAME_SIZE,
-            Some(size) => {
-                let value = *size.get_ref();
-                if value < MIN_FRAME_SIZE as i64 || value > MAX_FRAME_SIZE as i64 {
-                    return Err(self.error(
-                        size.span(),
-                        &field("frame_size"),
-                        format!(
-                            "{value} is out of range: frames are {MIN_FRAME_SIZE} to {MAX_FRAME_SIZE} bytes without FCS \
-                             ({MIN_FRAME_SIZE} holds Ethernet, IPv4, UDP and the linerate payload header)"
-                        ),
-                    ));
-                }
-                value as usize
+        let ttl = stream.ttl.as_ref().map(|ttl| *ttl.get_ref()).unwrap_or(64);
+        let tos = stream.tos.as_ref().map(|tos| *tos.get_ref()).unwrap_or(0);
+        let ip_header = match (ip(&stream.src_ip, "src_ip")?, ip(&stream.dst_ip, "dst_ip")?) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => IpHeader::V4 { src, dst, ttl, tos },
+            (IpAddr::V6(src), IpAddr::V6(dst)) => IpHeader::V6 {
+                src,
+                dst,
+                hop_limit: ttl,
+                traffic_class: tos,
+            },
+            _ => {
+                return Err(self.error(
+                    stream.dst_ip.span(),
+                    &field("dst_ip"),
+                    "src_ip and dst_ip must both be IPv4 or both IPv6",
+                ))
             }
         };
+        let vlan = match &stream.vlan {
+            None => {
+                if let Some(priority) = &stream.vlan_priority {
+                    return Err(self.error(
+                        priority.span(),
+                        &field("vlan_priority"),
+                        "needs vlan = <id> as well",
+                    ));
+                }
+                None
+            }
+            Some(id) => {
+                let value = *id.get_ref();
+                if !(0..=i64::from(MAX_VLAN_ID)).contains(&value) {
+                    return Err(self.error(
+                        id.span(),
+                        &field("vlan"),
+                        format!("{value} is not a VLAN id (0 to {MAX_VLAN_ID})"),
+                    ));
+                }
+                let priority = match &stream.vlan_priority {
+                    None => 0,
+                    Some(priority) if (0..=7).contains(priority.get_ref()) => {
+                        *priority.get_ref() as u8
+                    }
+                    Some(priority) => {
+                        return Err(self.error(
+                            priority.span(),
+                            &field("vlan_priority"),
+                            "must be 0 to 7",
+                        ))
+                    }
+                };
+                Some(Vlan {
+                    id: value as u16,
+                    priority,
+                })
+            }
+        };
+        let mut spec = FrameSpec {
+            src_mac: mac(&stream.src_mac, "src_mac")?,
+            dst_mac: mac(&stream.dst_mac, "dst_mac")?,
+            vlan,
+            ip: ip_header,
+            src_port: *stream.src_port.get_ref(),
+            dst_port: *stream.dst_port.get_ref(),
+            size: SizeRule::Fixed(DEFAULT_FRAME_SIZE),
+            pattern: PayloadPattern::Zeros,
+            sweeps: Vec::new(),
+            combine: SweepCombine::Lockstep,
+        };
+        spec.size = self.size_rule(&stream, &spec, &field)?;
+        spec.pattern = self.pattern(&stream, &field)?;
+        spec.combine =
+            match &stream.sweep_combine {
+                None => SweepCombine::Lockstep,
+                Some(text) => match text.get_ref().as_str() {
+                    "lockstep" => SweepCombine::Lockstep,
+                    "product" => SweepCombine::Product,
+                    other => return Err(self.error(
+                        text.span(),
+                        &field("sweep_combine"),
+                        format!(
+                            "{other:?} is not a way to combine sweeps: \"lockstep\" or \"product\""
+                        ),
+                    )),
+                },
+            };
+        for (sweep_index, sweep) in stream.sweeps.iter().enumerate() {
+            let path = format!("stream[{index}].sweep[{sweep_index}]");
+            let sweep = self.sweep(sweep.get_ref(), &spec, &path)?;
+            if spec
+                .sweeps
+                .iter()
+                .any(|earlier| earlier.field == sweep.field)
+            {
+                return Err(self.error(
+                    stream.sweeps[sweep_index].get_ref().field.span(),
+                    &format!("{path}.field"),
+                    format!("{} is swept twice in this stream", sweep.field.name()),
+                ));
+            }
+            spec.sweeps.push(sweep);
+        }
         let rate = match stream.rate.get_ref() {
             NumberOrText::Integer(value) if *value >= 0 => Rate::FramesPerSecond {
                 millipps: (*value as u64).saturating_mul(1000),
@@ -373,17 +462,320 @@ impl Validator<'_> {
             name,
             tx_port,
             rx_port,
-            frame: FrameSpec {
-                src_mac: mac(&stream.src_mac, "src_mac")?,
-                dst_mac: mac(&stream.dst_mac, "dst_mac")?,
-                src_ip: ipv4(&stream.src_ip, "src_ip")?,
-                dst_ip: ipv4(&stream.dst_ip, "dst_ip")?,
-                src_port: *stream.src_port.get_ref(),
-                dst_port: *stream.dst_port.get_ref(),
-                frame_size,
-                ttl: stream.ttl.as_ref().map(|ttl| *ttl.get_ref()).unwrap_or(64),
-            },
+            frame: spec,
             rate,
+        })
+    }
+
+    /// The size rule from `frame_size` or `udp_payload`, checked against
+    /// the headers' minimum and the largest frame this version sends.
+    fn size_rule(
+        &self,
+        stream: &RawStream,
+        spec: &FrameSpec,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<SizeRule, ScenarioError> {
+        let minimum = spec.min_frame_size();
+        let (value, key, overhead) = match (&stream.frame_size, &stream.udp_payload) {
+            (Some(_), Some(payload)) => {
+                return Err(self.error(
+                    payload.span(),
+                    &field("udp_payload"),
+                    "give frame_size or udp_payload, not both",
+                ))
+            }
+            (Some(size), None) => (size, "frame_size", 0),
+            (None, Some(payload)) => (payload, "udp_payload", spec.headers_len()),
+            (None, None) => return Ok(SizeRule::Fixed(DEFAULT_FRAME_SIZE.max(minimum))),
+        };
+        let span = value.span();
+        let to_frame = |size: i64| -> Result<usize, ScenarioError> {
+            let frame = size.saturating_add(overhead as i64);
+            if frame < minimum as i64 || frame > MAX_FRAME_SIZE as i64 {
+                let (low, high) = (
+                    (minimum - overhead) as i64,
+                    (MAX_FRAME_SIZE - overhead) as i64,
+                );
+                return Err(self.error(
+                    span.clone(),
+                    &field(key),
+                    format!(
+                        "{size} is out of range: {key} is {low} to {high} bytes for these headers \
+                         (frames are {minimum} to {MAX_FRAME_SIZE} bytes without FCS; {minimum} holds the headers \
+                         and the linerate payload header)"
+                    ),
+                ));
+            }
+            Ok(frame as usize)
+        };
+        Ok(match value.get_ref() {
+            SizeValue::Fixed(size) => SizeRule::Fixed(to_frame(*size)?),
+            SizeValue::Range(range) => {
+                let (min, max) = (to_frame(range.min)?, to_frame(range.max)?);
+                if min > max {
+                    return Err(self.error(
+                        span,
+                        &field(key),
+                        format!("min {} is larger than max {}", range.min, range.max),
+                    ));
+                }
+                match range.mode.as_deref() {
+                    None | Some("increment") => SizeRule::Increment { min, max },
+                    Some("random") => SizeRule::Random {
+                        min,
+                        max,
+                        seed: range.seed.unwrap_or(1) as u64,
+                    },
+                    Some(other) => {
+                        return Err(self.error(
+                            span,
+                            &field(key),
+                            format!("size mode {other:?} is not \"increment\" or \"random\""),
+                        ))
+                    }
+                }
+            }
+        })
+    }
+
+    fn pattern(
+        &self,
+        stream: &RawStream,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<PayloadPattern, ScenarioError> {
+        let seed = stream
+            .payload_seed
+            .as_ref()
+            .map(|seed| *seed.get_ref() as u64)
+            .unwrap_or(1);
+        match (&stream.payload, &stream.payload_hex) {
+            (Some(name), Some(_)) => {
+                Err(self.error(name.span(), &field("payload"), "give payload or payload_hex, not both"))
+            }
+            (None, Some(hex)) => {
+                let text: String = hex.get_ref().chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+                let text = text.strip_prefix("0x").unwrap_or(&text);
+                let bytes: Option<Vec<u8>> = if text.is_empty() || text.len() % 2 != 0 {
+                    None
+                } else {
+                    (0..text.len())
+                        .step_by(2)
+                        .map(|at| text.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+                        .collect()
+                };
+                bytes.map(PayloadPattern::Repeat).ok_or_else(|| {
+                    self.error(hex.span(), &field("payload_hex"), "expected an even number of hex digits, like \"deadbeef\"")
+                })
+            }
+            (Some(name), None) => match name.get_ref().as_str() {
+                "zeros" => Ok(PayloadPattern::Zeros),
+                "increasing" => Ok(PayloadPattern::Increasing),
+                "decreasing" => Ok(PayloadPattern::Decreasing),
+                "random" => Ok(PayloadPattern::Random { seed }),
+                other => Err(self.error(
+                    name.span(),
+                    &field("payload"),
+                    format!("{other:?} is not a payload pattern: zeros, increasing, decreasing, random (or payload_hex)"),
+                )),
+            },
+            (None, None) => Ok(PayloadPattern::Zeros),
+        }
+    }
+
+    fn sweep(&self, raw: &RawSweep, spec: &FrameSpec, path: &str) -> Result<Sweep, ScenarioError> {
+        let key = |name: &str| format!("{path}.{name}");
+        let is_ipv6 = matches!(spec.ip, IpHeader::V6 { .. });
+        let field = match raw.field.get_ref().as_str() {
+            "src_mac" => SweepField::SrcMac,
+            "dst_mac" => SweepField::DstMac,
+            "src_ip" => SweepField::SrcIp,
+            "dst_ip" => SweepField::DstIp,
+            "src_port" => SweepField::SrcPort,
+            "dst_port" => SweepField::DstPort,
+            "vlan" => SweepField::VlanId,
+            other => {
+                return Err(self.error(
+                    raw.field.span(),
+                    &key("field"),
+                    format!("{other:?} cannot be swept: src_mac, dst_mac, src_ip, dst_ip, src_port, dst_port or vlan"),
+                ))
+            }
+        };
+        let (default_start, max) = match field {
+            SweepField::SrcMac => (mac_to_u128(spec.src_mac), (1u128 << 48) - 1),
+            SweepField::DstMac => (mac_to_u128(spec.dst_mac), (1u128 << 48) - 1),
+            SweepField::SrcIp | SweepField::DstIp => {
+                let (src, dst, max) = match spec.ip {
+                    IpHeader::V4 { src, dst, .. } => (
+                        u128::from(u32::from(src)),
+                        u128::from(u32::from(dst)),
+                        u128::from(u32::MAX),
+                    ),
+                    IpHeader::V6 { src, dst, .. } => (u128::from(src), u128::from(dst), u128::MAX),
+                };
+                (if field == SweepField::SrcIp { src } else { dst }, max)
+            }
+            SweepField::SrcPort => (u128::from(spec.src_port), u128::from(u16::MAX)),
+            SweepField::DstPort => (u128::from(spec.dst_port), u128::from(u16::MAX)),
+            SweepField::VlanId => match spec.vlan {
+                Some(vlan) => (u128::from(vlan.id), u128::from(MAX_VLAN_ID)),
+                None => {
+                    return Err(self.error(
+                        raw.field.span(),
+                        &key("field"),
+                        "a vlan sweep needs vlan = <id> on the stream",
+                    ))
+                }
+            },
+        };
+        let value = |value: &Spanned<NumberOrText>, name: &str| -> Result<u128, ScenarioError> {
+            let error = |message: String| self.error(value.span(), &key(name), message);
+            let parsed = match (field, value.get_ref()) {
+                (SweepField::SrcMac | SweepField::DstMac, NumberOrText::Text(text)) => text
+                    .parse::<MacAddr>()
+                    .map(mac_to_u128)
+                    .map_err(|e| error(e.to_string()))?,
+                (SweepField::SrcIp | SweepField::DstIp, NumberOrText::Text(text)) => {
+                    match text.parse::<IpAddr>() {
+                        Ok(IpAddr::V4(v4)) if !is_ipv6 => u128::from(u32::from(v4)),
+                        Ok(IpAddr::V6(v6)) if is_ipv6 => u128::from(v6),
+                        _ => {
+                            let family = if is_ipv6 { "IPv6" } else { "IPv4" };
+                            return Err(error(format!(
+                                "expected an {family} address like the stream's, got {text:?}"
+                            )));
+                        }
+                    }
+                }
+                (
+                    SweepField::SrcPort | SweepField::DstPort | SweepField::VlanId,
+                    NumberOrText::Integer(number),
+                ) if *number >= 0 => *number as u128,
+                _ => {
+                    let expected = match field {
+                        SweepField::SrcMac | SweepField::DstMac => "a MAC address string",
+                        SweepField::SrcIp | SweepField::DstIp => "an IP address string",
+                        _ => "a whole number",
+                    };
+                    return Err(error(format!("expected {expected}")));
+                }
+            };
+            if parsed > max {
+                return Err(error(format!(
+                    "{parsed} is beyond the largest {} value {max}",
+                    field.name()
+                )));
+            }
+            Ok(parsed)
+        };
+        let start = match &raw.start {
+            Some(start) => value(start, "start")?,
+            None => default_start,
+        };
+        let step = match &raw.step {
+            None => 1u128,
+            Some(step) if *step.get_ref() >= 1 => *step.get_ref() as u128,
+            Some(step) => return Err(self.error(step.span(), &key("step"), "must be 1 or more")),
+        };
+        let mode = match raw
+            .mode
+            .as_ref()
+            .map(|mode| (mode, mode.get_ref().as_str()))
+        {
+            None | Some((_, "increment")) => SweepMode::Increment,
+            Some((_, "decrement")) => SweepMode::Decrement,
+            Some((_, "random")) => SweepMode::Random {
+                seed: raw
+                    .seed
+                    .as_ref()
+                    .map(|seed| *seed.get_ref() as u64)
+                    .unwrap_or(1),
+            },
+            Some((mode, other)) => {
+                return Err(self.error(
+                    mode.span(),
+                    &key("mode"),
+                    format!("{other:?} is not a sweep mode: increment, decrement or random"),
+                ))
+            }
+        };
+        let count = match (&raw.end, &raw.count) {
+            (Some(end), Some(_)) => {
+                return Err(self.error(end.span(), &key("end"), "give end or count, not both"))
+            }
+            (None, None) => {
+                return Err(self.error(
+                    raw.field.span(),
+                    &key("field"),
+                    "say how far to sweep: end = <last value> or count = <n>",
+                ))
+            }
+            (None, Some(count)) if *count.get_ref() >= 1 => *count.get_ref() as u64,
+            (None, Some(count)) => {
+                return Err(self.error(count.span(), &key("count"), "must be 1 or more"))
+            }
+            (Some(end), None) => {
+                let last = value(end, "end")?;
+                let distance = if mode == SweepMode::Decrement {
+                    start.checked_sub(last)
+                } else {
+                    last.checked_sub(start)
+                };
+                let Some(distance) = distance else {
+                    let direction = if mode == SweepMode::Decrement {
+                        "at or below"
+                    } else {
+                        "at or above"
+                    };
+                    return Err(self.error(
+                        end.span(),
+                        &key("end"),
+                        format!(
+                            "must be {direction} start for a {} sweep",
+                            raw.mode
+                                .as_ref()
+                                .map(|m| m.get_ref().as_str())
+                                .unwrap_or("increment")
+                        ),
+                    ));
+                };
+                u64::try_from(distance / step + 1).map_err(|_| {
+                    self.error(
+                        end.span(),
+                        &key("end"),
+                        "the sweep has more than 2^64 values",
+                    )
+                })?
+            }
+        };
+        let span = u128::from(count - 1).checked_mul(step);
+        let fits = match (span, mode) {
+            (Some(span), SweepMode::Decrement) => start >= span,
+            (Some(span), _) => start.checked_add(span).is_some_and(|last| last <= max),
+            (None, _) => false,
+        };
+        if !fits {
+            let place = raw
+                .count
+                .as_ref()
+                .map(|count| (count.span(), "count"))
+                .or(raw.end.as_ref().map(|end| (end.span(), "end")));
+            let (span, name) = place.unwrap_or((raw.field.span(), "field"));
+            return Err(self.error(
+                span,
+                &key(name),
+                format!(
+                    "{count} values {step} apart from the start run past the {} field's range",
+                    field.name()
+                ),
+            ));
+        }
+        Ok(Sweep {
+            field,
+            start,
+            count,
+            step,
+            mode,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::template::FrameSpec;
+use crate::frame::FrameSpec;
 
 /// A whole validated scenario.
 #[derive(Debug, Clone, PartialEq)]

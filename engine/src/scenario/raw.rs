@@ -79,10 +79,73 @@ pub struct RawStream {
     pub src_port: Spanned<u16>,
     /// UDP destination port.
     pub dst_port: Spanned<u16>,
-    /// Frame size in bytes without FCS.
-    pub frame_size: Option<Spanned<i64>>,
+    /// Frame size in bytes without FCS: a number or a min/max table.
+    pub frame_size: Option<Spanned<SizeValue>>,
+    /// UDP payload size in bytes: a number or a min/max table.
+    pub udp_payload: Option<Spanned<SizeValue>>,
     /// Frames per second: a number, or text like "100kpps".
     pub rate: Spanned<NumberOrText>,
-    /// IPv4 TTL.
+    /// IPv4 TTL or IPv6 hop limit.
     pub ttl: Option<Spanned<u8>>,
+    /// IPv4 DSCP/ECN byte or IPv6 traffic class.
+    pub tos: Option<Spanned<u8>>,
+    /// 802.1Q VLAN id.
+    pub vlan: Option<Spanned<i64>>,
+    /// 802.1Q priority.
+    pub vlan_priority: Option<Spanned<i64>>,
+    /// Payload pattern name.
+    pub payload: Option<Spanned<String>>,
+    /// Custom payload bytes in hex, repeated.
+    pub payload_hex: Option<Spanned<String>>,
+    /// Seed for the random payload pattern.
+    pub payload_seed: Option<Spanned<i64>>,
+    /// `[[stream.sweep]]` tables.
+    #[serde(default, rename = "sweep")]
+    pub sweeps: Vec<Spanned<RawSweep>>,
+    /// "lockstep" or "product".
+    pub sweep_combine: Option<Spanned<String>>,
+}
+
+/// A size: one number, or a range with a mode.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    /// A fixed size.
+    Fixed(i64),
+    /// A range.
+    Range(RawSizeRange),
+}
+
+/// `{ min = .., max = .., mode = "random" | "increment", seed = .. }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSizeRange {
+    /// Smallest size.
+    pub min: i64,
+    /// Largest size.
+    pub max: i64,
+    /// "increment" (default) or "random".
+    pub mode: Option<String>,
+    /// Seed for "random".
+    pub seed: Option<i64>,
+}
+
+/// `[[stream.sweep]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    /// The field: src_mac, dst_mac, src_ip, dst_ip, src_port, dst_port, vlan.
+    pub field: Spanned<String>,
+    /// First value; the stream's own value when left out.
+    pub start: Option<Spanned<NumberOrText>>,
+    /// Last value (give this or count).
+    pub end: Option<Spanned<NumberOrText>>,
+    /// How many values (give this or end).
+    pub count: Option<Spanned<i64>>,
+    /// Distance between values (default 1).
+    pub step: Option<Spanned<i64>>,
+    /// "increment" (default), "decrement" or "random".
+    pub mode: Option<Spanned<String>>,
+    /// Seed for "random" (default 1).
+    pub seed: Option<Spanned<i64>>,
 }

@@ -47,6 +47,18 @@ pub fn words_of_u64(value: u64) -> u32 {
     words_of_u32((value >> 32) as u32) + words_of_u32(value as u32)
 }
 
+/// Folds a 64-bit accumulator of 16-, 32- or 64-bit big-endian quantities
+/// into a 16-bit one's complement sum. Adding whole 32-bit values to a u64
+/// and folding once gives the same result as adding their 16-bit words,
+/// since both are congruent modulo 0xFFFF (the approach of RFC 1071
+/// section 2, "deferred carries").
+#[inline]
+pub fn fold_u64_sum(sum: u64) -> u16 {
+    let sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
+    let sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
+    fold(sum as u32)
+}
+
 /// RFC 1624 eqn. 3 where the changed words were zero when `checksum` was
 /// computed: adds `added_words` (a sum of the new words) to the data the
 /// checksum covers and returns the new checksum. Callers pass words aligned
@@ -66,6 +78,18 @@ pub fn ipv4_pseudo_header_sum(
     let sum = sum_words(0, &source);
     let sum = sum_words(sum, &destination);
     sum + u32::from(protocol) + u32::from(length)
+}
+
+/// The sum of the 16-bit words of a u128 (an IPv6 address), unfolded.
+#[inline]
+pub fn words_of_u128(value: u128) -> u32 {
+    words_of_u64((value >> 64) as u64) + words_of_u64(value as u64)
+}
+
+/// The IPv6 pseudo-header sum for UDP (RFC 8200 section 8.1), without the
+/// addresses, which the caller adds.
+pub fn ipv6_pseudo_header_sum_without_addresses(next_header: u8, length: u32) -> u32 {
+    words_of_u32(length) + u32::from(next_header)
 }
 
 /// UDP transmits a computed checksum of zero as all ones (RFC 768).
@@ -88,6 +112,19 @@ mod tests {
         let bytes = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(fold(sum_words(0, &bytes)), 0xddf2);
         assert_eq!(finish(sum_words(0, &bytes)), !0xddf2);
+    }
+
+    #[test]
+    fn deferred_carries_match_word_sums() {
+        for (a, b, c) in [
+            (0u32, 0u64, 0u16),
+            (u32::MAX, u64::MAX, u16::MAX),
+            (0x1234_5678, 0xdead_beef_0bad_f00d, 9000),
+        ] {
+            let words = words_of_u32(a) + words_of_u64(b) + u32::from(c);
+            let wide = u64::from(a) + (b >> 32) + (b & 0xFFFF_FFFF) + u64::from(c);
+            assert_eq!(fold(words), fold_u64_sum(wide), "{a:#x} {b:#x} {c:#x}");
+        }
     }
 
     #[test]

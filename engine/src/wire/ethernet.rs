@@ -89,6 +89,14 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// Length of the Ethernet II header.
     pub const HEADER_LEN: usize = 14;
 
+    /// Wraps `buffer` without checking its length, for hot paths that
+    /// checked the whole frame's length once; an accessor on a buffer that is
+    /// too short panics rather than reading out of bounds.
+    #[inline]
+    pub fn new_unchecked(buffer: T) -> Self {
+        EthernetFrame { buffer }
+    }
+
     /// Wraps `buffer` after checking it holds a whole header.
     pub fn new_checked(buffer: T) -> Result<Self, Truncated> {
         check_len("Ethernet header", buffer.as_ref(), Self::HEADER_LEN)?;
@@ -122,16 +130,19 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     /// Sets the destination address.
+    #[inline]
     pub fn set_destination(&mut self, address: MacAddr) {
         self.buffer.as_mut()[offsets::DESTINATION].copy_from_slice(&address.0);
     }
 
     /// Sets the source address.
+    #[inline]
     pub fn set_source(&mut self, address: MacAddr) {
         self.buffer.as_mut()[offsets::SOURCE].copy_from_slice(&address.0);
     }
 
     /// Sets the EtherType.
+    #[inline]
     pub fn set_ether_type(&mut self, ether_type: EtherType) {
         field::write_u16(self.buffer.as_mut(), offsets::ETHER_TYPE, ether_type.0);
     }

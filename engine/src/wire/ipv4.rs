@@ -36,6 +36,14 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Length of a header without options.
     pub const HEADER_LEN: usize = 20;
 
+    /// Wraps `buffer` without checking its length, for hot paths that
+    /// checked the whole frame's length once; an accessor on a buffer that is
+    /// too short panics rather than reading out of bounds.
+    #[inline]
+    pub fn new_unchecked(buffer: T) -> Self {
+        Ipv4Packet { buffer }
+    }
+
     /// Wraps `buffer` after checking it holds a whole option-less header.
     pub fn new_checked(buffer: T) -> Result<Self, Truncated> {
         check_len("IPv4 header", buffer.as_ref(), Self::HEADER_LEN)?;
@@ -124,51 +132,61 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 
     /// Sets version 4 and the header length in bytes (a multiple of 4).
+    #[inline]
     pub fn set_version_and_header_len(&mut self, header_len: usize) {
         self.bytes_mut()[offsets::VERSION_IHL] = 0x40 | ((header_len / 4) as u8 & 0x0F);
     }
 
     /// Sets DSCP and ECN.
+    #[inline]
     pub fn set_dscp_ecn(&mut self, value: u8) {
         self.bytes_mut()[offsets::DSCP_ECN] = value;
     }
 
     /// Sets the total length.
+    #[inline]
     pub fn set_total_len(&mut self, value: u16) {
         field::write_u16(self.bytes_mut(), offsets::TOTAL_LEN, value);
     }
 
     /// Sets the identification.
+    #[inline]
     pub fn set_identification(&mut self, value: u16) {
         field::write_u16(self.bytes_mut(), offsets::IDENTIFICATION, value);
     }
 
     /// Sets flags and fragment offset.
+    #[inline]
     pub fn set_flags_fragment(&mut self, value: u16) {
         field::write_u16(self.bytes_mut(), offsets::FLAGS_FRAGMENT, value);
     }
 
     /// Sets the time to live.
+    #[inline]
     pub fn set_ttl(&mut self, value: u8) {
         self.bytes_mut()[offsets::TTL] = value;
     }
 
     /// Sets the payload protocol.
+    #[inline]
     pub fn set_protocol(&mut self, value: u8) {
         self.bytes_mut()[offsets::PROTOCOL] = value;
     }
 
     /// Sets the header checksum field.
+    #[inline]
     pub fn set_checksum(&mut self, value: u16) {
         field::write_u16(self.bytes_mut(), offsets::CHECKSUM, value);
     }
 
     /// Sets the source address.
+    #[inline]
     pub fn set_source(&mut self, address: Ipv4Addr) {
         field::write_u32(self.bytes_mut(), offsets::SOURCE, address.into());
     }
 
     /// Sets the destination address.
+    #[inline]
     pub fn set_destination(&mut self, address: Ipv4Addr) {
         field::write_u32(self.bytes_mut(), offsets::DESTINATION, address.into());
     }

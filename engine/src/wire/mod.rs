@@ -6,13 +6,17 @@
 pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
+pub mod ipv6;
 pub mod payload;
 pub mod udp;
+pub mod vlan;
 
 pub use ethernet::{EtherType, EthernetFrame, MacAddr};
 pub use ipv4::Ipv4Packet;
+pub use ipv6::Ipv6Packet;
 pub use payload::PayloadHeader;
 pub use udp::UdpDatagram;
+pub use vlan::VlanTag;
 
 /// A buffer was too short for the header a view was asked to cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

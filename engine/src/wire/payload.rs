@@ -19,6 +19,14 @@ impl<T: AsRef<[u8]>> PayloadHeader<T> {
     /// The magic value that marks a linerate frame.
     pub const MAGIC: u32 = abi::PAYLOAD_MAGIC;
 
+    /// Wraps `buffer` without checking its length, for hot paths that
+    /// checked the whole frame's length once; an accessor on a buffer that is
+    /// too short panics rather than reading out of bounds.
+    #[inline]
+    pub fn new_unchecked(buffer: T) -> Self {
+        PayloadHeader { buffer }
+    }
+
     /// Wraps `buffer` after checking it holds a whole header.
     pub fn new_checked(buffer: T) -> Result<Self, Truncated> {
         check_len("linerate payload header", buffer.as_ref(), Self::LEN)?;

@@ -21,6 +21,14 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
     /// Length of the UDP header.
     pub const HEADER_LEN: usize = 8;
 
+    /// Wraps `buffer` without checking its length, for hot paths that
+    /// checked the whole frame's length once; an accessor on a buffer that is
+    /// too short panics rather than reading out of bounds.
+    #[inline]
+    pub fn new_unchecked(buffer: T) -> Self {
+        UdpDatagram { buffer }
+    }
+
     /// Wraps `buffer` after checking it holds a whole header.
     pub fn new_checked(buffer: T) -> Result<Self, Truncated> {
         check_len("UDP header", buffer.as_ref(), Self::HEADER_LEN)?;
@@ -55,21 +63,25 @@ impl<T: AsRef<[u8]>> UdpDatagram<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpDatagram<T> {
     /// Sets the source port.
+    #[inline]
     pub fn set_source_port(&mut self, port: u16) {
         field::write_u16(self.buffer.as_mut(), offsets::SOURCE_PORT, port);
     }
 
     /// Sets the destination port.
+    #[inline]
     pub fn set_destination_port(&mut self, port: u16) {
         field::write_u16(self.buffer.as_mut(), offsets::DESTINATION_PORT, port);
     }
 
     /// Sets the length field.
+    #[inline]
     pub fn set_length(&mut self, length: u16) {
         field::write_u16(self.buffer.as_mut(), offsets::LENGTH, length);
     }
 
     /// Sets the checksum field.
+    #[inline]
     pub fn set_checksum(&mut self, checksum: u16) {
         field::write_u16(self.buffer.as_mut(), offsets::CHECKSUM, checksum);
     }

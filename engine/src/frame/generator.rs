@@ -1,0 +1,576 @@
+//! The per-stream frame generator. Built once: a template frame of the
+//! largest size, the constant parts of both checksums, and the checksum of
+//! every payload-pattern length. Per frame it writes only what changes
+//! (swept fields, lengths when the size varies, sequence and timestamp) and
+//! finishes the checksums from the constants plus the changed words
+//! (RFC 1624), never summing over the frame.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::spec::{FrameSpec, IpHeader, SizeRule, SplitMix64, SweepCombine, SweepField};
+use super::sweep::SweepCursor;
+use crate::wire::checksum::{self, words_of_u128, words_of_u32};
+use crate::wire::ipv4::{FLAG_DONT_FRAGMENT, PROTOCOL_UDP};
+use crate::wire::{
+    EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr, PayloadHeader, Truncated,
+    UdpDatagram, VlanTag,
+};
+
+/// Why a generator could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The frame cannot hold the headers and the payload header.
+    #[error("frame size {frame_size} is below the minimum of {minimum} bytes for these headers and the linerate payload header")]
+    FrameTooSmall {
+        /// The size asked for.
+        frame_size: usize,
+        /// The smallest that works.
+        minimum: usize,
+    },
+    /// A sweep names a field the frame does not have.
+    #[error("a {field} sweep needs a VLAN tag on the stream")]
+    NoVlanToSweep {
+        /// The field.
+        field: &'static str,
+    },
+    /// A header view did not fit (a bug: sizes are checked first).
+    #[error(transparent)]
+    Truncated(#[from] Truncated),
+}
+
+/// Where each header starts in the frame.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    vlan_tag: Option<usize>,
+    ip: usize,
+    udp: usize,
+    payload_header: usize,
+    pattern: usize,
+}
+
+/// Frame sizes in the order the size rule gives them.
+#[derive(Debug, Clone)]
+enum SizeCursor {
+    Fixed(usize),
+    Increment {
+        current: usize,
+        min: usize,
+        max: usize,
+    },
+    Random {
+        current: usize,
+        min: usize,
+        span: u64,
+        rng: SplitMix64,
+    },
+}
+
+impl SizeCursor {
+    fn new(rule: SizeRule) -> SizeCursor {
+        match rule {
+            SizeRule::Fixed(size) => SizeCursor::Fixed(size),
+            SizeRule::Increment { min, max } => SizeCursor::Increment {
+                current: min,
+                min,
+                max,
+            },
+            SizeRule::Random { min, max, seed } => {
+                let mut rng = SplitMix64::new(seed);
+                let span = (max - min + 1) as u64;
+                let current = min + (rng.next() % span) as usize;
+                SizeCursor::Random {
+                    current,
+                    min,
+                    span,
+                    rng,
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn current(&self) -> usize {
+        match *self {
+            SizeCursor::Fixed(size) => size,
+            SizeCursor::Increment { current, .. } | SizeCursor::Random { current, .. } => current,
+        }
+    }
+
+    #[inline]
+    fn advance(&mut self) {
+        match self {
+            SizeCursor::Fixed(_) => {}
+            SizeCursor::Increment { current, min, max } => {
+                *current = if *current >= *max { *min } else { *current + 1 };
+            }
+            SizeCursor::Random {
+                current,
+                min,
+                span,
+                rng,
+            } => {
+                *current = *min + (rng.next() % *span) as usize;
+            }
+        }
+    }
+}
+
+/// A sweep resolved, once, to the exact field it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlotKind {
+    SrcMac,
+    DstMac,
+    SrcIpv4,
+    DstIpv4,
+    SrcIpv6,
+    DstIpv6,
+    SrcPort,
+    DstPort,
+    VlanId,
+}
+
+impl SlotKind {
+    fn new(field: SweepField, is_ipv4: bool) -> SlotKind {
+        match (field, is_ipv4) {
+            (SweepField::SrcMac, _) => SlotKind::SrcMac,
+            (SweepField::DstMac, _) => SlotKind::DstMac,
+            (SweepField::SrcIp, true) => SlotKind::SrcIpv4,
+            (SweepField::DstIp, true) => SlotKind::DstIpv4,
+            (SweepField::SrcIp, false) => SlotKind::SrcIpv6,
+            (SweepField::DstIp, false) => SlotKind::DstIpv6,
+            (SweepField::SrcPort, _) => SlotKind::SrcPort,
+            (SweepField::DstPort, _) => SlotKind::DstPort,
+            (SweepField::VlanId, _) => SlotKind::VlanId,
+        }
+    }
+}
+
+/// One sweep: what it writes and where it is.
+#[derive(Debug, Clone)]
+struct SweepSlot {
+    kind: SlotKind,
+    cursor: SweepCursor,
+}
+
+/// Makes one stream's frames.
+#[derive(Debug, Clone)]
+pub struct FrameGenerator {
+    template: Vec<u8>,
+    layout: Layout,
+    is_ipv4: bool,
+    sweeps: Vec<SweepSlot>,
+    combine: SweepCombine,
+    size: SizeCursor,
+    size_rule: SizeRule,
+    /// The frame length when it never changes.
+    fixed_len: Option<usize>,
+    /// False when the IPv4 header never changes (fixed size, no IP sweep):
+    /// its checksum is then the template's.
+    ip_checksum_varies: bool,
+    /// IPv4 header words but total length, checksum and swept addresses
+    /// (with the total length when the size is fixed).
+    ip_constant_sum: u32,
+    /// Pseudo-header, UDP header and payload header words but lengths,
+    /// checksum, swept fields, sequence and timestamp.
+    udp_constant_sum: u32,
+    /// Folded sum of the first n pattern bytes, for every n.
+    pattern_prefix_sums: Vec<u32>,
+}
+
+impl FrameGenerator {
+    /// Builds the generator for `spec`, tagging frames with `stream_id`.
+    pub fn new(spec: &FrameSpec, stream_id: u16) -> Result<FrameGenerator, FrameError> {
+        let minimum = spec.min_frame_size();
+        if spec.size.min() < minimum {
+            return Err(FrameError::FrameTooSmall {
+                frame_size: spec.size.min(),
+                minimum,
+            });
+        }
+        let has_sweep = |field| spec.sweeps.iter().any(|sweep| sweep.field == field);
+        if has_sweep(SweepField::VlanId) && spec.vlan.is_none() {
+            return Err(FrameError::NoVlanToSweep { field: "vlan" });
+        }
+        let ethernet_len = EthernetFrame::<&[u8]>::HEADER_LEN;
+        let vlan_tag = spec.vlan.map(|_| ethernet_len);
+        let ip = ethernet_len + vlan_tag.map(|_| VlanTag::<&[u8]>::LEN).unwrap_or(0);
+        let is_ipv4 = matches!(spec.ip, IpHeader::V4 { .. });
+        let udp = ip
+            + if is_ipv4 {
+                Ipv4Packet::<&[u8]>::HEADER_LEN
+            } else {
+                Ipv6Packet::<&[u8]>::HEADER_LEN
+            };
+        let payload_header = udp + UdpDatagram::<&[u8]>::HEADER_LEN;
+        let pattern = payload_header + PayloadHeader::<&[u8]>::LEN;
+        let layout = Layout {
+            vlan_tag,
+            ip,
+            udp,
+            payload_header,
+            pattern,
+        };
+
+        let max_size = spec.size.max();
+        let mut template = vec![0u8; max_size];
+        write_constant_headers(&mut template, spec, &layout, stream_id)?;
+        let pattern_bytes = spec.pattern.bytes(max_size - pattern);
+        template[pattern..].copy_from_slice(&pattern_bytes);
+
+        // Constant checksum parts: computed on copies of the headers with
+        // every field that varies set to zero.
+        let ip_constant_sum = if is_ipv4 {
+            let mut header = template[ip..udp].to_vec();
+            let mut view = Ipv4Packet::new_checked(&mut header[..])?;
+            view.set_total_len(0);
+            view.set_checksum(0);
+            if has_sweep(SweepField::SrcIp) {
+                view.set_source(Ipv4Addr::UNSPECIFIED);
+            }
+            if has_sweep(SweepField::DstIp) {
+                view.set_destination(Ipv4Addr::UNSPECIFIED);
+            }
+            checksum::sum_words(0, &header)
+        } else {
+            0
+        };
+        let mut udp_constant_sum = u32::from(PROTOCOL_UDP);
+        match spec.ip {
+            IpHeader::V4 { src, dst, .. } => {
+                if !has_sweep(SweepField::SrcIp) {
+                    udp_constant_sum += words_of_u32(src.into());
+                }
+                if !has_sweep(SweepField::DstIp) {
+                    udp_constant_sum += words_of_u32(dst.into());
+                }
+            }
+            IpHeader::V6 { src, dst, .. } => {
+                if !has_sweep(SweepField::SrcIp) {
+                    udp_constant_sum += words_of_u128(src.into());
+                }
+                if !has_sweep(SweepField::DstIp) {
+                    udp_constant_sum += words_of_u128(dst.into());
+                }
+            }
+        }
+        if !has_sweep(SweepField::SrcPort) {
+            udp_constant_sum += u32::from(spec.src_port);
+        }
+        if !has_sweep(SweepField::DstPort) {
+            udp_constant_sum += u32::from(spec.dst_port);
+        }
+        // Magic and stream id: the payload header with sequence and
+        // timestamp still zero.
+        udp_constant_sum += checksum::sum_words(0, &template[payload_header..pattern]);
+
+        let mut pattern_prefix_sums = Vec::with_capacity(pattern_bytes.len() + 1);
+        let mut running = 0u32;
+        pattern_prefix_sums.push(0);
+        for (index, byte) in pattern_bytes.iter().enumerate() {
+            running += if index % 2 == 0 {
+                u32::from(*byte) << 8
+            } else {
+                u32::from(*byte)
+            };
+            running = u32::from(checksum::fold(running));
+            pattern_prefix_sums.push(running);
+        }
+
+        // A fixed size never changes its lengths or how much pattern is
+        // sent: those words join the constants, and the lengths stay as the
+        // template has them.
+        let fixed_len = match spec.size {
+            SizeRule::Fixed(len) => Some(len),
+            _ => None,
+        };
+        let (ip_constant_sum, udp_constant_sum) = match fixed_len {
+            Some(len) => {
+                let udp_len = (len - udp) as u32;
+                let ip_len = if is_ipv4 { (len - ip) as u32 } else { 0 };
+                let pattern_sum = pattern_prefix_sums[len - pattern];
+                (
+                    ip_constant_sum + ip_len,
+                    udp_constant_sum + 2 * udp_len + pattern_sum,
+                )
+            }
+            None => (ip_constant_sum, udp_constant_sum),
+        };
+
+        let ip_checksum_varies = is_ipv4
+            && (fixed_len.is_none()
+                || has_sweep(SweepField::SrcIp)
+                || has_sweep(SweepField::DstIp));
+        let mut generator = FrameGenerator {
+            fixed_len,
+            // The first frame always gets its checksum written.
+            ip_checksum_varies: is_ipv4,
+            template,
+            layout,
+            is_ipv4,
+            sweeps: spec
+                .sweeps
+                .iter()
+                .map(|sweep| SweepSlot {
+                    kind: SlotKind::new(sweep.field, is_ipv4),
+                    cursor: SweepCursor::new(*sweep),
+                })
+                .collect(),
+            combine: spec.combine,
+            size: SizeCursor::new(spec.size),
+            size_rule: spec.size,
+            ip_constant_sum,
+            udp_constant_sum,
+            pattern_prefix_sums,
+        };
+        // The template itself is a valid first frame, lengths included.
+        let mut first = generator.template.clone();
+        let first_len = generator.size.current();
+        write_lengths(&mut first, &generator.layout, is_ipv4, first_len);
+        generator.fill(&mut first, 0, 0)?;
+        generator.reset();
+        generator.template = first;
+        generator.ip_checksum_varies = ip_checksum_varies;
+        Ok(generator)
+    }
+
+    /// The template: the largest frame, with the first frame's field values.
+    /// Every buffer handed to [`FrameGenerator::fill`] must start as a copy.
+    pub fn template(&self) -> &[u8] {
+        &self.template
+    }
+
+    /// The largest frame this generator makes.
+    pub fn max_frame_len(&self) -> usize {
+        self.template.len()
+    }
+
+    /// The length the next frame will have.
+    #[inline]
+    pub fn next_frame_len(&self) -> usize {
+        self.size.current()
+    }
+
+    /// Writes the next frame into `frame` (a buffer that started as a copy of
+    /// the template and has only been written by this method since), stamped
+    /// with `sequence` and `tx_timestamp_ns`, and moves on. Returns the
+    /// frame's length.
+    #[inline]
+    pub fn fill(
+        &mut self,
+        frame: &mut [u8],
+        sequence: u32,
+        tx_timestamp_ns: u64,
+    ) -> Result<usize, Truncated> {
+        if frame.len() < self.template.len() {
+            return Err(Truncated {
+                header: "frame buffer",
+                needed: self.template.len(),
+                available: frame.len(),
+            });
+        }
+        Ok(self.fill_checked(frame, sequence, tx_timestamp_ns))
+    }
+
+    /// The per-frame work, on a buffer already known to hold the template.
+    #[inline]
+    fn fill_checked(&mut self, frame: &mut [u8], sequence: u32, tx_timestamp_ns: u64) -> usize {
+        let layout = self.layout;
+        // Deferred carries: whole 32- and 64-bit quantities are added to u64
+        // accumulators and folded once at the end.
+        let mut sums = Sums {
+            ip: u64::from(self.ip_constant_sum),
+            udp: u64::from(self.udp_constant_sum),
+        };
+        let len = match self.fixed_len {
+            Some(len) => len,
+            None => {
+                let len = self.size.current();
+                let udp_len = (len - layout.udp) as u32;
+                write_lengths(frame, &layout, self.is_ipv4, len);
+                if self.is_ipv4 {
+                    sums.ip += (len - layout.ip) as u64;
+                }
+                // The UDP length counts twice: in the pseudo-header and the header.
+                sums.udp += u64::from(2 * udp_len + self.pattern_prefix_sums[len - layout.pattern]);
+                len
+            }
+        };
+
+        // Lockstep sweeps move on as they are written: one pass.
+        let lockstep = self.combine == SweepCombine::Lockstep;
+        for slot in &mut self.sweeps {
+            write_slot(frame, &layout, slot.kind, slot.cursor.value(), &mut sums);
+            if lockstep {
+                slot.cursor.advance();
+            }
+        }
+        if !lockstep {
+            // An odometer: each sweep moves when the one before it wraps.
+            for slot in &mut self.sweeps {
+                if !slot.cursor.advance() {
+                    break;
+                }
+            }
+        }
+        self.size.advance();
+
+        let mut header = PayloadHeader::new_unchecked(&mut frame[layout.payload_header..]);
+        header.set_sequence(sequence);
+        header.set_tx_timestamp_ns(tx_timestamp_ns);
+        sums.udp += u64::from(sequence) + (tx_timestamp_ns >> 32) + (tx_timestamp_ns & 0xFFFF_FFFF);
+
+        if self.ip_checksum_varies {
+            Ipv4Packet::new_unchecked(&mut frame[layout.ip..])
+                .set_checksum(!checksum::fold_u64_sum(sums.ip));
+        }
+        UdpDatagram::new_unchecked(&mut frame[layout.udp..])
+            .set_checksum(checksum::udp_wire_value(!checksum::fold_u64_sum(sums.udp)));
+        len
+    }
+
+    /// Back to the first frame: sweeps and sizes start over.
+    fn reset(&mut self) {
+        for slot in &mut self.sweeps {
+            slot.cursor = SweepCursor::new(*slot.cursor.sweep());
+        }
+        self.size = SizeCursor::new(self.size_rule);
+    }
+}
+
+/// Checksum accumulators with deferred carries.
+struct Sums {
+    ip: u64,
+    udp: u64,
+}
+
+/// Writes one swept field's current value and adds it to the checksums it
+/// is covered by.
+#[inline]
+fn write_slot(frame: &mut [u8], layout: &Layout, kind: SlotKind, value: u128, sums: &mut Sums) {
+    match kind {
+        SlotKind::SrcMac => {
+            EthernetFrame::new_unchecked(&mut frame[..]).set_source(mac_from(value))
+        }
+        SlotKind::DstMac => {
+            EthernetFrame::new_unchecked(&mut frame[..]).set_destination(mac_from(value))
+        }
+        SlotKind::SrcIpv4 | SlotKind::DstIpv4 => {
+            let address = Ipv4Addr::from(value as u32);
+            let mut ip = Ipv4Packet::new_unchecked(&mut frame[layout.ip..]);
+            if kind == SlotKind::SrcIpv4 {
+                ip.set_source(address);
+            } else {
+                ip.set_destination(address);
+            }
+            sums.ip += value as u64;
+            sums.udp += value as u64;
+        }
+        SlotKind::SrcIpv6 | SlotKind::DstIpv6 => {
+            let address = Ipv6Addr::from(value);
+            let mut ip = Ipv6Packet::new_unchecked(&mut frame[layout.ip..]);
+            if kind == SlotKind::SrcIpv6 {
+                ip.set_source(address);
+            } else {
+                ip.set_destination(address);
+            }
+            sums.udp += (value >> 96) as u64 + ((value >> 64) as u64 & 0xFFFF_FFFF);
+            sums.udp += ((value >> 32) as u64 & 0xFFFF_FFFF) + (value as u64 & 0xFFFF_FFFF);
+        }
+        SlotKind::SrcPort => {
+            UdpDatagram::new_unchecked(&mut frame[layout.udp..]).set_source_port(value as u16);
+            sums.udp += value as u64;
+        }
+        SlotKind::DstPort => {
+            UdpDatagram::new_unchecked(&mut frame[layout.udp..]).set_destination_port(value as u16);
+            sums.udp += value as u64;
+        }
+        SlotKind::VlanId => {
+            if let Some(offset) = layout.vlan_tag {
+                VlanTag::new_unchecked(&mut frame[offset..]).set_vlan_id(value as u16);
+            }
+        }
+    }
+}
+
+/// Writes the IP and UDP length fields for a frame of `len` bytes.
+#[inline]
+fn write_lengths(frame: &mut [u8], layout: &Layout, is_ipv4: bool, len: usize) {
+    let udp_len = (len - layout.udp) as u16;
+    if is_ipv4 {
+        Ipv4Packet::new_unchecked(&mut frame[layout.ip..]).set_total_len((len - layout.ip) as u16);
+    } else {
+        Ipv6Packet::new_unchecked(&mut frame[layout.ip..]).set_payload_len(udp_len);
+    }
+    UdpDatagram::new_unchecked(&mut frame[layout.udp..]).set_length(udp_len);
+}
+
+fn mac_from(value: u128) -> MacAddr {
+    let bytes = (value as u64).to_be_bytes();
+    MacAddr([bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]])
+}
+
+/// The MAC address as a 48-bit number, for sweeps.
+pub fn mac_to_u128(mac: MacAddr) -> u128 {
+    mac.0
+        .iter()
+        .fold(0u128, |value, byte| (value << 8) | u128::from(*byte))
+}
+
+/// Writes everything that does not change from frame to frame, plus the
+/// first values of fields that do.
+fn write_constant_headers(
+    frame: &mut [u8],
+    spec: &FrameSpec,
+    layout: &Layout,
+    stream_id: u16,
+) -> Result<(), Truncated> {
+    let ip_ether_type = match spec.ip {
+        IpHeader::V4 { .. } => EtherType::IPV4,
+        IpHeader::V6 { .. } => EtherType::IPV6,
+    };
+    let mut ethernet = EthernetFrame::new_checked(&mut frame[..])?;
+    ethernet.set_destination(spec.dst_mac);
+    ethernet.set_source(spec.src_mac);
+    match (spec.vlan, layout.vlan_tag) {
+        (Some(vlan), Some(offset)) => {
+            ethernet.set_ether_type(EtherType::VLAN);
+            let mut tag = VlanTag::new_checked(&mut frame[offset..])?;
+            tag.set_priority(vlan.priority);
+            tag.set_vlan_id(vlan.id);
+            tag.set_ether_type(ip_ether_type);
+        }
+        _ => ethernet.set_ether_type(ip_ether_type),
+    }
+    match spec.ip {
+        IpHeader::V4 { src, dst, ttl, tos } => {
+            let mut ip = Ipv4Packet::new_checked(&mut frame[layout.ip..])?;
+            ip.set_version_and_header_len(Ipv4Packet::<&[u8]>::HEADER_LEN);
+            ip.set_dscp_ecn(tos);
+            ip.set_flags_fragment(FLAG_DONT_FRAGMENT);
+            ip.set_ttl(ttl);
+            ip.set_protocol(PROTOCOL_UDP);
+            ip.set_source(src);
+            ip.set_destination(dst);
+        }
+        IpHeader::V6 {
+            src,
+            dst,
+            hop_limit,
+            traffic_class,
+        } => {
+            let mut ip = Ipv6Packet::new_checked(&mut frame[layout.ip..])?;
+            ip.set_version_and_class(traffic_class);
+            ip.set_next_header(PROTOCOL_UDP);
+            ip.set_hop_limit(hop_limit);
+            ip.set_source(src);
+            ip.set_destination(dst);
+        }
+    }
+    let mut udp = UdpDatagram::new_checked(&mut frame[layout.udp..])?;
+    udp.set_source_port(spec.src_port);
+    udp.set_destination_port(spec.dst_port);
+    let mut header = PayloadHeader::new_checked(&mut frame[layout.payload_header..])?;
+    header.set_magic(PayloadHeader::<&[u8]>::MAGIC);
+    header.set_stream_id(stream_id);
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! A sweep's position while frames are made: the current value and how to
+//! reach the next, with no allocation and a few instructions a frame.
+
+use super::spec::{Sweep, SweepMode};
+
+/// Full-period LCG modulo a power of two, walked until it lands below the
+/// sweep's count: each index in 0..count comes up exactly once per cycle,
+/// in an order fixed by the seed.
+#[derive(Debug, Clone)]
+struct Permutation {
+    state: u64,
+    mask: u64,
+    increment: u64,
+}
+
+/// LCG multiplier; ≡ 1 (mod 4), so the period modulo 2^k is 2^k.
+const LCG_MULTIPLIER: u64 = 0x5851_F42D_4C95_7F2D;
+
+impl Permutation {
+    fn new(count: u64, seed: u64) -> Permutation {
+        let bits = 64 - count.saturating_sub(1).leading_zeros();
+        let mask = if bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits.max(1)) - 1
+        };
+        Permutation {
+            state: seed & mask,
+            mask,
+            increment: (seed << 1) | 1,
+        }
+    }
+
+    #[inline]
+    fn next_below(&mut self, count: u64) -> u64 {
+        loop {
+            self.state = self
+                .state
+                .wrapping_mul(LCG_MULTIPLIER)
+                .wrapping_add(self.increment)
+                & self.mask;
+            if self.state < count {
+                return self.state;
+            }
+        }
+    }
+}
+
+/// How a cursor gets from one value to the next.
+#[derive(Debug, Clone)]
+enum Walk {
+    Up,
+    Down,
+    Shuffled(Permutation),
+}
+
+/// Where one sweep is.
+#[derive(Debug, Clone)]
+pub(crate) struct SweepCursor {
+    sweep: Sweep,
+    position: u64,
+    value: u128,
+    walk: Walk,
+}
+
+impl SweepCursor {
+    pub(crate) fn new(sweep: Sweep) -> SweepCursor {
+        let count = sweep.count.max(1);
+        let mut walk = match sweep.mode {
+            SweepMode::Random { seed } => Walk::Shuffled(Permutation::new(count, seed)),
+            SweepMode::Increment => Walk::Up,
+            SweepMode::Decrement => Walk::Down,
+        };
+        let first_index = match &mut walk {
+            Walk::Shuffled(permutation) => permutation.next_below(count),
+            Walk::Up | Walk::Down => 0,
+        };
+        SweepCursor {
+            value: sweep.value_at(first_index),
+            sweep: Sweep { count, ..sweep },
+            position: 0,
+            walk,
+        }
+    }
+
+    /// The sweep this cursor walks.
+    pub(crate) fn sweep(&self) -> &Sweep {
+        &self.sweep
+    }
+
+    /// The current value.
+    #[inline]
+    pub(crate) fn value(&self) -> u128 {
+        self.value
+    }
+
+    /// Moves to the next value; true when the sweep wrapped to its start.
+    #[inline]
+    pub(crate) fn advance(&mut self) -> bool {
+        self.position += 1;
+        let wrapped = self.position == self.sweep.count;
+        if wrapped {
+            self.position = 0;
+        }
+        self.value = match &mut self.walk {
+            Walk::Shuffled(permutation) => self
+                .sweep
+                .value_at(permutation.next_below(self.sweep.count)),
+            Walk::Up | Walk::Down if wrapped => self.sweep.start,
+            Walk::Up => self.value.wrapping_add(self.sweep.step),
+            Walk::Down => self.value.wrapping_sub(self.sweep.step),
+        };
+        wrapped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::spec::SweepField;
+
+    fn sweep(count: u64, step: u128, mode: SweepMode) -> Sweep {
+        Sweep {
+            field: SweepField::SrcPort,
+            start: 1000,
+            count,
+            step,
+            mode,
+        }
+    }
+
+    fn values(cursor: &mut SweepCursor, frames: usize) -> Vec<u128> {
+        (0..frames)
+            .map(|_| {
+                let value = cursor.value();
+                cursor.advance();
+                value
+            })
+            .collect()
+    }
+
+    #[test]
+    fn increment_and_decrement_wrap_to_start() {
+        let mut up = SweepCursor::new(sweep(3, 5, SweepMode::Increment));
+        assert_eq!(
+            values(&mut up, 7),
+            vec![1000, 1005, 1010, 1000, 1005, 1010, 1000]
+        );
+        let mut down = SweepCursor::new(sweep(3, 2, SweepMode::Decrement));
+        assert_eq!(values(&mut down, 4), vec![1000, 998, 996, 1000]);
+    }
+
+    #[test]
+    fn random_visits_every_value_once_per_cycle_reproducibly() {
+        for count in [1u64, 2, 3, 7, 64, 65, 1000, 65_025] {
+            let mut cursor = SweepCursor::new(sweep(count, 1, SweepMode::Random { seed: 42 }));
+            let cycle = values(&mut cursor, count as usize);
+            let mut sorted = cycle.clone();
+            sorted.sort_unstable();
+            let expected: Vec<u128> = (0..count).map(|index| 1000 + u128::from(index)).collect();
+            assert_eq!(sorted, expected, "count {count}");
+            assert_eq!(
+                values(&mut cursor, count as usize),
+                cycle,
+                "the next cycle repeats, count {count}"
+            );
+            let mut again = SweepCursor::new(sweep(count, 1, SweepMode::Random { seed: 42 }));
+            assert_eq!(
+                values(&mut again, count as usize),
+                cycle,
+                "same seed, same order"
+            );
+        }
+        let mut one = SweepCursor::new(sweep(1000, 1, SweepMode::Random { seed: 1 }));
+        let mut two = SweepCursor::new(sweep(1000, 1, SweepMode::Random { seed: 2 }));
+        assert_ne!(
+            values(&mut one, 1000),
+            values(&mut two, 1000),
+            "seeds give different orders"
+        );
+    }
+}
