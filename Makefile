@@ -5,8 +5,9 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 # clang/llvm build the XDP program; m4, libelf, zlib and libpcap build the
-# vendored libbpf and libxdp; iproute2 builds the lab.
-DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2
+# vendored libbpf and libxdp; iproute2 builds the lab; tshark checks the
+# frames linerate writes, in the tests.
+DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark
 
 .PHONY: all deps build demo test bench clean
 

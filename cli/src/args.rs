@@ -32,6 +32,17 @@ pub enum Command {
         #[command(subcommand)]
         action: LabAction,
     },
+    /// Write the first frames a scenario would send to a pcap file, without sending them.
+    Pcap {
+        /// The scenario file (TOML).
+        file: PathBuf,
+        /// How many frames (all streams together, in sending order).
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// The pcap file to write.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Build the lab, run the quickstart scenario, print the report, remove the lab.
     Demo {
         /// Scenario to run instead of the built-in quickstart.

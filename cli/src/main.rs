@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use anyhow::anyhow;
 use clap::Parser;
 use linerate_engine::lab::{self, LabSpec};
+use linerate_engine::pcap;
 use linerate_engine::run::{self, RunOptions};
 use linerate_engine::scenario::{self, Plan};
 use linerate_engine::tx::XskModeRequest;
@@ -56,6 +57,11 @@ fn main() -> ExitCode {
         Command::Run(run_args) => command_run(&run_args),
         Command::Validate { files } => command_validate(&files),
         Command::Lab { action } => command_lab(action),
+        Command::Pcap {
+            file,
+            count,
+            output,
+        } => command_pcap(&file, count, &output),
         Command::Demo { scenario } => command_demo(scenario.as_deref()),
     };
     match outcome {
@@ -81,6 +87,20 @@ fn command_validate(files: &[std::path::PathBuf]) -> anyhow::Result<u8> {
             plan.streams.len()
         );
     }
+    Ok(EXIT_PASS)
+}
+
+fn command_pcap(file: &Path, count: u64, output: &Path) -> anyhow::Result<u8> {
+    let plan = load_plan(file)?;
+    let out = std::fs::File::create(output)
+        .map_err(|error| anyhow!("cannot create {}: {error}", output.display()))?;
+    let written = pcap::write_plan_frames(&plan, count, std::io::BufWriter::new(out))
+        .map_err(|error| anyhow!("{}: {error}", output.display()))?;
+    println!(
+        "{}: {written} frames from {}",
+        output.display(),
+        plan.source
+    );
     Ok(EXIT_PASS)
 }
 

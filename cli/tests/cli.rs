@@ -2,6 +2,7 @@
 //! and real runs through a lab (two namespaces and a veth pair). Lab tests
 //! need root.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -269,4 +270,81 @@ fn ctrl_c_stops_sending_and_reports_partial_results() {
         "every frame sent before the stop arrives: {summary}"
     );
     assert_eq!(fields[2], 0, "{summary}");
+}
+
+#[test]
+fn macgen_pcap_has_valid_checksums_and_the_swept_sets_per_tshark() {
+    // 70,000 frames: past the 65,025 MACs (so they wrap) and past the
+    // 65,278 source and destination IPs of the seed-like scenario.
+    let dir = TempScenario::new("unused.toml", "");
+    let pcap = dir.dir.join("macgen.pcap");
+    let scenario = repo_file("scenarios/macgen.toml");
+    let output = linerate(&[
+        "pcap",
+        scenario.to_str().expect("utf-8"),
+        "--count",
+        "70000",
+        "--output",
+        pcap.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let fields = Command::new("tshark")
+        .args([
+            "-r",
+            pcap.to_str().expect("utf-8"),
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+        ])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.len",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "udp.checksum.status",
+        ])
+        .args([
+            "-e",
+            "eth.src",
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "_ws.malformed",
+            "-e",
+            "_ws.expert.severity",
+        ])
+        .output()
+        .expect("tshark runs (make test installs it)");
+    assert!(fields.status.success(), "{}", stderr(&fields));
+    let text = stdout(&fields);
+    let mut frames = 0;
+    let (mut macs, mut sources, mut destinations) =
+        (HashSet::new(), HashSet::new(), HashSet::new());
+    for line in text.lines() {
+        let columns: Vec<&str> = line.split('\t').collect();
+        assert_eq!(columns.len(), 8, "{line}");
+        // Wireshark's checksum status: 1 is "Good" (0 bad, 2 unverified).
+        assert_eq!(&columns[..3], &["1514", "1", "1"], "frame {frames}: {line}");
+        assert_eq!(columns[6], "", "malformed frame {frames}: {line}");
+        assert_eq!(columns[7], "", "expert info on frame {frames}: {line}");
+        macs.insert(columns[3].to_string());
+        sources.insert(columns[4].to_string());
+        destinations.insert(columns[5].to_string());
+        frames += 1;
+    }
+    assert_eq!(frames, 70_000);
+    assert_eq!(macs.len(), 65_025);
+    assert!(
+        macs.contains("00:01:00:00:00:00") && macs.contains("00:01:00:00:fe:00"),
+        "first and last MAC"
+    );
+    assert_eq!((sources.len(), destinations.len()), (65_278, 65_278));
+    assert!(sources.contains("10.26.0.1") && sources.contains("10.26.254.254"));
+    assert!(destinations.contains("10.27.0.1") && destinations.contains("10.27.254.254"));
 }

@@ -9,6 +9,7 @@ pub mod frame;
 pub mod lab;
 pub mod netns;
 pub mod pacer;
+pub mod pcap;
 pub mod run;
 pub mod scenario;
 pub mod tx;

@@ -405,21 +405,22 @@ impl Validator<'_> {
         };
         spec.size = self.size_rule(&stream, &spec, &field)?;
         spec.pattern = self.pattern(&stream, &field)?;
-        spec.combine =
-            match &stream.sweep_combine {
-                None => SweepCombine::Lockstep,
-                Some(text) => match text.get_ref().as_str() {
-                    "lockstep" => SweepCombine::Lockstep,
-                    "product" => SweepCombine::Product,
-                    other => return Err(self.error(
+        spec.combine = match &stream.sweep_combine {
+            None => SweepCombine::Lockstep,
+            Some(text) => match text.get_ref().as_str() {
+                "lockstep" => SweepCombine::Lockstep,
+                "product" => SweepCombine::Product,
+                other => {
+                    return Err(self.error(
                         text.span(),
                         &field("sweep_combine"),
                         format!(
                             "{other:?} is not a way to combine sweeps: \"lockstep\" or \"product\""
                         ),
-                    )),
-                },
-            };
+                    ))
+                }
+            },
+        };
         for (sweep_index, sweep) in stream.sweeps.iter().enumerate() {
             let path = format!("stream[{index}].sweep[{sweep_index}]");
             let sweep = self.sweep(sweep.get_ref(), &spec, &path)?;

@@ -242,3 +242,253 @@ fn missing_file_is_a_clear_error() {
         "{error}"
     );
 }
+
+const SWEPT: &str = r#"
+[run]
+frames = 10
+
+[[port]]
+name = "a"
+interface = "lr-a"
+
+[[stream]]
+tx = "a"
+rx = "a"
+src_mac = "00:01:00:00:00:00"
+dst_mac = "02:4c:52:00:00:0b"
+src_ip = "10.26.0.1"
+dst_ip = "10.27.0.1"
+src_port = 1000
+dst_port = 9000
+udp_payload = 1472
+vlan = 100
+vlan_priority = 3
+payload_hex = "de:ad:be:ef"
+rate = "1kpps"
+sweep_combine = "product"
+
+[[stream.sweep]]
+field = "src_mac"
+count = 65025
+
+[[stream.sweep]]
+field = "src_ip"
+end = "10.26.254.254"
+
+[[stream.sweep]]
+field = "src_port"
+start = 2000
+end = 1000
+step = 10
+mode = "decrement"
+
+[[stream.sweep]]
+field = "vlan"
+end = 104
+mode = "random"
+seed = 9
+"#;
+
+#[test]
+fn sweeps_sizes_patterns_and_vlan_become_the_frame_spec() {
+    use crate::frame::{
+        mac_to_u128, PayloadPattern, Sweep, SweepCombine, SweepField, SweepMode, Vlan,
+    };
+    let plan = parse(SWEPT, "swept.toml").expect("valid");
+    let frame = &plan.streams[0].frame;
+    assert_eq!(
+        frame.size,
+        SizeRule::Fixed(1518),
+        "1472 UDP payload + 8 + 20 + 4 (VLAN) + 14"
+    );
+    assert_eq!(
+        frame.vlan,
+        Some(Vlan {
+            id: 100,
+            priority: 3
+        })
+    );
+    assert_eq!(
+        frame.pattern,
+        PayloadPattern::Repeat(vec![0xde, 0xad, 0xbe, 0xef])
+    );
+    assert_eq!(frame.combine, SweepCombine::Product);
+    let mac = MacAddr([0, 1, 0, 0, 0, 0]);
+    assert_eq!(
+        frame.sweeps,
+        vec![
+            Sweep {
+                field: SweepField::SrcMac,
+                start: mac_to_u128(mac),
+                count: 65_025,
+                step: 1,
+                mode: SweepMode::Increment
+            },
+            Sweep {
+                field: SweepField::SrcIp,
+                start: u128::from(u32::from(Ipv4Addr::new(10, 26, 0, 1))),
+                count: 65_278,
+                step: 1,
+                mode: SweepMode::Increment
+            },
+            Sweep {
+                field: SweepField::SrcPort,
+                start: 2000,
+                count: 101,
+                step: 10,
+                mode: SweepMode::Decrement
+            },
+            Sweep {
+                field: SweepField::VlanId,
+                start: 100,
+                count: 5,
+                step: 1,
+                mode: SweepMode::Random { seed: 9 }
+            },
+        ]
+    );
+}
+
+#[test]
+fn size_tables_and_ipv6() {
+    let text = SWEPT
+        .replace(
+            "udp_payload = 1472",
+            "frame_size = { min = 100, max = 200, mode = \"random\", seed = 4 }",
+        )
+        .replace("src_ip = \"10.26.0.1\"", "src_ip = \"2001:db8::1\"")
+        .replace("dst_ip = \"10.27.0.1\"", "dst_ip = \"2001:db8::2\"")
+        .replace("end = \"10.26.254.254\"", "end = \"2001:db8::ff\"");
+    let plan = parse(&text, "v6.toml").expect("valid");
+    let frame = &plan.streams[0].frame;
+    assert_eq!(
+        frame.size,
+        SizeRule::Random {
+            min: 100,
+            max: 200,
+            seed: 4
+        }
+    );
+    assert!(matches!(frame.ip, IpHeader::V6 { .. }));
+    assert_eq!(frame.sweeps[1].count, 255);
+}
+
+#[test]
+fn sweep_and_frame_errors_point_at_their_fields() {
+    let cases = [
+        (
+            "field = \"src_mac\"",
+            "field = \"ttl\"",
+            "stream[0].sweep[0].field",
+            "\"ttl\"",
+        ),
+        (
+            "count = 65025",
+            "count = 65025\nend = \"00:01:00:00:ff:00\"",
+            "stream[0].sweep[0].end",
+            "end = \"00:01",
+        ),
+        (
+            "count = 65025",
+            "start = \"ff:ff:ff:ff:ff:00\"\ncount = 65025",
+            "stream[0].sweep[0].count",
+            "count = 65025",
+        ),
+        (
+            "end = \"10.26.254.254\"",
+            "end = \"10.25.0.1\"",
+            "stream[0].sweep[1].end",
+            "10.25.0.1",
+        ),
+        (
+            "end = \"10.26.254.254\"",
+            "end = \"2001:db8::1\"",
+            "stream[0].sweep[1].end",
+            "2001:db8::1",
+        ),
+        (
+            "start = 2000",
+            "start = 99999",
+            "stream[0].sweep[2].start",
+            "99999",
+        ),
+        (
+            "step = 10",
+            "step = 0",
+            "stream[0].sweep[2].step",
+            "step = 0",
+        ),
+        (
+            "mode = \"decrement\"",
+            "mode = \"sideways\"",
+            "stream[0].sweep[2].mode",
+            "sideways",
+        ),
+        (
+            "field = \"vlan\"\nend = 104",
+            "field = \"src_mac\"\ncount = 3",
+            "stream[0].sweep[3].field",
+            "field = \"src_mac\"\ncount = 3",
+        ),
+        (
+            "field = \"vlan\"",
+            "field = \"src_mac\"",
+            "stream[0].sweep[3].end",
+            "end = 104",
+        ),
+        ("end = 104", "end = 5000", "stream[0].sweep[3].end", "5000"),
+        ("vlan = 100", "vlan = 4095", "stream[0].vlan", "4095"),
+        (
+            "vlan_priority = 3",
+            "vlan_priority = 8",
+            "stream[0].vlan_priority",
+            "vlan_priority = 8",
+        ),
+        (
+            "udp_payload = 1472",
+            "udp_payload = 9000",
+            "stream[0].udp_payload",
+            "udp_payload = 9000",
+        ),
+        (
+            "udp_payload = 1472",
+            "udp_payload = { min = 300, max = 200 }",
+            "stream[0].udp_payload",
+            "min = 300",
+        ),
+        (
+            "payload_hex = \"de:ad:be:ef\"",
+            "payload_hex = \"xyz\"",
+            "stream[0].payload_hex",
+            "xyz",
+        ),
+        (
+            "payload_hex = \"de:ad:be:ef\"",
+            "payload = \"stripes\"",
+            "stream[0].payload",
+            "stripes",
+        ),
+        (
+            "sweep_combine = \"product\"",
+            "sweep_combine = \"zip\"",
+            "stream[0].sweep_combine",
+            "zip",
+        ),
+    ];
+    for (from, to, field, needle) in cases {
+        assert!(SWEPT.contains(from), "{from}");
+        let text = SWEPT.replacen(from, to, 1);
+        let error = parse(&text, "bad.toml").expect_err(to);
+        assert_eq!(error.field.as_deref(), Some(field), "{to}: {error}");
+        assert_eq!(error.line, line_of(&text, needle), "{to}: {error}");
+        assert!(!error.to_string().contains('\n'), "{error}");
+    }
+}
+
+#[test]
+fn vlan_sweep_without_a_vlan_is_refused() {
+    let text = SWEPT.replacen("vlan = 100\nvlan_priority = 3\n", "", 1);
+    let error = parse(&text, "bad.toml").expect_err("no vlan");
+    assert_eq!(error.field.as_deref(), Some("stream[0].sweep[3].field"));
+    assert!(error.message.contains("vlan = <id>"), "{error}");
+}
