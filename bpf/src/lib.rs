@@ -19,6 +19,8 @@ const RX_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linerate_rx.b
 
 const PROGRAM_NAME: &str = "linerate_rx";
 const STREAMS_MAP: &str = "lr_streams";
+/// The section holding the program's load-time constants.
+const RODATA_SUFFIX: &str = ".rodata";
 const TOTALS_MAP: &str = "lr_totals";
 
 /// XDP action codes as the kernel defines them (`enum xdp_action`).
@@ -86,6 +88,17 @@ impl std::fmt::Display for XdpAttachMode {
     }
 }
 
+/// How the receive program treats the frames it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CountedFrames {
+    /// Dropped after counting: the receiving port is a sink.
+    #[default]
+    Drop,
+    /// Passed on to the kernel stack after counting, so that a capture on
+    /// the port (tcpdump, AF_PACKET) sees them.
+    Pass,
+}
+
 /// The loaded receive program and its maps; attached once [`RxCounter::attach`]
 /// succeeds, detached when dropped (the bpf_link closes with its descriptor,
 /// so a process that dies leaves nothing attached either).
@@ -106,9 +119,9 @@ impl std::fmt::Debug for RxCounter {
 
 impl RxCounter {
     /// Opens the embedded object, sizes the per-stream map to `stream_count`
-    /// entries (at least one) and loads it into the kernel. Nothing is
-    /// attached yet.
-    pub fn load(stream_count: u32) -> Result<Self, BpfError> {
+    /// entries (at least one), sets what happens to counted frames, and
+    /// loads it into the kernel. Nothing is attached yet.
+    pub fn load(stream_count: u32, counted: CountedFrames) -> Result<Self, BpfError> {
         let stream_count = stream_count.max(1);
         let mut open = ObjectBuilder::default()
             .name("linerate")
@@ -120,6 +133,17 @@ impl RxCounter {
             if map.name() == OsStr::new(STREAMS_MAP) {
                 map.set_max_entries(stream_count).map_err(BpfError::Load)?;
                 sized = true;
+            } else if map.name().to_string_lossy().ends_with(RODATA_SUFFIX) {
+                // `lr_pass_counted` is the only constant: offset 0.
+                let pass = u32::from(counted == CountedFrames::Pass);
+                if let Some(slot) = map.initial_value_mut().and_then(|value| value.get_mut(..4)) {
+                    slot.copy_from_slice(&pass.to_ne_bytes());
+                } else if counted == CountedFrames::Pass {
+                    return Err(BpfError::Missing {
+                        kind: "constant",
+                        name: "lr_pass_counted",
+                    });
+                }
             }
         }
         if !sized {

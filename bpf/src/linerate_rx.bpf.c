@@ -3,8 +3,8 @@
  * linerate's receive-side counter. Attached to the receive port, it
  * recognises linerate frames (Ethernet, up to two VLAN tags, IPv4 or
  * IPv6, UDP, payload header with the magic), counts them per stream in
- * a per-CPU array and drops them; every other frame is passed to the
- * stack untouched. No locks, no allocation, one map update per frame.
+ * a per-CPU array and drops them (or passes them, if the loader says so);
+ * every other frame is passed to the stack untouched. No locks, no allocation, one map update per frame.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -18,6 +18,12 @@
 #include "linerate_abi.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/*
+ * Set by the loader before loading: nonzero passes counted frames on to the
+ * stack (for a capture on the receiving port) instead of dropping them.
+ */
+const volatile __u32 lr_pass_counted = 0;
 
 /* Sized by the loader to the scenario's stream count before loading. */
 struct {
@@ -122,9 +128,9 @@ int linerate_rx(struct xdp_md *ctx)
 
 		if (totals)
 			totals->frames_unknown_stream++;
-		return XDP_DROP;
+		return lr_pass_counted ? XDP_PASS : XDP_DROP;
 	}
 	counters->frames++;
 	counters->bytes += (__u64)(data_end - data);
-	return XDP_DROP;
+	return lr_pass_counted ? XDP_PASS : XDP_DROP;
 }

@@ -5,7 +5,7 @@
 
 use etherparse::PacketBuilder;
 use linerate_bpf::abi::{payload_field, PAYLOAD_HEADER_LEN, PAYLOAD_MAGIC};
-use linerate_bpf::{xdp_action, RxCounter, StreamCounters};
+use linerate_bpf::{xdp_action, CountedFrames, RxCounter, StreamCounters};
 
 const SRC_MAC: [u8; 6] = [0x02, 0x4c, 0x52, 0, 0, 0x0a];
 const DST_MAC: [u8; 6] = [0x02, 0x4c, 0x52, 0, 0, 0x0b];
@@ -43,7 +43,8 @@ fn ipv6_vlan_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 fn counter(streams: u32) -> RxCounter {
-    RxCounter::load(streams).expect("load the XDP program (run the tests as root)")
+    RxCounter::load(streams, CountedFrames::Drop)
+        .expect("load the XDP program (run the tests as root)")
 }
 
 #[test]
@@ -170,4 +171,21 @@ fn stream_id_beyond_the_map_is_dropped_and_reported() {
     let totals = counter.totals().expect("read");
     assert_eq!(totals.frames_unknown_stream, 1);
     assert_eq!(totals.frames_passed, 0);
+}
+
+#[test]
+fn pass_mode_counts_and_passes_linerate_frames() {
+    let counter = RxCounter::load(2, CountedFrames::Pass)
+        .expect("load the XDP program (run the tests as root)");
+    let frame = ipv4_frame(&payload_header(PAYLOAD_MAGIC, 1, 0));
+    assert_eq!(
+        counter.test_run(&frame).expect("test run"),
+        xdp_action::PASS
+    );
+    assert_eq!(counter.stream_counters(1).expect("read").frames, 1);
+    assert_eq!(
+        counter.totals().expect("read").frames_passed,
+        0,
+        "counted, not 'unrecognised'"
+    );
 }

@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// AF_XDP bind mode: zero-copy where the driver has it (auto), or forced.
     #[arg(long, value_enum, default_value_t = XskModeArg::Auto)]
     pub xsk_mode: XskModeArg,
+    /// Pass counted frames on to the receiving port's stack instead of
+    /// dropping them, so that a capture (tcpdump) there sees them.
+    #[arg(long)]
+    pub rx_pass: bool,
     /// Frames per batch handed to the kernel at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2048))]
     pub batch: u32,

@@ -14,3 +14,6 @@ pub mod run;
 pub mod scenario;
 pub mod tx;
 pub mod wire;
+
+/// What the receive counter does with counted frames (re-exported for callers).
+pub use linerate_bpf::CountedFrames;

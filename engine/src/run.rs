@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel;
-use linerate_bpf::{BpfError, RxCounter, XdpAttachMode};
+use linerate_bpf::{BpfError, CountedFrames, RxCounter, XdpAttachMode};
 
 use crate::clock::monotonic_ns;
 use crate::frame::{FrameError, FrameGenerator};
@@ -259,6 +259,8 @@ pub struct RunOptions {
     pub xsk_mode: XskModeRequest,
     /// Frames per batch.
     pub batch_size: u32,
+    /// What the receive program does with the frames it counts.
+    pub counted_frames: CountedFrames,
 }
 
 impl Default for RunOptions {
@@ -266,6 +268,7 @@ impl Default for RunOptions {
         RunOptions {
             xsk_mode: XskModeRequest::Auto,
             batch_size: DEFAULT_BATCH,
+            counted_frames: CountedFrames::Drop,
         }
     }
 }
@@ -300,7 +303,7 @@ pub fn run(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let (rx_ports, rx_infos) = attach_counters(plan)?;
+    let (rx_ports, rx_infos) = attach_counters(plan, options.counted_frames)?;
     let counters = Arc::new(TxCounters::new(plan.streams.len()));
     let senders_stop = Arc::new(AtomicBool::new(false));
     let (senders, tx_infos, start_signals) =
@@ -484,7 +487,10 @@ fn in_namespace<T>(
     action().map_err(port_error)
 }
 
-fn attach_counters(plan: &Plan) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunError> {
+fn attach_counters(
+    plan: &Plan,
+    counted: CountedFrames,
+) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunError> {
     let mut by_port: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
     for stream in &plan.streams {
         by_port.entry(stream.rx_port).or_default().push(stream.id);
@@ -498,7 +504,8 @@ fn attach_counters(plan: &Plan) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunErr
             interface: port.describe(),
             source,
         };
-        let mut counter = RxCounter::load(plan.streams.len() as u32).map_err(receive_error)?;
+        let mut counter =
+            RxCounter::load(plan.streams.len() as u32, counted).map_err(receive_error)?;
         let ifindex = in_namespace(port, || {
             netns::interface_index(&port.interface, port.namespace.as_deref())
         })?;

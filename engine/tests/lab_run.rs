@@ -94,3 +94,215 @@ fn several_streams_are_counted_apart() {
     );
     assert!(report.passed(), "{:?}", report.failures());
 }
+
+/// Captures frames on `interface` in `namespace` with an AF_PACKET socket
+/// (independent of linerate's counter) until `expected` linerate frames
+/// arrived or nothing came for two seconds; returns them.
+fn capture(
+    namespace: String,
+    interface: String,
+    expected: usize,
+) -> (
+    std::sync::mpsc::Receiver<()>,
+    std::thread::JoinHandle<Vec<Vec<u8>>>,
+) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _inside =
+            linerate_engine::netns::NetnsGuard::enter(&namespace).expect("enter the rx namespace");
+        let ifindex = linerate_engine::netns::interface_index(&interface, Some(&namespace))
+            .expect("rx interface");
+        let protocol = (libc::ETH_P_ALL as u16).to_be();
+        // SAFETY: plain socket calls on a descriptor this thread owns and
+        // closes; every pointer passed is to a live local of the right size.
+        unsafe {
+            let socket = libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                i32::from(protocol),
+            );
+            assert!(
+                socket >= 0,
+                "AF_PACKET socket: {}",
+                std::io::Error::last_os_error()
+            );
+            let buffer_bytes: libc::c_int = 256 << 20;
+            libc::setsockopt(
+                socket,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                &buffer_bytes as *const _ as *const libc::c_void,
+                4,
+            );
+            let timeout = libc::timeval {
+                tv_sec: 2,
+                tv_usec: 0,
+            };
+            libc::setsockopt(
+                socket,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &timeout as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            );
+            let mut address: libc::sockaddr_ll = std::mem::zeroed();
+            address.sll_family = libc::AF_PACKET as u16;
+            address.sll_protocol = protocol;
+            address.sll_ifindex = ifindex as i32;
+            let bound = libc::bind(
+                socket,
+                &address as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            ready_tx.send(()).expect("test waits");
+            let mut frames = Vec::with_capacity(expected);
+            let mut buffer = vec![0u8; 4096];
+            while frames.len() < expected {
+                let received = libc::recv(
+                    socket,
+                    buffer.as_mut_ptr() as *mut libc::c_void,
+                    buffer.len(),
+                    0,
+                );
+                if received < 0 {
+                    break; // two seconds of quiet
+                }
+                let frame = &buffer[..received as usize];
+                if is_linerate_frame(frame) {
+                    frames.push(frame.to_vec());
+                }
+            }
+            libc::close(socket);
+            frames
+        }
+    });
+    (ready_rx, handle)
+}
+
+fn is_linerate_frame(frame: &[u8]) -> bool {
+    etherparse::SlicedPacket::from_ethernet(frame)
+        .ok()
+        .and_then(|packet| match packet.transport {
+            Some(etherparse::TransportSlice::Udp(udp)) => {
+                Some(udp.payload().starts_with(&0x4C4E_5254u32.to_be_bytes()))
+            }
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn swept_stream_arrives_with_exactly_the_configured_sets() {
+    use std::collections::HashSet;
+    use std::net::Ipv4Addr;
+
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    // The seed's sweep, 65,278 frames: the 65,025 MACs wrap, every source
+    // and destination IP of the two /16-like ranges is used once.
+    let frames = 65_278usize;
+    let text = format!(
+        r#"[run]
+frames = {frames}
+drain = "2s"
+{}
+[[stream]]
+name = "macgen"
+tx = "a"
+rx = "b"
+src_mac = "00:01:00:00:00:00"
+dst_mac = "{}"
+src_ip = "10.26.0.1"
+dst_ip = "10.27.0.1"
+src_port = 9000
+dst_port = 9000
+rate = "100kpps"
+
+[[stream.sweep]]
+field = "src_mac"
+count = 65025
+
+[[stream.sweep]]
+field = "src_ip"
+end = "10.26.254.254"
+
+[[stream.sweep]]
+field = "dst_ip"
+end = "10.27.254.254"
+"#,
+        spec.port_tables(),
+        spec.b.mac
+    );
+    let plan = scenario::parse(&text, "sweep.toml").expect("valid scenario");
+    let (ready, capture) = capture(spec.b.namespace.clone(), spec.b.interface.clone(), frames);
+    ready.recv().expect("capture ready");
+    let options = RunOptions {
+        counted_frames: linerate_engine::CountedFrames::Pass,
+        ..RunOptions::default()
+    };
+    let report = run(
+        &plan,
+        options,
+        &AtomicBool::new(false),
+        &mut Recorder::default(),
+    )
+    .expect("run completes");
+    assert_eq!(
+        report.streams[0].counts.frames_received, frames as u64,
+        "linerate's own count"
+    );
+    let captured = capture.join().expect("capture thread");
+    assert_eq!(captured.len(), frames, "frames the independent capture saw");
+
+    let (mut macs, mut sources, mut destinations) =
+        (HashSet::new(), HashSet::new(), HashSet::new());
+    for frame in &captured {
+        let packet = etherparse::SlicedPacket::from_ethernet(frame).expect("parses");
+        let Some(etherparse::LinkSlice::Ethernet2(ethernet)) = packet.link else {
+            panic!("Ethernet II")
+        };
+        let Some(etherparse::NetSlice::Ipv4(ip)) = packet.net else {
+            panic!("IPv4")
+        };
+        macs.insert(ethernet.source());
+        sources.insert(ip.header().source_addr());
+        destinations.insert(ip.header().destination_addr());
+    }
+    let expected_macs: HashSet<[u8; 6]> = (0u64..65_025)
+        .map(|offset| {
+            let value = (1u64 << 32) + offset; // 00:01:00:00:00:00 upward
+            let bytes = value.to_be_bytes();
+            [bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]
+        })
+        .collect();
+    let range = |first: Ipv4Addr| -> HashSet<Ipv4Addr> {
+        (0..frames as u32)
+            .map(|offset| Ipv4Addr::from(u32::from(first) + offset))
+            .collect()
+    };
+    assert_same_set("source MACs", &macs, &expected_macs);
+    assert_same_set("source IPs", &sources, &range(Ipv4Addr::new(10, 26, 0, 1)));
+    assert_same_set(
+        "destination IPs",
+        &destinations,
+        &range(Ipv4Addr::new(10, 27, 0, 1)),
+    );
+    assert!(sources.contains(&Ipv4Addr::new(10, 26, 254, 254)));
+}
+
+/// Equal sets, or a failure naming the sizes and a few differences.
+fn assert_same_set<T: std::hash::Hash + Eq + std::fmt::Debug>(
+    what: &str,
+    seen: &std::collections::HashSet<T>,
+    expected: &std::collections::HashSet<T>,
+) {
+    let missing: Vec<&T> = expected.difference(seen).take(5).collect();
+    let extra: Vec<&T> = seen.difference(expected).take(5).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: saw {} distinct, expected {}; missing e.g. {missing:?}; unexpected e.g. {extra:?}",
+        seen.len(),
+        expected.len()
+    );
+}
