@@ -93,6 +93,7 @@ fn command_validate(files: &[std::path::PathBuf]) -> anyhow::Result<u8> {
 
 fn command_pcap(file: &Path, count: u64, output: &Path) -> anyhow::Result<u8> {
     let plan = load_plan(file)?;
+    let (plan, _) = run::resolve_router_macs(&plan).map_err(|error| anyhow!("{error}"))?;
     let out = std::fs::File::create(output)
         .map_err(|error| anyhow!("cannot create {}: {error}", output.display()))?;
     let written = pcap::write_plan_frames(&plan, count, std::io::BufWriter::new(out))

@@ -301,6 +301,22 @@ fn build(spec: &LabSpec) -> Result<(), LabError> {
         ip(&["-n", &host.namespace, "link", "set", "lo", "up"])?;
         ip(&["-n", &host.namespace, "link", "set", &host.interface, "up"])?;
     }
+    // Each end's router is the other end, so `dst_mac = "router"` resolves
+    // to the peer's MAC; nothing routes beyond the pair.
+    for (host, peer) in [(&spec.a, &spec.b), (&spec.b, &spec.a)] {
+        let gateway = peer.address.to_string();
+        ip(&[
+            "-n",
+            &host.namespace,
+            "route",
+            "add",
+            "default",
+            "via",
+            &gateway,
+            "dev",
+            &host.interface,
+        ])?;
+    }
     Ok(())
 }
 

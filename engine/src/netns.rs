@@ -29,6 +29,24 @@ pub enum NetnsError {
         #[source]
         source: io::Error,
     },
+    /// The port has no IPv4 default route to find a router by.
+    #[error("no IPv4 default route on {interface} in {place}, so there is no router MAC to use; add one (ip route add default via <gateway> dev {interface}) or give dst_mac explicitly")]
+    NoDefaultRoute {
+        /// The interface.
+        interface: String,
+        /// "namespace X" or "the current namespace".
+        place: String,
+    },
+    /// The gateway did not answer ARP.
+    #[error("the router {gateway} on {interface} did not answer ARP within {waited_ms} ms; check it is up, or give dst_mac explicitly")]
+    RouterUnresolved {
+        /// The gateway's address.
+        gateway: std::net::Ipv4Addr,
+        /// The interface.
+        interface: String,
+        /// How long linerate waited.
+        waited_ms: u64,
+    },
     /// No interface of that name in the namespace.
     #[error("no interface {interface:?} in {place}; interfaces there: {available}")]
     NoInterface {
@@ -113,10 +131,7 @@ fn no_interface(interface: &str, namespace: Option<&str>) -> NetnsError {
     names.retain(|name| name != "lo");
     NetnsError::NoInterface {
         interface: interface.to_string(),
-        place: match namespace {
-            Some(name) => format!("namespace {name:?}"),
-            None => "the current namespace".to_string(),
-        },
+        place: place_name(namespace),
         available: if names.is_empty() {
             "none but lo".to_string()
         } else {
@@ -184,4 +199,93 @@ pub fn interface_mtu(interface: &str) -> io::Result<u32> {
 fn unsafe_zeroed_ifreq() -> libc::ifreq {
     // SAFETY: ifreq is plain old data; all-zero is a valid value.
     unsafe { std::mem::zeroed() }
+}
+
+fn place_name(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(name) => format!("namespace {name:?}"),
+        None => "the current namespace".to_string(),
+    }
+}
+
+/// The IPv4 default gateway on `interface`, from the routing table of the
+/// calling thread's namespace.
+pub fn default_gateway(
+    interface: &str,
+    namespace: Option<&str>,
+) -> Result<std::net::Ipv4Addr, NetnsError> {
+    let table = std::fs::read_to_string("/proc/thread-self/net/route").unwrap_or_default();
+    // Columns: Iface Destination Gateway Flags ... Mask; addresses are hex
+    // in host byte order.
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let columns: Vec<&str> = line.split_whitespace().collect();
+            let (device, destination, gateway, mask) = (
+                *columns.first()?,
+                *columns.get(1)?,
+                *columns.get(2)?,
+                *columns.get(7)?,
+            );
+            let parse = |hex: &str| u32::from_str_radix(hex, 16).ok();
+            (device == interface && parse(destination)? == 0 && parse(mask)? == 0)
+                .then(|| parse(gateway).map(|raw| std::net::Ipv4Addr::from(u32::from_be(raw))))
+                .flatten()
+        })
+        .find(|gateway| !gateway.is_unspecified())
+        .ok_or_else(|| NetnsError::NoDefaultRoute {
+            interface: interface.to_string(),
+            place: place_name(namespace),
+        })
+}
+
+/// The MAC address of `address` on `interface` if the neighbour table of
+/// the calling thread's namespace has a complete entry for it.
+pub fn neighbor_mac(address: std::net::Ipv4Addr, interface: &str) -> Option<crate::wire::MacAddr> {
+    const ARP_COMPLETE: u32 = 0x2;
+    let table = std::fs::read_to_string("/proc/thread-self/net/arp").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        let flags = u32::from_str_radix(columns.get(2)?.trim_start_matches("0x"), 16).ok()?;
+        let matches = columns.first()?.parse::<std::net::Ipv4Addr>().ok()? == address
+            && *columns.get(5)? == interface
+            && flags & ARP_COMPLETE != 0;
+        if matches {
+            columns.get(3)?.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// The router MAC for a port: its default gateway's MAC, resolved with ARP
+/// (one UDP datagram to the gateway's discard port starts it) when the
+/// neighbour table does not have it yet. Runs in the calling thread's
+/// namespace.
+pub fn router_mac(
+    interface: &str,
+    namespace: Option<&str>,
+) -> Result<(std::net::Ipv4Addr, crate::wire::MacAddr), NetnsError> {
+    const DISCARD_PORT: u16 = 9;
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+    let gateway = default_gateway(interface, namespace)?;
+    if let Some(mac) = neighbor_mac(gateway, interface) {
+        return Ok((gateway, mac));
+    }
+    if let Ok(socket) = std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0)) {
+        let _ = socket.send_to(b"linerate: resolving the router", (gateway, DISCARD_PORT));
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        if let Some(mac) = neighbor_mac(gateway, interface) {
+            return Ok((gateway, mac));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(NetnsError::RouterUnresolved {
+        gateway,
+        interface: interface.to_string(),
+        waited_ms: WAIT.as_millis() as u64,
+    })
 }

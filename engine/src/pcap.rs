@@ -74,7 +74,8 @@ impl<W: Write> PcapWriter<W> {
 
 /// Writes the first `count` frames `plan` would send (all streams together,
 /// in sending order) to `out`. Returns how many were written: fewer than
-/// `count` when the scenario sends fewer.
+/// `count` when the scenario sends fewer. Streams with `dst_mac = "router"`
+/// must be resolved first ([`crate::run::resolve_router_macs`]).
 pub fn write_plan_frames<W: Write>(plan: &Plan, count: u64, out: W) -> Result<u64, PcapError> {
     struct Source {
         generator: FrameGenerator,

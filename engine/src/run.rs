@@ -118,6 +118,17 @@ pub struct RxPortInfo {
     pub mode: XdpAttachMode,
 }
 
+/// A stream's destination MAC found from its port's router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterMac {
+    /// The stream.
+    pub stream: String,
+    /// The port's default gateway.
+    pub gateway: std::net::Ipv4Addr,
+    /// Its MAC address, now the stream's destination MAC.
+    pub mac: crate::wire::MacAddr,
+}
+
 /// What the run set up, reported before sending starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSetup {
@@ -125,6 +136,33 @@ pub struct RunSetup {
     pub tx_ports: Vec<TxPortInfo>,
     /// The counters.
     pub rx_ports: Vec<RxPortInfo>,
+    /// Destination MACs taken from routers.
+    pub router_macs: Vec<RouterMac>,
+}
+
+/// `plan` with every `dst_mac = "router"` replaced by the MAC of the
+/// sending port's default gateway, and what was found.
+pub fn resolve_router_macs(plan: &Plan) -> Result<(Plan, Vec<RouterMac>), RunError> {
+    let mut resolved = plan.clone();
+    let mut found = Vec::new();
+    for stream in resolved
+        .streams
+        .iter_mut()
+        .filter(|stream| stream.dst_mac_from_router)
+    {
+        let port = &plan.ports[stream.tx_port];
+        let (gateway, mac) = in_namespace(port, || {
+            netns::router_mac(&port.interface, port.namespace.as_deref())
+        })?;
+        stream.frame.dst_mac = mac;
+        stream.dst_mac_from_router = false;
+        found.push(RouterMac {
+            stream: stream.name.clone(),
+            gateway,
+            mac,
+        });
+    }
+    Ok((resolved, found))
 }
 
 /// One stream's counters at a moment.
@@ -292,6 +330,8 @@ pub fn run(
     observer: &mut dyn RunObserver,
 ) -> Result<RunReport, RunError> {
     preflight(plan)?;
+    let (resolved, router_macs) = resolve_router_macs(plan)?;
+    let plan = &resolved;
     let generators = plan
         .streams
         .iter()
@@ -311,6 +351,7 @@ pub fn run(
     let setup = RunSetup {
         tx_ports: tx_infos,
         rx_ports: rx_infos,
+        router_macs,
     };
     observer.setup_done(&setup);
 

@@ -306,3 +306,35 @@ fn assert_same_set<T: std::hash::Hash + Eq + std::fmt::Debug>(
         expected.len()
     );
 }
+
+#[test]
+fn router_mac_is_the_gateway_peer() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let text = format!(
+        "[run]\nframes = 1000\n{}{}",
+        spec.port_tables(),
+        spec.stream_table("routed", "b", 60, "10kpps").replace(
+            &format!("dst_mac = \"{}\"", spec.b.mac),
+            "dst_mac = \"router\""
+        )
+    );
+    let plan = scenario::parse(&text, "router.toml").expect("valid scenario");
+    assert!(plan.streams[0].dst_mac_from_router);
+    let mut recorder = Recorder::default();
+    let report = run(
+        &plan,
+        RunOptions::default(),
+        &AtomicBool::new(false),
+        &mut recorder,
+    )
+    .expect("run completes");
+    let setup = recorder.setup.expect("setup reported");
+    assert_eq!(setup.router_macs.len(), 1);
+    assert_eq!(setup.router_macs[0].gateway, spec.b.address);
+    assert_eq!(
+        setup.router_macs[0].mac, spec.b.mac,
+        "the lab's router for a is b"
+    );
+    assert_eq!(report.streams[0].counts.frames_received, 1000);
+}

@@ -77,7 +77,7 @@ impl SizeCursor {
             SizeRule::Random { min, max, seed } => {
                 let mut rng = SplitMix64::new(seed);
                 let span = (max - min + 1) as u64;
-                let current = min + (rng.next() % span) as usize;
+                let current = min + (rng.next_u64() % span) as usize;
                 SizeCursor::Random {
                     current,
                     min,
@@ -109,7 +109,7 @@ impl SizeCursor {
                 span,
                 rng,
             } => {
-                *current = *min + (rng.next() % *span) as usize;
+                *current = *min + (rng.next_u64() % *span) as usize;
             }
         }
     }

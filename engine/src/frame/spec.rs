@@ -109,7 +109,7 @@ impl PayloadPattern {
             PayloadPattern::Decreasing => (0..len).map(|index| 255 - index as u8).collect(),
             PayloadPattern::Random { seed } => {
                 let mut rng = SplitMix64::new(*seed);
-                (0..len).map(|_| rng.next() as u8).collect()
+                (0..len).map(|_| rng.next_u64() as u8).collect()
             }
             PayloadPattern::Repeat(unit) if unit.is_empty() => vec![0; len],
             PayloadPattern::Repeat(unit) => unit.iter().copied().cycle().take(len).collect(),
@@ -301,7 +301,7 @@ impl SplitMix64 {
 
     /// The next value.
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -391,9 +391,14 @@ impl Validator<'_> {
                 })
             }
         };
+        let dst_mac_from_router = stream.dst_mac.get_ref() == "router";
         let mut spec = FrameSpec {
             src_mac: mac(&stream.src_mac, "src_mac")?,
-            dst_mac: mac(&stream.dst_mac, "dst_mac")?,
+            dst_mac: if dst_mac_from_router {
+                MacAddr::default()
+            } else {
+                mac(&stream.dst_mac, "dst_mac")?
+            },
             vlan,
             ip: ip_header,
             src_port: *stream.src_port.get_ref(),
@@ -423,7 +428,18 @@ impl Validator<'_> {
         };
         for (sweep_index, sweep) in stream.sweeps.iter().enumerate() {
             let path = format!("stream[{index}].sweep[{sweep_index}]");
-            let sweep = self.sweep(sweep.get_ref(), &spec, &path)?;
+            let raw_sweep = sweep.get_ref();
+            if dst_mac_from_router
+                && raw_sweep.field.get_ref() == "dst_mac"
+                && raw_sweep.start.is_none()
+            {
+                return Err(self.error(
+                    raw_sweep.field.span(),
+                    &format!("{path}.field"),
+                    "a dst_mac sweep on a stream with dst_mac = \"router\" needs start = <first MAC>",
+                ));
+            }
+            let sweep = self.sweep(raw_sweep, &spec, &path)?;
             if spec
                 .sweeps
                 .iter()
@@ -464,6 +480,7 @@ impl Validator<'_> {
             tx_port,
             rx_port,
             frame: spec,
+            dst_mac_from_router,
             rate,
         })
     }

@@ -107,6 +107,10 @@ pub struct StreamPlan {
     pub rx_port: usize,
     /// The frame.
     pub frame: FrameSpec,
+    /// True when `dst_mac = "router"`: the destination MAC is the sending
+    /// port's default gateway's, found at run time ([`FrameSpec::dst_mac`]
+    /// holds zeros until then).
+    pub dst_mac_from_router: bool,
     /// The rate.
     pub rate: Rate,
 }
