@@ -58,7 +58,12 @@ static __always_inline int pass_unrecognised(void)
 	return XDP_PASS;
 }
 
-SEC("xdp")
+/*
+ * "xdp.frags": the program accepts multi-buffer frames (jumbo frames on a
+ * veth or NIC whose MTU exceeds a page). Headers are always in the first
+ * buffer; the frame's whole length comes from bpf_xdp_get_buff_len().
+ */
+SEC("xdp.frags")
 int linerate_rx(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -131,6 +136,6 @@ int linerate_rx(struct xdp_md *ctx)
 		return lr_pass_counted ? XDP_PASS : XDP_DROP;
 	}
 	counters->frames++;
-	counters->bytes += (__u64)(data_end - data);
+	counters->bytes += bpf_xdp_get_buff_len(ctx);
 	return lr_pass_counted ? XDP_PASS : XDP_DROP;
 }

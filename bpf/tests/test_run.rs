@@ -189,3 +189,23 @@ fn pass_mode_counts_and_passes_linerate_frames() {
         "counted, not 'unrecognised'"
     );
 }
+
+#[test]
+fn jumbo_frame_is_counted_with_its_whole_length() {
+    let counter = counter(2);
+    let mut payload = payload_header(PAYLOAD_MAGIC, 1, 0);
+    payload.resize(9000 - 42, 0x5A);
+    let frame = ipv4_frame(&payload);
+    assert_eq!(frame.len(), 9000);
+    assert_eq!(
+        counter.test_run(&frame).expect("test run"),
+        xdp_action::DROP
+    );
+    assert_eq!(
+        counter.stream_counters(1).expect("read"),
+        StreamCounters {
+            frames: 1,
+            bytes: 9000
+        }
+    );
+}

@@ -87,6 +87,9 @@ pub enum LabAction {
         /// TX and RX queues on each veth end.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
         queues: u32,
+        /// MTU of both veth ends (9000 for jumbo frames).
+        #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(68..=65535))]
+        mtu: u32,
     },
     /// Remove the namespaces and the veth pair (nothing to remove is fine).
     Down,

@@ -150,8 +150,8 @@ fn execute(plan: &Plan, options: RunOptions) -> anyhow::Result<u8> {
 fn command_lab(action: LabAction) -> anyhow::Result<u8> {
     let spec = LabSpec::standard();
     match action {
-        LabAction::Up { queues } => {
-            let spec = spec.with_queues(queues);
+        LabAction::Up { queues, mtu } => {
+            let spec = spec.with_queues(queues).with_mtu(mtu);
             let already = lab::is_up(&spec);
             lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
             println!("lab {}", if already { "already up" } else { "up" });

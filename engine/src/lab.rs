@@ -52,6 +52,8 @@ pub struct LabSpec {
     pub prefix_len: u8,
     /// TX and RX queues on each veth end.
     pub queues: u32,
+    /// MTU of both veth ends.
+    pub mtu: u32,
 }
 
 const MAC_A: MacAddr = MacAddr([0x02, 0x4c, 0x52, 0x00, 0x00, 0x0a]);
@@ -100,6 +102,7 @@ impl LabSpec {
             },
             prefix_len: 24,
             queues: 1,
+            mtu: 1500,
         }
     }
 
@@ -132,6 +135,12 @@ impl LabSpec {
              src_port = 9000\ndst_port = 9000\nframe_size = {frame_size}\nrate = \"{rate}\"\n",
             self.a.mac, self.b.mac, self.a.address, self.b.address
         )
+    }
+
+    /// The same lab with `mtu` on both veth ends (9000 for jumbo frames).
+    pub fn with_mtu(mut self, mtu: u32) -> LabSpec {
+        self.mtu = mtu;
+        self
     }
 
     fn hosts(&self) -> [&LabHost; 2] {
@@ -193,8 +202,8 @@ impl fmt::Display for LabSpec {
         }
         write!(
             f,
-            "veth pair {} <-> {}, {} queue(s) each",
-            self.a.interface, self.b.interface, self.queues
+            "veth pair {} <-> {}, {} queue(s) each, MTU {}",
+            self.a.interface, self.b.interface, self.queues, self.mtu
         )
     }
 }
@@ -299,6 +308,15 @@ fn build(spec: &LabSpec) -> Result<(), LabError> {
             &host.interface,
         ])?;
         ip(&["-n", &host.namespace, "link", "set", "lo", "up"])?;
+        ip(&[
+            "-n",
+            &host.namespace,
+            "link",
+            "set",
+            &host.interface,
+            "mtu",
+            &spec.mtu.to_string(),
+        ])?;
         ip(&["-n", &host.namespace, "link", "set", &host.interface, "up"])?;
     }
     // Each end's router is the other end, so `dst_mac = "router"` resolves

@@ -1,7 +1,9 @@
-//! The AF_XDP sender for one (interface, queue): a UMEM whose frames are
-//! split into one pool per stream, each frame written with its stream's
-//! template once at start; per frame the stream's generator writes only
-//! what changes (swept fields, lengths, sequence, timestamp, checksums). Frames go out in batches, completions come
+//! The AF_XDP sender for one (interface, queue): a UMEM split into one pool
+//! of slots per stream, each slot written with its stream's template once
+//! at start; per frame the stream's generator writes only what changes
+//! (swept fields, lengths, sequence, timestamp, checksums). A slot is one
+//! 4 KiB chunk, or several consecutive chunks for jumbo frames, sent as a
+//! multi-buffer descriptor chain whose later chunks never change. Frames go out in batches, completions come
 //! back in batches, and the socket is woken only when the kernel asks.
 //! Zero-copy is requested first and copy mode is the fallback.
 
@@ -21,13 +23,20 @@ use crate::frame::FrameGenerator;
 use crate::pacer::Pacer;
 use crate::scenario::Rate;
 
-/// UMEM frame size: one page, the largest aligned chunk AF_XDP accepts.
+/// UMEM chunk size: one page, the largest aligned chunk AF_XDP accepts.
 pub const UMEM_FRAME_SIZE: u32 = 4096;
+/// Frame bytes one chunk holds: xsk-rs reserves the XDP headroom (256
+/// bytes) at the start of every chunk.
+pub const CHUNK_DATA_LEN: usize = (UMEM_FRAME_SIZE - XDP_PACKET_HEADROOM) as usize;
+/// The kernel's XDP_PACKET_HEADROOM, which xsk-rs leaves free in each chunk.
+const XDP_PACKET_HEADROOM: u32 = 256;
+/// Descriptor option: more buffers of this frame follow (XDP_PKT_CONTD).
+const XDP_PKT_CONTD: u32 = 1;
 /// TX and completion ring size.
 pub const RING_SIZE: u32 = 2048;
-/// Frames each stream owns in the UMEM, at least.
+/// Slots each stream owns in the UMEM, at least.
 pub const MIN_FRAMES_PER_STREAM: u32 = 64;
-/// UMEM frames shared among a worker's streams, at least.
+/// UMEM slots shared among a worker's streams, at least.
 pub const MIN_UMEM_FRAMES: u32 = 4096;
 /// Default frames per batch (one produce, one wakeup).
 pub const DEFAULT_BATCH: u32 = 64;
@@ -168,9 +177,9 @@ struct StreamState {
     next_sequence: u32,
     /// CLOCK_MONOTONIC of the last frame produced, 0 before the first.
     last_frame_ns: u64,
-    /// Free frames of this stream's pool; capacity is the pool size, so
-    /// returning completed frames never allocates.
-    free_frames: Vec<FrameDesc>,
+    /// Free slots of this stream's pool, by index of their first chunk;
+    /// capacity is the pool size, so returning slots never allocates.
+    free_slots: Vec<u32>,
 }
 
 /// An open AF_XDP sender, frames written and ready to run.
@@ -181,6 +190,12 @@ pub struct TxWorker {
     mode: XskMode,
     streams: Vec<StreamState>,
     frames_per_pool: u32,
+    /// UMEM chunks per slot: 1, or more for jumbo frames.
+    chunks_per_slot: u32,
+    /// Every chunk's descriptor, by chunk index.
+    chunk_descs: Vec<FrameDesc>,
+    /// Chunks of each slot still with the kernel; the slot is free at 0.
+    chunks_in_flight: Vec<u8>,
     batch: Vec<FrameDesc>,
     completed: Vec<FrameDesc>,
     batch_limit: u32,
@@ -209,25 +224,49 @@ impl TxWorker {
     ) -> Result<TxWorker, TxError> {
         let stream_count = (streams.len() as u32).max(1);
         let frames_per_pool = (MIN_UMEM_FRAMES / stream_count).max(MIN_FRAMES_PER_STREAM);
-        let frame_count = frames_per_pool * stream_count;
-        let (umem, descs, tx_queue, completion_queue, mode) =
-            open_socket(interface, queue, mode, frame_count)?;
+        let largest = streams
+            .iter()
+            .map(|setup| setup.generator.max_frame_len())
+            .max()
+            .unwrap_or(0);
+        let chunks_per_slot = (largest as u32).div_ceil(CHUNK_DATA_LEN as u32).max(1);
+        let slot_count = frames_per_pool * stream_count;
+        let (umem, mut chunk_descs, tx_queue, completion_queue, mode) = open_socket(
+            interface,
+            queue,
+            mode,
+            slot_count * chunks_per_slot,
+            chunks_per_slot > 1,
+        )?;
 
+        if let Some(desc) = chunk_descs.first_mut() {
+            // SAFETY: nothing has been handed to the kernel yet.
+            let capacity = unsafe { umem.data_mut(desc) }.cursor().buf_len();
+            if capacity != CHUNK_DATA_LEN {
+                return Err(TxError::Umem(format!(
+                    "a UMEM chunk holds {capacity} bytes of frame, linerate expects {CHUNK_DATA_LEN}"
+                )));
+            }
+        }
         let mut states = Vec::with_capacity(streams.len());
         for (pool_index, setup) in streams.into_iter().enumerate() {
-            let start = pool_index * frames_per_pool as usize;
-            let mut free_frames = Vec::with_capacity(frames_per_pool as usize);
-            for mut desc in descs[start..start + frames_per_pool as usize]
-                .iter()
-                .copied()
-            {
-                // SAFETY: `desc` came from this UMEM and has not been handed
-                // to the kernel yet, so nothing else accesses its frame.
-                let mut data = unsafe { umem.data_mut(&mut desc) };
-                data.cursor()
-                    .write_all(setup.generator.template())
-                    .map_err(|error| TxError::Template(error.to_string()))?;
-                free_frames.push(desc);
+            let first_slot = pool_index as u32 * frames_per_pool;
+            let mut free_slots = Vec::with_capacity(frames_per_pool as usize);
+            for slot in (first_slot..first_slot + frames_per_pool).rev() {
+                let first_chunk = (slot * chunks_per_slot) as usize;
+                let template = setup.generator.template();
+                for (part, desc) in template
+                    .chunks(CHUNK_DATA_LEN)
+                    .zip(&mut chunk_descs[first_chunk..first_chunk + chunks_per_slot as usize])
+                {
+                    // SAFETY: the chunk came from this UMEM and has not been
+                    // handed to the kernel yet, so nothing else accesses it.
+                    let mut data = unsafe { umem.data_mut(desc) };
+                    data.cursor()
+                        .write_all(part)
+                        .map_err(|error| TxError::Template(error.to_string()))?;
+                }
+                free_slots.push(slot * chunks_per_slot);
             }
             states.push(StreamState {
                 stream_id: setup.stream_id,
@@ -236,10 +275,10 @@ impl TxWorker {
                 bytes_sent: 0,
                 next_sequence: 0,
                 last_frame_ns: 0,
-                free_frames,
+                free_slots,
             });
         }
-        let batch_limit = batch_limit.clamp(1, RING_SIZE);
+        let batch_limit = batch_limit.clamp(1, RING_SIZE / chunks_per_slot);
         Ok(TxWorker {
             umem,
             tx_queue,
@@ -247,7 +286,10 @@ impl TxWorker {
             mode,
             streams: states,
             frames_per_pool,
-            batch: vec![FrameDesc::default(); batch_limit as usize],
+            chunks_per_slot,
+            chunks_in_flight: vec![0; slot_count as usize],
+            chunk_descs,
+            batch: vec![FrameDesc::default(); (batch_limit * chunks_per_slot) as usize],
             completed: vec![FrameDesc::default(); RING_SIZE as usize],
             batch_limit,
         })
@@ -286,10 +328,12 @@ impl TxWorker {
             }
 
             let now = monotonic_ns();
-            let room = self
-                .tx_queue
-                .nb_free(self.batch_limit)
-                .min(self.batch_limit) as usize;
+            let chunks_per_slot = self.chunks_per_slot;
+            let ring_room = self.tx_queue.nb_free(self.batch_limit * chunks_per_slot);
+            // Frames that fit, counting every frame at its largest.
+            let room =
+                (ring_room.min(self.batch_limit * chunks_per_slot) / chunks_per_slot) as usize;
+            let mut frames_in_batch = 0usize;
             let mut batch_len = 0usize;
             let mut starved = false;
             for turn in 0..stream_count {
@@ -298,26 +342,40 @@ impl TxWorker {
                 if due == 0 {
                     continue;
                 }
-                let take = due.min(room - batch_len).min(stream.free_frames.len());
+                let take = due.min(room - frames_in_batch).min(stream.free_slots.len());
                 starved |= take < due;
-                for slot in &mut self.batch[batch_len..batch_len + take] {
-                    let Some(mut desc) = stream.free_frames.pop() else {
+                for _ in 0..take {
+                    let Some(first_chunk) = stream.free_slots.pop() else {
                         break;
                     };
-                    // SAFETY: `desc` is in this stream's free pool: the
-                    // kernel completed it (or never had it), so no one else
-                    // reads or writes its frame until we produce it.
-                    let mut data = unsafe { self.umem.data_mut(&mut desc) };
-                    data.cursor().set_pos(stream.generator.next_frame_len());
-                    let len = stream
-                        .generator
-                        .fill(data.contents_mut(), stream.next_sequence, now)
-                        .map_err(|error| TxError::Template(error.to_string()))?;
+                    let first_chunk = first_chunk as usize;
+                    let len = stream.generator.next_frame_len();
+                    let chunks = len.div_ceil(CHUNK_DATA_LEN).max(1);
+                    for part in 0..chunks {
+                        let desc = &mut self.chunk_descs[first_chunk + part];
+                        // SAFETY: the slot was in this stream's free pool:
+                        // the kernel completed every chunk of it (or never
+                        // had them), so no one else reads or writes them
+                        // until we produce them.
+                        let mut data = unsafe { self.umem.data_mut(desc) };
+                        data.cursor()
+                            .set_pos((len - part * CHUNK_DATA_LEN).min(CHUNK_DATA_LEN));
+                        if part == 0 {
+                            // Every field that changes is in the first chunk.
+                            stream
+                                .generator
+                                .fill(data.contents_mut(), stream.next_sequence, now)
+                                .map_err(|error| TxError::Template(error.to_string()))?;
+                        }
+                        desc.set_options(if part + 1 < chunks { XDP_PKT_CONTD } else { 0 });
+                        self.batch[batch_len] = *desc;
+                        batch_len += 1;
+                    }
+                    self.chunks_in_flight[first_chunk / chunks_per_slot as usize] = chunks as u8;
                     stream.bytes_sent += len as u64;
                     stream.next_sequence = stream.next_sequence.wrapping_add(1);
-                    *slot = desc;
                 }
-                batch_len += take;
+                frames_in_batch += take;
                 if take > 0 {
                     stream.last_frame_ns = now;
                 }
@@ -328,7 +386,7 @@ impl TxWorker {
                 stream_counters
                     .bytes_sent
                     .store(stream.bytes_sent, Ordering::Relaxed);
-                if batch_len == room {
+                if frames_in_batch == room {
                     break;
                 }
             }
@@ -373,7 +431,11 @@ impl TxWorker {
                 std::thread::sleep(Duration::from_micros(50));
             }
         }
-        summary.frames_uncompleted = outstanding;
+        summary.frames_uncompleted = self
+            .chunks_in_flight
+            .iter()
+            .filter(|chunks| **chunks > 0)
+            .count() as u64;
         summary.stream_last_frame_ns = self
             .streams
             .iter()
@@ -390,16 +452,24 @@ impl TxWorker {
         counters.worker.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Returns completed frames to their streams' pools; how many.
+    /// Counts completed chunks against their slots and returns each slot
+    /// whose chunks have all completed to its stream's pool. Returns how
+    /// many chunks completed.
     fn reclaim_completions(&mut self, counters: &TxCounters) -> u64 {
         // SAFETY: the completion queue belongs to this UMEM, and `completed`
         // is ours to overwrite.
         let count = unsafe { self.completion_queue.consume(&mut self.completed) };
         for desc in &self.completed[..count] {
-            let frame_index = (desc.addr() / UMEM_FRAME_SIZE as usize) as u32;
-            let pool = (frame_index / self.frames_per_pool) as usize;
-            if let Some(stream) = self.streams.get_mut(pool) {
-                stream.free_frames.push(*desc);
+            let chunk = (desc.addr() / UMEM_FRAME_SIZE as usize) as u32;
+            let slot = chunk / self.chunks_per_slot;
+            let Some(in_flight) = self.chunks_in_flight.get_mut(slot as usize) else {
+                continue;
+            };
+            *in_flight = in_flight.saturating_sub(1);
+            if *in_flight == 0 {
+                if let Some(stream) = self.streams.get_mut((slot / self.frames_per_pool) as usize) {
+                    stream.free_slots.push(slot * self.chunks_per_slot);
+                }
             }
         }
         if count > 0 {
@@ -442,6 +512,7 @@ fn open_socket(
     queue: u32,
     request: XskModeRequest,
     frame_count: u32,
+    multi_buffer: bool,
 ) -> Result<OpenedSocket, TxError> {
     let attempts: &[XskMode] = match request {
         XskModeRequest::Auto => &[XskMode::ZeroCopy, XskMode::Copy],
@@ -456,6 +527,12 @@ fn open_socket(
     let if_name: Interface = interface
         .parse()
         .map_err(|_| socket_error("the interface name has a NUL byte".to_string()))?;
+    // Jumbo frames span several chunks: multi-buffer descriptors.
+    let scatter_gather = if multi_buffer {
+        BindFlags::XDP_USE_SG
+    } else {
+        BindFlags::empty()
+    };
     let mut failures = Vec::new();
     for &mode in attempts {
         let (umem, descs) = create_umem(frame_count)?;
@@ -468,7 +545,7 @@ fn open_socket(
             .rx_queue_size(queue_size(RING_SIZE)?)
             // The socket only sends: no XDP program goes on the TX port.
             .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
-            .bind_flags(bind_mode | BindFlags::XDP_USE_NEED_WAKEUP)
+            .bind_flags(bind_mode | BindFlags::XDP_USE_NEED_WAKEUP | scatter_gather)
             .build();
         // SAFETY: the UMEM is new and not shared with any other socket, so
         // the shared-UMEM double-free hazard does not arise.

@@ -338,3 +338,67 @@ fn router_mac_is_the_gateway_peer() {
     );
     assert_eq!(report.streams[0].counts.frames_received, 1000);
 }
+
+#[test]
+fn jumbo_frames_cross_as_multi_buffer_chains() {
+    let lab = Lab::create(LabSpec::unique().with_mtu(9000))
+        .expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let text = format!(
+        "[run]\nframes = 4000\n{}{}{}",
+        spec.port_tables(),
+        spec.stream_table("jumbo", "b", 9000, "20kpps"),
+        spec.stream_table("mixed", "b", 60, "20kpps").replace(
+            "frame_size = 60",
+            "frame_size = { min = 60, max = 9000, mode = \"random\", seed = 5 }"
+        )
+    );
+    let plan = scenario::parse(&text, "jumbo.toml").expect("valid scenario");
+    let report = run(
+        &plan,
+        RunOptions::default(),
+        &AtomicBool::new(false),
+        &mut Recorder::default(),
+    )
+    .expect("run completes");
+    let jumbo = &report.streams[0].counts;
+    assert_eq!((jumbo.frames_sent, jumbo.frames_received), (4000, 4000));
+    assert_eq!(jumbo.bytes_received, 4000 * 9000);
+    let mixed = &report.streams[1].counts;
+    assert_eq!((mixed.frames_sent, mixed.frames_received), (4000, 4000));
+    assert_eq!(
+        mixed.bytes_received, mixed.bytes_sent,
+        "every size arrived whole"
+    );
+    // Random sizes over 60..=9000 average about 4530 bytes.
+    let average = mixed.bytes_sent / 4000;
+    assert!((4000..5100).contains(&average), "average size {average}");
+}
+
+#[test]
+fn jumbo_frame_on_a_1500_mtu_port_is_refused_with_the_fix() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let text = format!(
+        "[run]\nframes = 10\n{}{}",
+        spec.port_tables(),
+        spec.stream_table("big", "b", 9000, "1kpps")
+    );
+    let plan = scenario::parse(&text, "mtu.toml").expect("valid scenario");
+    let error = run(
+        &plan,
+        RunOptions::default(),
+        &AtomicBool::new(false),
+        &mut Recorder::default(),
+    )
+    .expect_err("the MTU is too small");
+    let message = error.to_string();
+    assert!(
+        message.contains("needs an MTU of at least 8986"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("ip link set {}", spec.a.interface)),
+        "{message}"
+    );
+}

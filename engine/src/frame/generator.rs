@@ -350,10 +350,19 @@ impl FrameGenerator {
         self.size.current()
     }
 
+    /// Bytes at the start of every frame that [`FrameGenerator::fill`]
+    /// writes: the headers and the payload header. The payload pattern after
+    /// them never changes.
+    pub fn header_region_len(&self) -> usize {
+        self.layout.pattern
+    }
+
     /// Writes the next frame into `frame` (a buffer that started as a copy of
     /// the template and has only been written by this method since), stamped
     /// with `sequence` and `tx_timestamp_ns`, and moves on. Returns the
-    /// frame's length.
+    /// frame's length. Only the first [`FrameGenerator::header_region_len`]
+    /// bytes are written, so `frame` may be just that part of a frame whose
+    /// pattern lies elsewhere (the later buffers of a jumbo frame).
     #[inline]
     pub fn fill(
         &mut self,
@@ -361,10 +370,10 @@ impl FrameGenerator {
         sequence: u32,
         tx_timestamp_ns: u64,
     ) -> Result<usize, Truncated> {
-        if frame.len() < self.template.len() {
+        if frame.len() < self.layout.pattern {
             return Err(Truncated {
-                header: "frame buffer",
-                needed: self.template.len(),
+                header: "frame headers",
+                needed: self.layout.pattern,
                 available: frame.len(),
             });
         }

@@ -27,8 +27,9 @@ use crate::wire::MacAddr;
 use error::SourceMap;
 use raw::{NumberOrText, RawPort, RawRun, RawScenario, RawStream, RawSweep, SizeValue};
 
-/// The largest frame this version sends: one UMEM frame, one buffer.
-pub const MAX_FRAME_SIZE: usize = 3840;
+/// The largest frame linerate sends (jumbo): bytes without FCS. Frames
+/// longer than one UMEM chunk go out as multi-buffer descriptor chains.
+pub const MAX_FRAME_SIZE: usize = 9000;
 /// Longest usable interface name (IFNAMSIZ less the terminating NUL).
 pub const MAX_INTERFACE_NAME: usize = 15;
 /// The default frame size: 64 bytes on the wire with the FCS.
