@@ -46,40 +46,41 @@ impl Permutation {
     }
 }
 
-/// How a cursor gets from one value to the next.
-#[derive(Debug, Clone)]
-enum Walk {
-    Up,
-    Down,
-    Shuffled(Permutation),
-}
-
 /// Where one sweep is.
 #[derive(Debug, Clone)]
 pub(crate) struct SweepCursor {
     sweep: Sweep,
-    position: u64,
+    /// Values left before the sweep wraps to its start.
+    remaining: u64,
     value: u128,
-    walk: Walk,
+    /// What is added to move one value on: the step, or its two's
+    /// complement for a decrement (wrapping arithmetic makes both an add).
+    signed_step: u128,
+    /// Present for random order.
+    permutation: Option<Permutation>,
 }
 
 impl SweepCursor {
     pub(crate) fn new(sweep: Sweep) -> SweepCursor {
         let count = sweep.count.max(1);
-        let mut walk = match sweep.mode {
-            SweepMode::Random { seed } => Walk::Shuffled(Permutation::new(count, seed)),
-            SweepMode::Increment => Walk::Up,
-            SweepMode::Decrement => Walk::Down,
+        let mut permutation = match sweep.mode {
+            SweepMode::Random { seed } => Some(Permutation::new(count, seed)),
+            SweepMode::Increment | SweepMode::Decrement => None,
         };
-        let first_index = match &mut walk {
-            Walk::Shuffled(permutation) => permutation.next_below(count),
-            Walk::Up | Walk::Down => 0,
+        let first_index = permutation
+            .as_mut()
+            .map(|p| p.next_below(count))
+            .unwrap_or(0);
+        let signed_step = match sweep.mode {
+            SweepMode::Decrement => sweep.step.wrapping_neg(),
+            SweepMode::Increment | SweepMode::Random { .. } => sweep.step,
         };
         SweepCursor {
             value: sweep.value_at(first_index),
             sweep: Sweep { count, ..sweep },
-            position: 0,
-            walk,
+            remaining: count - 1,
+            signed_step,
+            permutation,
         }
     }
 
@@ -97,18 +98,20 @@ impl SweepCursor {
     /// Moves to the next value; true when the sweep wrapped to its start.
     #[inline]
     pub(crate) fn advance(&mut self) -> bool {
-        self.position += 1;
-        let wrapped = self.position == self.sweep.count;
-        if wrapped {
-            self.position = 0;
-        }
-        self.value = match &mut self.walk {
-            Walk::Shuffled(permutation) => self
+        let wrapped = self.remaining == 0;
+        if let Some(permutation) = &mut self.permutation {
+            self.value = self
                 .sweep
-                .value_at(permutation.next_below(self.sweep.count)),
-            Walk::Up | Walk::Down if wrapped => self.sweep.start,
-            Walk::Up => self.value.wrapping_add(self.sweep.step),
-            Walk::Down => self.value.wrapping_sub(self.sweep.step),
+                .value_at(permutation.next_below(self.sweep.count));
+        } else if wrapped {
+            self.value = self.sweep.start;
+        } else {
+            self.value = self.value.wrapping_add(self.signed_step);
+        }
+        self.remaining = if wrapped {
+            self.sweep.count - 1
+        } else {
+            self.remaining - 1
         };
         wrapped
     }
