@@ -750,11 +750,8 @@ impl Validator<'_> {
                         end.span(),
                         &key("end"),
                         format!(
-                            "must be {direction} start for a {} sweep",
-                            raw.mode
-                                .as_ref()
-                                .map(|m| m.get_ref().as_str())
-                                .unwrap_or("increment")
+                            "must be {direction} the start ({}) for this sweep's mode; swap them or set mode",
+                            raw.start.as_ref().map(|_| "as given").unwrap_or("the stream's own value")
                         ),
                     ));
                 };
