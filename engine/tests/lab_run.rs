@@ -199,41 +199,42 @@ fn swept_stream_arrives_with_exactly_the_configured_sets() {
 
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
     let spec = lab.spec();
-    // The seed's sweep, 65,278 frames: the 65,025 MACs wrap, every source
-    // and destination IP of the two /16-like ranges is used once.
+    // The shipped seed-like scenario, pointed at this test's lab and cut to
+    // 65,278 frames: the 65,025 MACs wrap, every source and destination IP
+    // of the two ranges is used once.
     let frames = 65_278usize;
-    let text = format!(
-        r#"[run]
-frames = {frames}
-drain = "2s"
-{}
-[[stream]]
-name = "macgen"
-tx = "a"
-rx = "b"
-src_mac = "00:01:00:00:00:00"
-dst_mac = "{}"
-src_ip = "10.26.0.1"
-dst_ip = "10.27.0.1"
-src_port = 9000
-dst_port = 9000
-rate = "100kpps"
-
-[[stream.sweep]]
-field = "src_mac"
-count = 65025
-
-[[stream.sweep]]
-field = "src_ip"
-end = "10.26.254.254"
-
-[[stream.sweep]]
-field = "dst_ip"
-end = "10.27.254.254"
-"#,
-        spec.port_tables(),
-        spec.b.mac
-    );
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/macgen.toml"
+    ))
+    .expect("scenarios/macgen.toml");
+    let text = [
+        (
+            "duration = \"10s\"",
+            format!("frames = {frames}\ndrain = \"2s\""),
+        ),
+        (
+            "interface = \"lr-a\"",
+            format!("interface = \"{}\"", spec.a.interface),
+        ),
+        (
+            "namespace = \"linerate-a\"",
+            format!("namespace = \"{}\"", spec.a.namespace),
+        ),
+        (
+            "interface = \"lr-b\"",
+            format!("interface = \"{}\"", spec.b.interface),
+        ),
+        (
+            "namespace = \"linerate-b\"",
+            format!("namespace = \"{}\"", spec.b.namespace),
+        ),
+    ]
+    .iter()
+    .fold(shipped, |text, (from, to)| {
+        assert!(text.contains(from), "macgen.toml has {from}");
+        text.replacen(from, to, 1)
+    });
     let plan = scenario::parse(&text, "sweep.toml").expect("valid scenario");
     let (ready, capture) = capture(spec.b.namespace.clone(), spec.b.interface.clone(), frames);
     ready.recv().expect("capture ready");
