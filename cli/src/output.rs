@@ -76,13 +76,17 @@ pub fn print_summary(report: &RunReport) {
     );
     for stream in &report.streams {
         println!(
-            "{:<16} {:>14} {:>14} {:>10} {:>9.4} {:>12.0} {:>14.0}",
+            "{:<16} {:>14} {:>14} {:>10} {:>9.4} {:>12} {:>14.0}",
             stream.name,
             stream.counts.frames_sent,
             stream.counts.frames_received,
             stream.frames_lost,
             stream.loss_percent(),
-            stream.target_fps,
+            if stream.target_fps.is_finite() {
+                format!("{:.0}", stream.target_fps)
+            } else {
+                "max".to_string()
+            },
             stream.tx_fps
         );
     }

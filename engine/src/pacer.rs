@@ -45,6 +45,11 @@ impl Pacer {
         owed.min(u64::from(self.burst_limit)) as u32
     }
 
+    /// Ends the stream now: nothing more falls due.
+    pub fn finish(&mut self) {
+        self.frames_total = self.frames_released;
+    }
+
     /// Records that `frames` were released.
     #[inline]
     pub fn released(&mut self, frames: u32) {
@@ -66,7 +71,9 @@ impl Pacer {
         if self.is_done() {
             return None;
         }
-        let Rate::FramesPerSecond { millipps } = self.rate;
+        let Rate::FramesPerSecond { millipps } = self.rate else {
+            return Some(self.start_ns);
+        };
         // The smallest t with floor(t * millipps / 1e12) >= released + 1.
         let needed = u128::from(self.frames_released + 1) * 1_000_000_000_000;
         let offset = needed.div_ceil(u128::from(millipps));
@@ -130,6 +137,18 @@ mod tests {
         assert_eq!(pacer.due(next), 1);
         pacer.released(1);
         assert_eq!(pacer.next_due_ns(), Some(100 + 2_000_000));
+    }
+
+    #[test]
+    fn max_rate_releases_a_burst_at_a_time_until_finished() {
+        let mut pacer = Pacer::new(Rate::Max, u64::MAX, 64, 0);
+        assert_eq!(pacer.due(0), 64);
+        pacer.released(64);
+        assert_eq!(pacer.due(1), 64);
+        assert_eq!(pacer.next_due_ns(), Some(0));
+        pacer.finish();
+        assert!(pacer.is_done());
+        assert_eq!(pacer.due(2), 0);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use linerate_bpf::{BpfError, CountedFrames, RxCounter, XdpAttachMode};
 use crate::clock::monotonic_ns;
 use crate::frame::{FrameError, FrameGenerator};
 use crate::netns::{self, NetnsError, NetnsGuard};
-use crate::scenario::{Plan, PortPlan, StreamPlan};
+use crate::scenario::{Plan, PortPlan, StopCondition, StreamPlan};
 use crate::tx::{
     TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest, DEFAULT_BATCH,
 };
@@ -25,6 +25,8 @@ use crate::tx::{
 /// How long the start of sending is put off so that every sender is
 /// waiting for it when it comes.
 const START_DELAY: Duration = Duration::from_millis(20);
+/// How long after a duration's end unbounded (rate max) streams stop.
+const DEADLINE_GRACE: Duration = Duration::from_millis(1);
 /// During the drain, counters unchanged for this long mean nothing more
 /// is coming.
 const DRAIN_QUIET: Duration = Duration::from_millis(200);
@@ -613,6 +615,12 @@ fn open_senders(
         let stop = Arc::clone(stop);
         let queue = 0;
         let thread_port = port.clone();
+        // Runs that last a duration end on time; the grace lets the last
+        // paced frame, due exactly at the end, still go.
+        let deadline = match plan.run.stop {
+            StopCondition::Duration(duration) => Some(duration + DEADLINE_GRACE),
+            StopCondition::FramesPerStream(_) => None,
+        };
         let handle = std::thread::Builder::new()
             .name(format!("linerate-tx-{}", port.name))
             .spawn(move || -> Result<TxSummary, RunError> {
@@ -654,8 +662,10 @@ fn open_senders(
                 let Ok(start_ns) = start_rx.recv() else {
                     return Ok(TxSummary::default());
                 };
+                let deadline_ns =
+                    deadline.map(|after_start| start_ns + after_start.as_nanos() as u64);
                 worker
-                    .run(start_ns, &stop, &counters)
+                    .run(start_ns, deadline_ns, &stop, &counters)
                     .map_err(transmit_error)
             });
         let handle = match handle {

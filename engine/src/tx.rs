@@ -301,11 +301,12 @@ impl TxWorker {
     }
 
     /// Sends every stream's frames at its rate, counting from `start_ns`,
-    /// until all are sent or `stop` is set; then waits for the kernel to
+    /// until all are sent, `deadline_ns` passes, or `stop` is set; then waits for the kernel to
     /// complete what was produced. Counters are updated once per batch.
     pub fn run(
         &mut self,
         start_ns: u64,
+        deadline_ns: Option<u64>,
         stop: &AtomicBool,
         counters: &TxCounters,
     ) -> Result<TxSummary, TxError> {
@@ -328,6 +329,13 @@ impl TxWorker {
             }
 
             let now = monotonic_ns();
+            if deadline_ns.is_some_and(|deadline| now >= deadline) {
+                // Time is up: streams that stop on time (rate max) end here.
+                for stream in &mut self.streams {
+                    stream.pacer.finish();
+                }
+                continue;
+            }
             let chunks_per_slot = self.chunks_per_slot;
             let ring_room = self.tx_queue.nb_free(self.batch_limit * chunks_per_slot);
             // Frames that fit, counting every frame at its largest.

@@ -38,6 +38,11 @@ pub const DEFAULT_FRAME_SIZE: usize = 60;
 pub const FAST_INTERVAL: Duration = Duration::from_secs(1);
 /// Report interval named `slow`.
 pub const SLOW_INTERVAL: Duration = Duration::from_secs(10);
+/// Bytes of a frame's FCS.
+pub const FCS_BYTES: usize = 4;
+/// Bytes a frame costs on the wire beyond itself: FCS (4), preamble and
+/// start delimiter (8), inter-frame gap (12).
+pub const L1_OVERHEAD_BYTES: usize = FCS_BYTES + 8 + 12;
 /// Default longest wait for frames in flight.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(2);
 
@@ -454,27 +459,7 @@ impl Validator<'_> {
             }
             spec.sweeps.push(sweep);
         }
-        let rate = match stream.rate.get_ref() {
-            NumberOrText::Integer(value) if *value >= 0 => Rate::FramesPerSecond {
-                millipps: (*value as u64).saturating_mul(1000),
-            },
-            NumberOrText::Float(value) if *value >= 0.0 && value.is_finite() => {
-                Rate::FramesPerSecond {
-                    millipps: (value * 1000.0).round() as u64,
-                }
-            }
-            NumberOrText::Text(text) => Rate::FramesPerSecond {
-                millipps: units::parse_frame_rate_milli(text)
-                    .map_err(|message| self.error(stream.rate.span(), &field("rate"), message))?,
-            },
-            _ => {
-                return Err(self.error(
-                    stream.rate.span(),
-                    &field("rate"),
-                    "must be zero or more frames per second",
-                ))
-            }
-        };
+        let rate = self.rate(&stream, &spec, &field)?;
         Ok(StreamPlan {
             id: index as u16,
             name,
@@ -484,6 +469,67 @@ impl Validator<'_> {
             dst_mac_from_router,
             rate,
         })
+    }
+
+    /// The rate in frames per second; bit rates from the stream's average
+    /// frame size: at L1 each frame also costs its FCS, preamble and
+    /// inter-frame gap, at L2 its FCS.
+    fn rate(
+        &self,
+        stream: &RawStream,
+        spec: &FrameSpec,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<Rate, ScenarioError> {
+        let span = stream.rate.span();
+        let layer_overhead = match &stream.rate_layer {
+            None => L1_OVERHEAD_BYTES,
+            Some(layer) => match layer.get_ref().to_ascii_lowercase().as_str() {
+                "l1" => L1_OVERHEAD_BYTES,
+                "l2" => FCS_BYTES,
+                other => {
+                    return Err(self.error(
+                        layer.span(),
+                        &field("rate_layer"),
+                        format!("{other:?} is not a layer: \"l1\" (preamble, gap and FCS counted) or \"l2\" (FCS counted)"),
+                    ))
+                }
+            },
+        };
+        let text = match stream.rate.get_ref() {
+            NumberOrText::Integer(value) if *value >= 0 => {
+                return Ok(Rate::FramesPerSecond {
+                    millipps: (*value as u64).saturating_mul(1000),
+                })
+            }
+            NumberOrText::Float(value) if *value >= 0.0 && value.is_finite() => {
+                return Ok(Rate::FramesPerSecond {
+                    millipps: (value * 1000.0).round() as u64,
+                })
+            }
+            NumberOrText::Text(text) => text,
+            _ => {
+                return Err(self.error(
+                    span,
+                    &field("rate"),
+                    "must be zero or more frames per second",
+                ))
+            }
+        };
+        Ok(
+            match units::parse_rate(text)
+                .map_err(|message| self.error(span.clone(), &field("rate"), message))?
+            {
+                units::RateText::FramesMilli(millipps) => Rate::FramesPerSecond { millipps },
+                units::RateText::Max => Rate::Max,
+                units::RateText::Bits(bits) => {
+                    let average_frame = (spec.size.min() + spec.size.max()) as f64 / 2.0;
+                    let bits_per_frame = (average_frame + layer_overhead as f64) * 8.0;
+                    Rate::FramesPerSecond {
+                        millipps: (bits / bits_per_frame * 1000.0).round() as u64,
+                    }
+                }
+            },
+        )
     }
 
     /// The size rule from `frame_size` or `udp_payload`, checked against

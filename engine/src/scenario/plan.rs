@@ -58,7 +58,8 @@ impl PortPlan {
     }
 }
 
-/// A sending rate.
+/// A sending rate. Bit rates are turned into frame rates when the scenario
+/// is validated, from the stream's (average) frame size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rate {
     /// Frames per second, in thousandths (so 0.5 pps is 500).
@@ -66,6 +67,8 @@ pub enum Rate {
         /// Thousandths of a frame per second.
         millipps: u64,
     },
+    /// As fast as the path takes them.
+    Max,
 }
 
 impl Rate {
@@ -73,6 +76,7 @@ impl Rate {
     pub fn frames_per_second(&self) -> f64 {
         match self {
             Rate::FramesPerSecond { millipps } => *millipps as f64 / 1000.0,
+            Rate::Max => f64::INFINITY,
         }
     }
 
@@ -80,6 +84,7 @@ impl Rate {
     pub fn is_zero(&self) -> bool {
         match self {
             Rate::FramesPerSecond { millipps } => *millipps == 0,
+            Rate::Max => false,
         }
     }
 
@@ -90,6 +95,7 @@ impl Rate {
                 let frames = elapsed.as_nanos() * u128::from(*millipps) / 1_000_000_000_000;
                 u64::try_from(frames).unwrap_or(u64::MAX)
             }
+            Rate::Max => u64::MAX,
         }
     }
 }
@@ -116,7 +122,8 @@ pub struct StreamPlan {
 }
 
 impl StreamPlan {
-    /// How many frames this stream sends in a run that stops on `stop`.
+    /// How many frames this stream sends in a run that stops on `stop`
+    /// (`u64::MAX` for a rate of max over a duration: it stops on time).
     pub fn frames_to_send(&self, stop: StopCondition) -> u64 {
         if self.rate.is_zero() {
             return 0;

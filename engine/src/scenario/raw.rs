@@ -83,8 +83,10 @@ pub struct RawStream {
     pub frame_size: Option<Spanned<SizeValue>>,
     /// UDP payload size in bytes: a number or a min/max table.
     pub udp_payload: Option<Spanned<SizeValue>>,
-    /// Frames per second: a number, or text like "100kpps".
+    /// Frames per second: a number, or text like "100kpps", "1Gbps", "max".
     pub rate: Spanned<NumberOrText>,
+    /// What a bit rate counts: "l1" (default) or "l2".
+    pub rate_layer: Option<Spanned<String>>,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: Option<Spanned<u8>>,
     /// IPv4 DSCP/ECN byte or IPv6 traffic class.

@@ -492,3 +492,51 @@ fn vlan_sweep_without_a_vlan_is_refused() {
     assert_eq!(error.field.as_deref(), Some("stream[0].sweep[3].field"));
     assert!(error.message.contains("vlan = <id>"), "{error}");
 }
+
+#[test]
+fn bit_rates_become_frame_rates_at_l1_or_l2() {
+    let l1 = parse(
+        &good_with("rate = \"100kpps\"", "rate = \"1Gbps\"").replacen(
+            "frame_size = 128",
+            "frame_size = 1514",
+            1,
+        ),
+        "r.toml",
+    )
+    .expect("valid");
+    // 1 Gbit/s of 1514-byte frames at L1: 1e9 / ((1514 + 24) * 8) = 81,274.38.
+    assert_eq!(
+        l1.streams[0].rate,
+        Rate::FramesPerSecond {
+            millipps: 81_274_382
+        }
+    );
+    let l2 = parse(
+        &good_with(
+            "rate = \"100kpps\"",
+            "rate = \"1Gbps\"\nrate_layer = \"l2\"",
+        )
+        .replacen("frame_size = 128", "frame_size = 1514", 1),
+        "r.toml",
+    )
+    .expect("valid");
+    // At L2 only the FCS is added: 1e9 / (1518 * 8) = 82,345.19.
+    assert_eq!(
+        l2.streams[0].rate,
+        Rate::FramesPerSecond {
+            millipps: 82_345_191
+        }
+    );
+    let max = parse(&good_with("rate = \"100kpps\"", "rate = \"max\""), "r.toml").expect("valid");
+    assert_eq!(max.streams[0].rate, Rate::Max);
+    assert_eq!(
+        max.streams[0].frames_to_send(max.run.stop),
+        u64::MAX,
+        "max over a duration stops on time"
+    );
+    let bad = error_for(&good_with(
+        "rate = \"100kpps\"",
+        "rate = \"1Gbps\"\nrate_layer = \"l7\"",
+    ));
+    assert_eq!(bad.field.as_deref(), Some("stream[0].rate_layer"));
+}

@@ -58,10 +58,57 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total_ns.round() as u64))
 }
 
+/// A rate as written: frames or bits per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateText {
+    /// Thousandths of a frame per second.
+    FramesMilli(u64),
+    /// Bits per second.
+    Bits(f64),
+    /// As fast as possible.
+    Max,
+}
+
+/// Parses a rate: frames ("100kpps", "1.5Mpps", "250pps", "0"), bits
+/// ("1Gbps", "500Mbps", "10kbps") or "max". Prefixes are decimal.
+pub fn parse_rate(text: &str) -> Result<RateText, String> {
+    let trimmed = text.trim();
+    if trimmed.eq_ignore_ascii_case("max") {
+        return Ok(RateText::Max);
+    }
+    let unit = trimmed
+        .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == '_')
+        .trim();
+    if unit.to_ascii_lowercase().ends_with("bps") {
+        let expected = "expected a bit rate like \"1Gbps\", \"500Mbps\" or \"10kbps\"";
+        let (value, unit) =
+            split_number(trimmed).ok_or_else(|| format!("invalid rate {text:?}: {expected}"))?;
+        let scale = match unit.trim() {
+            "bps" => 1.0,
+            "kbps" | "Kbps" => 1e3,
+            "Mbps" | "mbps" => 1e6,
+            "Gbps" | "gbps" => 1e9,
+            "Tbps" | "tbps" => 1e12,
+            other => {
+                return Err(format!(
+                    "unknown bit-rate unit {other:?} in {text:?}: {expected}"
+                ))
+            }
+        };
+        let bits = value * scale;
+        if !bits.is_finite() {
+            return Err(format!("rate {text:?} is too large"));
+        }
+        return Ok(RateText::Bits(bits));
+    }
+    parse_frame_rate_milli(trimmed).map(RateText::FramesMilli)
+}
+
 /// Parses a frame rate into thousandths of a frame per second: "100kpps",
 /// "1.5Mpps", "250pps", "0". The `k`, `M` and `G` prefixes are decimal.
 pub fn parse_frame_rate_milli(text: &str) -> Result<u64, String> {
-    let expected = "expected a rate like \"100kpps\", \"1.5Mpps\" or \"250pps\"";
+    let expected =
+        "expected a rate like \"100kpps\", \"1.5Mpps\", \"250pps\", \"1Gbps\" or \"max\"";
     let trimmed = text.trim();
     let (value, unit) =
         split_number(trimmed).ok_or_else(|| format!("invalid rate {text:?}: {expected}"))?;
@@ -70,12 +117,11 @@ pub fn parse_frame_rate_milli(text: &str) -> Result<u64, String> {
         "kpps" => 1e3,
         "mpps" => 1e6,
         "gpps" => 1e9,
-        other if other.ends_with("bps") => {
+        other => {
             return Err(format!(
-                "bit rates ({other:?}) are not supported yet: give the rate in frames per second, {expected}"
+                "unknown rate unit {other:?} in {text:?}: {expected}"
             ))
         }
-        other => return Err(format!("unknown rate unit {other:?} in {text:?}: {expected}")),
     };
     let millipps = value * scale * 1000.0;
     if !millipps.is_finite() || millipps > u64::MAX as f64 {
