@@ -43,6 +43,19 @@ pub enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Count what arrives on an interface with linerate's XDP counter, from
+    /// any sender (to measure another tool on the same counter).
+    Count {
+        /// The interface.
+        #[arg(long)]
+        interface: String,
+        /// Its network namespace, if not the current one.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// How long to count, e.g. "10s".
+        #[arg(long, default_value = "10s")]
+        duration: String,
+    },
     /// Build the lab, run the quickstart scenario, print the report, remove the lab.
     Demo {
         /// Scenario to run instead of the built-in quickstart.

@@ -63,6 +63,11 @@ fn main() -> ExitCode {
             count,
             output,
         } => command_pcap(&file, count, &output),
+        Command::Count {
+            interface,
+            namespace,
+            duration,
+        } => command_count(interface, namespace, &duration),
         Command::Demo { scenario } => command_demo(scenario.as_deref()),
     };
     match outcome {
@@ -102,6 +107,53 @@ fn command_pcap(file: &Path, count: u64, output: &Path) -> anyhow::Result<u8> {
         "{}: {written} frames from {}",
         output.display(),
         plan.source
+    );
+    Ok(EXIT_PASS)
+}
+
+fn command_count(
+    interface: String,
+    namespace: Option<String>,
+    duration: &str,
+) -> anyhow::Result<u8> {
+    let duration = scenario::units::parse_duration(duration)
+        .map_err(|message| anyhow!("--duration: {message}"))?;
+    let port = scenario::PortPlan {
+        name: interface.clone(),
+        interface,
+        namespace,
+    };
+    install_stop_handler();
+    println!(
+        "counting on {} for {:.1} s",
+        port.describe(),
+        duration.as_secs_f64()
+    );
+    let mut previous = (std::time::Duration::ZERO, 0u64);
+    let (counts, elapsed) = run::count(
+        &port,
+        duration,
+        std::time::Duration::from_secs(1),
+        &STOP,
+        &mut |at, counts| {
+            let fps = (counts.total() - previous.1) as f64 / (at - previous.0).as_secs_f64();
+            println!(
+                "{:>7.1}s  {:>12.0} fps  linerate {:>12}  other {:>12}",
+                at.as_secs_f64(),
+                fps,
+                counts.frames_linerate,
+                counts.frames_other
+            );
+            previous = (at, counts.total());
+        },
+    )
+    .map_err(|error| anyhow!("{error}"))?;
+    println!(
+        "total: {} frames ({} linerate, {} other) in {:.3} s",
+        counts.total(),
+        counts.frames_linerate,
+        counts.frames_other,
+        elapsed.as_secs_f64()
     );
     Ok(EXIT_PASS)
 }

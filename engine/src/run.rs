@@ -789,3 +789,74 @@ fn drain(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamC
         counts = next;
     }
 }
+
+/// Counts of what arrived on a port during [`count`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortCounts {
+    /// Frames with linerate's payload header (any stream), dropped after counting.
+    pub frames_linerate: u64,
+    /// Everything else, passed on to the stack.
+    pub frames_other: u64,
+}
+
+impl PortCounts {
+    /// All frames.
+    pub fn total(&self) -> u64 {
+        self.frames_linerate + self.frames_other
+    }
+}
+
+/// Attaches the receive counter to `port` for `duration` (or until `stop`)
+/// and counts every frame that arrives: linerate's own, or any other
+/// sender's (a peer tool measured on the same counter). `on_interval` hears
+/// the totals so far every `interval`. Returns the totals and the time
+/// counted.
+pub fn count(
+    port: &PortPlan,
+    duration: Duration,
+    interval: Duration,
+    stop: &AtomicBool,
+    on_interval: &mut dyn FnMut(Duration, PortCounts),
+) -> Result<(PortCounts, Duration), RunError> {
+    let receive_error = |source| RunError::Receive {
+        port: port.name.clone(),
+        interface: port.describe(),
+        source,
+    };
+    let mut counter = RxCounter::load(1, CountedFrames::Drop).map_err(receive_error)?;
+    {
+        let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(|source| {
+            RunError::Port {
+                port: port.name.clone(),
+                source,
+            }
+        })?;
+        let ifindex = netns::interface_index(&port.interface, port.namespace.as_deref()).map_err(
+            |source| RunError::Port {
+                port: port.name.clone(),
+                source,
+            },
+        )?;
+        counter.attach(ifindex).map_err(receive_error)?;
+    }
+    let read = |counter: &RxCounter| -> PortCounts {
+        let stream = counter.stream_counters(0).unwrap_or_default();
+        let totals = counter.totals().unwrap_or_default();
+        PortCounts {
+            frames_linerate: stream.frames + totals.frames_unknown_stream,
+            frames_other: totals.frames_passed,
+        }
+    };
+    let started = Instant::now();
+    let mut next = started + interval;
+    while started.elapsed() < duration && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(
+            Duration::from_millis(5).min(next.saturating_duration_since(Instant::now())),
+        );
+        if Instant::now() >= next {
+            on_interval(started.elapsed(), read(&counter));
+            next += interval;
+        }
+    }
+    Ok((read(&counter), started.elapsed()))
+}
