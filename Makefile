@@ -6,8 +6,8 @@ CARGO ?= cargo
 
 # clang/llvm build the XDP program; m4, libelf, zlib and libpcap build the
 # vendored libbpf and libxdp; iproute2 builds the lab; tshark checks the
-# frames linerate writes, in the tests.
-DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark
+# frames linerate writes, and ethtool reads veth queue counters, in the tests.
+DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool
 
 .PHONY: all deps build demo test bench clean
 

@@ -122,6 +122,7 @@ fn command_count(
         name: interface.clone(),
         interface,
         namespace,
+        queues: 1,
     };
     install_stop_handler();
     println!(

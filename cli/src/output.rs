@@ -14,15 +14,29 @@ pub struct LivePrinter {
 impl RunObserver for LivePrinter {
     fn setup_done(&mut self, setup: &RunSetup) {
         for tx in &setup.tx_ports {
+            let core = tx
+                .core
+                .map(|core| format!("core {core}"))
+                .unwrap_or_else(|| "unpinned".to_string());
             println!(
-                "tx  port {:<6} {}  queue {}  AF_XDP {} mode",
-                tx.port, tx.interface, tx.queue, tx.mode
+                "tx  port {:<6} {}  queue {}  {core}  AF_XDP {} mode  streams: {}",
+                tx.port,
+                tx.interface,
+                tx.queue,
+                tx.mode,
+                tx.streams.join(", ")
             );
         }
         for rx in &setup.rx_ports {
             println!(
                 "rx  port {:<6} {}  XDP counter in {} mode",
                 rx.port, rx.interface, rx.mode
+            );
+        }
+        for router in &setup.router_macs {
+            println!(
+                "stream {}: dst_mac {} (router {})",
+                router.stream, router.mac, router.gateway
             );
         }
         flush();

@@ -107,6 +107,10 @@ pub struct TxPortInfo {
     pub queue: u32,
     /// The AF_XDP mode in use.
     pub mode: XskMode,
+    /// The core the sender is pinned to, if any.
+    pub core: Option<usize>,
+    /// The streams this sender owns.
+    pub streams: Vec<String>,
 }
 
 /// A receiving port as the run attached it.
@@ -583,17 +587,29 @@ fn open_senders(
     counters: &Arc<TxCounters>,
     stop: &Arc<AtomicBool>,
 ) -> Result<OpenedSenders, RunError> {
-    let mut by_port: BTreeMap<usize, Vec<&StreamPlan>> = BTreeMap::new();
+    // One worker per (port, queue) that has streams: a port's streams are
+    // dealt to its queues in turn, each stream owned by one worker so that
+    // its sequence numbers stay in order.
+    let mut by_worker: BTreeMap<(usize, u32), Vec<&StreamPlan>> = BTreeMap::new();
+    let mut dealt_per_port: BTreeMap<usize, u32> = BTreeMap::new();
     for stream in &plan.streams {
-        by_port.entry(stream.tx_port).or_default().push(stream);
+        let dealt = dealt_per_port.entry(stream.tx_port).or_default();
+        let queue = *dealt % plan.ports[stream.tx_port].queues.max(1);
+        *dealt += 1;
+        by_worker
+            .entry((stream.tx_port, queue))
+            .or_default()
+            .push(stream);
     }
     let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let worker_count = by_worker.len();
     let mut senders = Vec::new();
     let mut infos = Vec::new();
     let mut start_signals = Vec::new();
     let mut failure = None;
-    for (worker_index, (port_index, streams)) in by_port.into_iter().enumerate() {
+    for (worker_index, ((port_index, queue), streams)) in by_worker.into_iter().enumerate() {
         let port = plan.ports[port_index].clone();
+        let stream_names: Vec<String> = streams.iter().map(|stream| stream.name.clone()).collect();
         let setups: Vec<TxStreamSetup> = streams
             .iter()
             .map(|stream| TxStreamSetup {
@@ -603,17 +619,17 @@ fn open_senders(
                 frames_to_send: stream.frames_to_send(plan.run.stop),
             })
             .collect();
-        // Leave core 0 to the reader and the kernel where there is a choice.
+        // Leave core 0 to the reader and the kernel while there are other
+        // cores for every worker; past that, use them all.
         let core = match cores.len() {
             0 => None,
-            1 => cores.first().copied(),
-            count => cores.get(1 + worker_index % (count - 1)).copied(),
+            count if worker_count < count => cores.get(1 + worker_index).copied(),
+            count => cores.get((1 + worker_index) % count).copied(),
         };
         let (ready_tx, ready_rx) = channel::bounded::<Result<XskMode, RunError>>(1);
         let (start_tx, start_rx) = channel::bounded::<u64>(1);
         let counters = Arc::clone(counters);
         let stop = Arc::clone(stop);
-        let queue = 0;
         let thread_port = port.clone();
         // Runs that last a duration end on time; the grace lets the last
         // paced frame, due exactly at the end, still go.
@@ -622,7 +638,7 @@ fn open_senders(
             StopCondition::FramesPerStream(_) => None,
         };
         let handle = std::thread::Builder::new()
-            .name(format!("linerate-tx-{}", port.name))
+            .name(format!("linerate-tx-{}-{queue}", port.name))
             .spawn(move || -> Result<TxSummary, RunError> {
                 let port = thread_port;
                 if let Some(core) = core {
@@ -686,6 +702,8 @@ fn open_senders(
                     interface: port.describe(),
                     queue,
                     mode,
+                    core: core.map(|core| core.id),
+                    streams: stream_names,
                 });
                 start_signals.push(start_tx);
                 senders.push(Sender {

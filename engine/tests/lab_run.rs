@@ -403,3 +403,97 @@ fn jumbo_frame_on_a_1500_mtu_port_is_refused_with_the_fix() {
         "{message}"
     );
 }
+
+/// The receiving veth's own per-queue XDP packet counts (ethtool -S).
+fn rx_queue_packets(namespace: &str, interface: &str) -> Vec<u64> {
+    let output = std::process::Command::new("ip")
+        .args(["netns", "exec", namespace, "ethtool", "-S", interface])
+        .output()
+        .expect("ethtool runs (make test installs it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let mut counts = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("rx_queue_") {
+            if let Some((queue, value)) = rest.split_once("_xdp_packets:") {
+                let queue: usize = queue.parse().expect("queue number");
+                counts.resize(counts.len().max(queue + 1), 0);
+                counts[queue] = value.trim().parse().expect("count");
+            }
+        }
+    }
+    counts
+}
+
+#[test]
+fn two_workers_on_two_queues_carry_traffic_and_totals_are_exact() {
+    let lab = Lab::create(LabSpec::unique().with_queues(2))
+        .expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let ports = spec
+        .port_tables()
+        .replacen("name = \"a\"\n", "name = \"a\"\nqueues = 2\n", 1);
+    let text = format!(
+        "[run]\nframes = 30000\n{}{}{}{}{}",
+        ports,
+        spec.stream_table("one", "b", 60, "40kpps"),
+        spec.stream_table("two", "b", 60, "40kpps"),
+        spec.stream_table("three", "b", 128, "20kpps"),
+        spec.stream_table("four", "b", 1514, "20kpps"),
+    );
+    let plan = scenario::parse(&text, "queues.toml").expect("valid scenario");
+    let before = rx_queue_packets(&spec.b.namespace, &spec.b.interface);
+    let mut recorder = Recorder::default();
+    let report = run(
+        &plan,
+        RunOptions::default(),
+        &AtomicBool::new(false),
+        &mut recorder,
+    )
+    .expect("run completes");
+    let setup = recorder.setup.expect("setup reported");
+    let mut workers: Vec<(u32, Vec<String>)> = setup
+        .tx_ports
+        .iter()
+        .map(|tx| (tx.queue, tx.streams.clone()))
+        .collect();
+    workers.sort();
+    assert_eq!(
+        workers,
+        vec![
+            (0, vec!["one".to_string(), "three".to_string()]),
+            (1, vec!["two".to_string(), "four".to_string()])
+        ],
+        "streams dealt to the two queues in turn"
+    );
+    for stream in &report.streams {
+        assert_eq!(
+            (stream.counts.frames_sent, stream.counts.frames_received),
+            (30_000, 30_000),
+            "{}",
+            stream.name
+        );
+    }
+    let after = rx_queue_packets(&spec.b.namespace, &spec.b.interface);
+    assert_eq!(after.len(), 2, "two rx queues: {after:?}");
+    let per_queue: Vec<u64> = after
+        .iter()
+        .zip(before.iter().chain(std::iter::repeat(&0)))
+        .map(|(a, b)| a - b)
+        .collect();
+    // Each queue carries its worker's two streams (plus any stray IPv6
+    // neighbour discovery the kernel sends, at most a few frames).
+    assert!(
+        per_queue.iter().all(|count| *count >= 60_000),
+        "both queues carry traffic: {per_queue:?}"
+    );
+    assert!(
+        per_queue.iter().sum::<u64>() - 120_000 < 20,
+        "totals: {per_queue:?}"
+    );
+}

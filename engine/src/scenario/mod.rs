@@ -38,6 +38,8 @@ pub const DEFAULT_FRAME_SIZE: usize = 60;
 pub const FAST_INTERVAL: Duration = Duration::from_secs(1);
 /// Report interval named `slow`.
 pub const SLOW_INTERVAL: Duration = Duration::from_secs(10);
+/// Most TX queues a port may send on.
+pub const MAX_QUEUES: u32 = 64;
 /// Bytes of a frame's FCS.
 pub const FCS_BYTES: usize = 4;
 /// Bytes a frame costs on the wire beyond itself: FCS (4), preamble and
@@ -284,10 +286,24 @@ impl Validator<'_> {
                 Some(value)
             }
         };
+        let queues = match &port.queues {
+            None => 1,
+            Some(queues) if (1..=i64::from(MAX_QUEUES)).contains(queues.get_ref()) => {
+                *queues.get_ref() as u32
+            }
+            Some(queues) => {
+                return Err(self.error(
+                    queues.span(),
+                    &field("queues"),
+                    format!("must be 1 to {MAX_QUEUES} (one sending worker per queue)"),
+                ))
+            }
+        };
         Ok(PortPlan {
             name,
             interface,
             namespace,
+            queues,
         })
     }
 

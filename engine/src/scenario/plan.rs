@@ -46,6 +46,9 @@ pub struct PortPlan {
     pub interface: String,
     /// The network namespace (a name under /run/netns), if any.
     pub namespace: Option<String>,
+    /// TX queues 0..queues to send on, one worker each; the port's streams
+    /// are shared among them, each stream owned by one worker.
+    pub queues: u32,
 }
 
 impl PortPlan {

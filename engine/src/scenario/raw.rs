@@ -55,6 +55,8 @@ pub struct RawPort {
     pub interface: Spanned<String>,
     /// The network namespace the interface is in, if not the current one.
     pub namespace: Option<Spanned<String>>,
+    /// How many TX queues (0..n) to send on, one worker each.
+    pub queues: Option<Spanned<i64>>,
 }
 
 /// `[[stream]]`.
