@@ -468,7 +468,10 @@ fn arbitrary_spec() -> impl Strategy<Value = FrameSpec> {
                         };
                         // A start that keeps every value inside the field.
                         let room = max - span;
-                        let offset = u128::from(start) % (room + 1);
+                        let offset = match room.checked_add(1) {
+                            Some(choices) => u128::from(start) % choices,
+                            None => u128::from(start), // the whole 128-bit field
+                        };
                         let start = if mode == SweepMode::Decrement {
                             offset + span
                         } else {
@@ -505,7 +508,11 @@ fn expected_position(spec: &FrameSpec, sweep_index: usize, frame: u64) -> u64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 96 cases in `make test`; PROPTEST_CASES=N runs more.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(96),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_frame_is_valid_and_follows_its_spec(spec in arbitrary_spec()) {
