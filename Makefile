@@ -18,7 +18,7 @@ deps:
 		echo "linerate: run make as root: it installs packages, and the lab and AF_XDP need root" >&2; exit 2; fi
 	@missing=""; \
 	for package in $(DEB_PACKAGES); do \
-		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+		[ "$$(dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \

@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// dropping them, so that a capture (tcpdump) there sees them.
     #[arg(long)]
     pub rx_pass: bool,
+    /// Busy-poll the senders' sockets for this many microseconds (real
+    /// NICs with busy-poll support; budget is the batch size).
+    #[arg(long, value_name = "USECS", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub busy_poll: Option<u32>,
     /// Frames per batch handed to the kernel at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2048))]
     pub batch: u32,

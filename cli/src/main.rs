@@ -16,7 +16,7 @@ use linerate_engine::lab::{self, LabSpec};
 use linerate_engine::pcap;
 use linerate_engine::run::{self, RunOptions};
 use linerate_engine::scenario::{self, Plan};
-use linerate_engine::tx::XskModeRequest;
+use linerate_engine::tx::{BusyPoll, XskModeRequest};
 use linerate_engine::CountedFrames;
 
 use args::{Args, Command, LabAction, RunArgs, XskModeArg};
@@ -168,6 +168,10 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
             XskModeArg::ZeroCopy => XskModeRequest::ZeroCopy,
         },
         batch_size: run_args.batch,
+        busy_poll: run_args.busy_poll.map(|usecs| BusyPoll {
+            usecs,
+            budget: run_args.batch,
+        }),
         counted_frames: if run_args.rx_pass {
             CountedFrames::Pass
         } else {

@@ -19,11 +19,14 @@ impl RunObserver for LivePrinter {
                 .map(|core| format!("core {core}"))
                 .unwrap_or_else(|| "unpinned".to_string());
             println!(
-                "tx  port {:<6} {}  queue {}  {core}  AF_XDP {} mode  streams: {}",
+                "tx  port {:<6} {}  queue {}  {core}  AF_XDP {} mode{}  streams: {}",
                 tx.port,
                 tx.interface,
                 tx.queue,
                 tx.mode,
+                tx.busy_poll
+                    .map(|busy| format!(", busy-poll {} µs", busy.usecs))
+                    .unwrap_or_default(),
                 tx.streams.join(", ")
             );
         }
@@ -103,6 +106,22 @@ pub fn print_summary(report: &RunReport) {
             },
             stream.tx_fps
         );
+    }
+    for worker in &report.workers {
+        let setup = &worker.setup;
+        println!(
+            "tx  port {} queue {} ({} mode): {} frames, {} completions, {} ring-full, {} wakeups",
+            setup.port,
+            setup.queue,
+            setup.mode,
+            worker.frames_sent,
+            worker.completions,
+            worker.ring_full_events,
+            worker.wakeups
+        );
+    }
+    for rx in &report.setup.rx_ports {
+        println!("rx  port {} counted by XDP in {} mode", rx.port, rx.mode);
     }
     if report.frames_unknown_stream > 0 {
         println!(

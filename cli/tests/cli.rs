@@ -348,3 +348,21 @@ fn macgen_pcap_has_valid_checksums_and_the_swept_sets_per_tshark() {
     assert!(sources.contains("10.26.0.1") && sources.contains("10.26.254.254"));
     assert!(destinations.contains("10.27.0.1") && destinations.contains("10.27.254.254"));
 }
+
+#[test]
+fn busy_poll_is_applied_and_reported_and_the_report_names_each_worker() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let scenario = TempScenario::new("busy.toml", &scenario_for(lab.spec(), 5_000, "20kpps", "b"));
+    let output = linerate(&["run", "--busy-poll", "20", scenario.path()]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(text.contains("busy-poll 20 µs"), "{text}");
+    assert!(
+        text.contains("tx  port a queue 0 (copy mode): 5000 frames, 5000 completions"),
+        "{text}"
+    );
+    assert!(
+        text.contains("rx  port b counted by XDP in driver (native XDP) mode"),
+        "{text}"
+    );
+}

@@ -19,7 +19,8 @@ use crate::frame::{FrameError, FrameGenerator};
 use crate::netns::{self, NetnsError, NetnsGuard};
 use crate::scenario::{Plan, PortPlan, StopCondition, StreamPlan};
 use crate::tx::{
-    TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest, DEFAULT_BATCH,
+    BusyPoll, TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest,
+    DEFAULT_BATCH,
 };
 
 /// How long the start of sending is put off so that every sender is
@@ -111,6 +112,8 @@ pub struct TxPortInfo {
     pub core: Option<usize>,
     /// The streams this sender owns.
     pub streams: Vec<String>,
+    /// Busy polling, when asked for.
+    pub busy_poll: Option<BusyPoll>,
 }
 
 /// A receiving port as the run attached it.
@@ -237,6 +240,21 @@ impl StreamResult {
     }
 }
 
+/// What one sending worker did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerResult {
+    /// The worker as it was set up: port, queue, mode, core, streams.
+    pub setup: TxPortInfo,
+    /// Frames its streams placed on the TX ring.
+    pub frames_sent: u64,
+    /// Descriptors the kernel completed (one per frame, more for jumbo frames).
+    pub completions: u64,
+    /// Times frames were due but the ring or a pool had no room.
+    pub ring_full_events: u64,
+    /// Wakeups (sendto calls).
+    pub wakeups: u64,
+}
+
 /// The results of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
@@ -248,6 +266,8 @@ pub struct RunReport {
     pub send_duration: Duration,
     /// Per-stream results, in stream id order.
     pub streams: Vec<StreamResult>,
+    /// Per-worker results, in the order of [`RunSetup::tx_ports`].
+    pub workers: Vec<WorkerResult>,
     /// Frames with linerate's magic but a stream id this run does not have.
     pub frames_unknown_stream: u64,
     /// True when the run was stopped before every frame was sent.
@@ -305,6 +325,8 @@ pub struct RunOptions {
     pub batch_size: u32,
     /// What the receive program does with the frames it counts.
     pub counted_frames: CountedFrames,
+    /// Busy polling on the senders' sockets (real NICs).
+    pub busy_poll: Option<BusyPoll>,
 }
 
 impl Default for RunOptions {
@@ -313,6 +335,7 @@ impl Default for RunOptions {
             xsk_mode: XskModeRequest::Auto,
             batch_size: DEFAULT_BATCH,
             counted_frames: CountedFrames::Drop,
+            busy_poll: None,
         }
     }
 }
@@ -350,10 +373,17 @@ pub fn run(
         .collect::<Result<Vec<_>, _>>()?;
 
     let (rx_ports, rx_infos) = attach_counters(plan, options.counted_frames)?;
-    let counters = Arc::new(TxCounters::new(plan.streams.len()));
+    let workers = plan_workers(plan);
+    let counters = Arc::new(TxCounters::new(plan.streams.len(), workers.len()));
     let senders_stop = Arc::new(AtomicBool::new(false));
-    let (senders, tx_infos, start_signals) =
-        open_senders(plan, options, &generators, &counters, &senders_stop)?;
+    let (senders, tx_infos, start_signals) = open_senders(
+        plan,
+        &workers,
+        options,
+        &generators,
+        &counters,
+        &senders_stop,
+    )?;
     let setup = RunSetup {
         tx_ports: tx_infos,
         rx_ports: rx_infos,
@@ -458,8 +488,26 @@ pub fn run(
             tx_fps: per_second(counts.frames_sent, *duration),
         })
         .collect();
+    let workers = setup
+        .tx_ports
+        .iter()
+        .zip(counters.workers.iter())
+        .map(|(info, own)| WorkerResult {
+            setup: info.clone(),
+            frames_sent: plan
+                .streams
+                .iter()
+                .filter(|stream| info.streams.contains(&stream.name))
+                .map(|stream| final_counts[usize::from(stream.id)].frames_sent)
+                .sum(),
+            completions: own.completions.load(Ordering::Relaxed),
+            ring_full_events: own.ring_full_events.load(Ordering::Relaxed),
+            wakeups: own.wakeups.load(Ordering::Relaxed),
+        })
+        .collect();
     Ok(RunReport {
         source: plan.source.clone(),
+        workers,
         setup,
         send_duration,
         streams,
@@ -580,8 +628,27 @@ type OpenedSenders = (Vec<Sender>, Vec<TxPortInfo>, Vec<channel::Sender<u64>>);
 
 /// Starts one sender thread per sending port; each opens its socket in its
 /// port's namespace and waits for the start time.
+/// One worker per (port, queue) that has streams: a port's streams are
+/// dealt to its queues in turn, each stream owned by one worker so that its
+/// sequence numbers stay in order.
+fn plan_workers(plan: &Plan) -> Vec<((usize, u32), Vec<&StreamPlan>)> {
+    let mut by_worker: BTreeMap<(usize, u32), Vec<&StreamPlan>> = BTreeMap::new();
+    let mut dealt_per_port: BTreeMap<usize, u32> = BTreeMap::new();
+    for stream in &plan.streams {
+        let dealt = dealt_per_port.entry(stream.tx_port).or_default();
+        let queue = *dealt % plan.ports[stream.tx_port].queues.max(1);
+        *dealt += 1;
+        by_worker
+            .entry((stream.tx_port, queue))
+            .or_default()
+            .push(stream);
+    }
+    by_worker.into_iter().collect()
+}
+
 fn open_senders(
     plan: &Plan,
+    workers: &[((usize, u32), Vec<&StreamPlan>)],
     options: RunOptions,
     generators: &[FrameGenerator],
     counters: &Arc<TxCounters>,
@@ -607,7 +674,8 @@ fn open_senders(
     let mut infos = Vec::new();
     let mut start_signals = Vec::new();
     let mut failure = None;
-    for (worker_index, ((port_index, queue), streams)) in by_worker.into_iter().enumerate() {
+    for (worker_index, ((port_index, queue), streams)) in workers.iter().enumerate() {
+        let (port_index, queue) = (*port_index, *queue);
         let port = plan.ports[port_index].clone();
         let stream_names: Vec<String> = streams.iter().map(|stream| stream.name.clone()).collect();
         let setups: Vec<TxStreamSetup> = streams
@@ -661,6 +729,7 @@ fn open_senders(
                             options.xsk_mode,
                             setups,
                             options.batch_size,
+                            options.busy_poll,
                         )
                         .map(|worker| (guard, worker))
                         .map_err(transmit_error)
@@ -681,7 +750,7 @@ fn open_senders(
                 let deadline_ns =
                     deadline.map(|after_start| start_ns + after_start.as_nanos() as u64);
                 worker
-                    .run(start_ns, deadline_ns, &stop, &counters)
+                    .run(start_ns, deadline_ns, &stop, &counters, worker_index)
                     .map_err(transmit_error)
             });
         let handle = match handle {
@@ -704,6 +773,7 @@ fn open_senders(
                     mode,
                     core: core.map(|core| core.id),
                     streams: stream_names,
+                    busy_poll: options.busy_poll,
                 });
                 start_signals.push(start_tx);
                 senders.push(Sender {

@@ -55,6 +55,44 @@ pub enum XskModeRequest {
     ZeroCopy,
 }
 
+/// Busy polling on the socket, for NICs whose driver supports it: the
+/// sender's own calls poll the device instead of waiting for interrupts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyPoll {
+    /// How long a poll may spin, in microseconds (SO_BUSY_POLL).
+    pub usecs: u32,
+    /// Descriptors a poll may handle (SO_BUSY_POLL_BUDGET).
+    pub budget: u32,
+}
+
+// asm-generic socket option numbers (x86_64, aarch64, riscv64).
+const SO_BUSY_POLL: libc::c_int = 46;
+const SO_PREFER_BUSY_POLL: libc::c_int = 69;
+const SO_BUSY_POLL_BUDGET: libc::c_int = 70;
+
+fn set_socket_option(
+    fd: std::os::fd::RawFd,
+    option: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
+    // SAFETY: `value` is a live c_int for the duration of the call and its
+    // size is passed; `fd` is the open AF_XDP socket.
+    let result = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            option,
+            &value as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// The AF_XDP mode a socket is bound in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum XskMode {
@@ -133,23 +171,27 @@ pub struct WorkerTxCounters {
     pub wakeups: AtomicU64,
 }
 
-/// Counters a sender shares with the run's reader, each on its own cache line.
+/// A run's transmit counters, each on its own cache line, each with one
+/// writer: a stream's by the worker that owns the stream, a worker's by
+/// that worker. Readers sum them without locks.
 #[derive(Debug)]
 pub struct TxCounters {
-    /// Indexed by stream id; only this sender's streams move.
+    /// Indexed by stream id.
     pub streams: Vec<CachePadded<StreamTxCounters>>,
-    /// This sender's own counters.
-    pub worker: CachePadded<WorkerTxCounters>,
+    /// Indexed by worker.
+    pub workers: Vec<CachePadded<WorkerTxCounters>>,
 }
 
 impl TxCounters {
-    /// Counters for a run of `stream_count` streams.
-    pub fn new(stream_count: usize) -> TxCounters {
+    /// Counters for a run of `stream_count` streams sent by `worker_count` workers.
+    pub fn new(stream_count: usize, worker_count: usize) -> TxCounters {
         TxCounters {
             streams: (0..stream_count)
                 .map(|_| CachePadded::new(StreamTxCounters::default()))
                 .collect(),
-            worker: CachePadded::new(WorkerTxCounters::default()),
+            workers: (0..worker_count)
+                .map(|_| CachePadded::new(WorkerTxCounters::default()))
+                .collect(),
         }
     }
 }
@@ -221,6 +263,7 @@ impl TxWorker {
         mode: XskModeRequest,
         streams: Vec<TxStreamSetup>,
         batch_limit: u32,
+        busy_poll: Option<BusyPoll>,
     ) -> Result<TxWorker, TxError> {
         let stream_count = (streams.len() as u32).max(1);
         let frames_per_pool = (MIN_UMEM_FRAMES / stream_count).max(MIN_FRAMES_PER_STREAM);
@@ -239,6 +282,23 @@ impl TxWorker {
             chunks_per_slot > 1,
         )?;
 
+        if let Some(busy) = busy_poll {
+            use std::os::fd::AsRawFd;
+            let fd = tx_queue.fd().as_raw_fd();
+            let busy_error = |option: &str, error: std::io::Error| TxError::Socket {
+                interface: interface.to_string(),
+                queue,
+                reason: format!(
+                    "cannot set {option}: {error} (busy polling needs a kernel of 5.11 or later)"
+                ),
+            };
+            set_socket_option(fd, SO_PREFER_BUSY_POLL, 1)
+                .map_err(|error| busy_error("SO_PREFER_BUSY_POLL", error))?;
+            set_socket_option(fd, SO_BUSY_POLL, busy.usecs as libc::c_int)
+                .map_err(|error| busy_error("SO_BUSY_POLL", error))?;
+            set_socket_option(fd, SO_BUSY_POLL_BUDGET, busy.budget as libc::c_int)
+                .map_err(|error| busy_error("SO_BUSY_POLL_BUDGET", error))?;
+        }
         if let Some(desc) = chunk_descs.first_mut() {
             // SAFETY: nothing has been handed to the kernel yet.
             let capacity = unsafe { umem.data_mut(desc) }.cursor().buf_len();
@@ -309,7 +369,13 @@ impl TxWorker {
         deadline_ns: Option<u64>,
         stop: &AtomicBool,
         counters: &TxCounters,
+        worker_index: usize,
     ) -> Result<TxSummary, TxError> {
+        let Some(own) = counters.workers.get(worker_index) else {
+            return Err(TxError::Umem(format!(
+                "no counters for worker {worker_index}"
+            )));
+        };
         for stream in &mut self.streams {
             stream.pacer.restart_at(start_ns);
         }
@@ -319,7 +385,7 @@ impl TxWorker {
         let stream_count = self.streams.len();
 
         loop {
-            outstanding -= self.reclaim_completions(counters);
+            outstanding -= self.reclaim_completions(own);
             if stop.load(Ordering::Relaxed) {
                 summary.stopped_early = self.streams.iter().any(|stream| !stream.pacer.is_done());
                 break;
@@ -400,10 +466,7 @@ impl TxWorker {
             }
             first_stream = (first_stream + 1) % stream_count.max(1);
             if starved {
-                counters
-                    .worker
-                    .ring_full_events
-                    .fetch_add(1, Ordering::Relaxed);
+                own.ring_full_events.fetch_add(1, Ordering::Relaxed);
             }
 
             if batch_len > 0 {
@@ -421,7 +484,7 @@ impl TxWorker {
                 summary.last_frame_ns = Some(now);
             }
             if outstanding > 0 && self.tx_queue.needs_wakeup() {
-                self.wake(counters);
+                self.wake(own);
             }
             if batch_len == 0 && outstanding == 0 {
                 self.wait_for_next_due();
@@ -431,9 +494,9 @@ impl TxWorker {
         let deadline = monotonic_ns() + COMPLETION_TIMEOUT.as_nanos() as u64;
         while outstanding > 0 && monotonic_ns() < deadline {
             if self.tx_queue.needs_wakeup() {
-                self.wake(counters);
+                self.wake(own);
             }
-            let reclaimed = self.reclaim_completions(counters);
+            let reclaimed = self.reclaim_completions(own);
             outstanding -= reclaimed;
             if reclaimed == 0 {
                 std::thread::sleep(Duration::from_micros(50));
@@ -453,17 +516,17 @@ impl TxWorker {
         Ok(summary)
     }
 
-    fn wake(&self, counters: &TxCounters) {
+    fn wake(&self, own: &WorkerTxCounters) {
         // Errors that mean "try again" are absorbed by xsk-rs; anything else
         // shows up as frames that never complete.
         let _ = self.tx_queue.wakeup();
-        counters.worker.wakeups.fetch_add(1, Ordering::Relaxed);
+        own.wakeups.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts completed chunks against their slots and returns each slot
     /// whose chunks have all completed to its stream's pool. Returns how
     /// many chunks completed.
-    fn reclaim_completions(&mut self, counters: &TxCounters) -> u64 {
+    fn reclaim_completions(&mut self, own: &WorkerTxCounters) -> u64 {
         // SAFETY: the completion queue belongs to this UMEM, and `completed`
         // is ours to overwrite.
         let count = unsafe { self.completion_queue.consume(&mut self.completed) };
@@ -481,10 +544,7 @@ impl TxWorker {
             }
         }
         if count > 0 {
-            counters
-                .worker
-                .completions
-                .fetch_add(count as u64, Ordering::Relaxed);
+            own.completions.fetch_add(count as u64, Ordering::Relaxed);
         }
         count as u64
     }

@@ -497,3 +497,62 @@ fn two_workers_on_two_queues_carry_traffic_and_totals_are_exact() {
         "totals: {per_queue:?}"
     );
 }
+
+#[test]
+fn paced_rates_arrive_within_one_percent() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    // (rate as written, frame size, target frames per second)
+    let cases = [
+        ("10kpps", 60, 10_000.0),
+        ("100kpps", 60, 100_000.0),
+        ("1Gbps", 1514, 1e9 / (1538.0 * 8.0)),
+    ];
+    for (rate, size, target) in cases {
+        let text = format!(
+            "[run]\nduration = \"3s\"\nreport_interval = \"1s\"\n{}{}",
+            spec.port_tables(),
+            spec.stream_table("paced", "b", size, rate)
+        );
+        let plan = scenario::parse(&text, "rate.toml").expect("valid scenario");
+        let mut recorder = Recorder::default();
+        let report = run(
+            &plan,
+            RunOptions::default(),
+            &AtomicBool::new(false),
+            &mut recorder,
+        )
+        .expect("run completes");
+        let stream = &report.streams[0];
+        assert_eq!(
+            stream.counts.frames_received, stream.counts.frames_sent,
+            "{rate}: nothing lost"
+        );
+        let over_run = stream.counts.frames_received as f64 / report.send_duration.as_secs_f64();
+        let error = (over_run - target) / target;
+        eprintln!("{rate}: target {target:.1} fps, received {over_run:.1} fps over the run, error {:+.4} %", error * 100.0);
+        assert!(
+            error.abs() < 0.01,
+            "{rate}: {over_run} fps over the run for {target}"
+        );
+        // The receive rate within whole seconds of sending, as the receiver saw it.
+        for interval in recorder
+            .intervals
+            .iter()
+            .filter(|interval| interval.elapsed.as_secs_f64() < 2.9)
+        {
+            let received = interval.streams[0].rx_fps;
+            let error = (received - target) / target;
+            eprintln!(
+                "{rate}: at {:.1} s received {received:.1} fps, error {:+.4} %",
+                interval.elapsed.as_secs_f64(),
+                error * 100.0
+            );
+            assert!(
+                error.abs() < 0.01,
+                "{rate}: {received} fps in the interval ending {:?}",
+                interval.elapsed
+            );
+        }
+    }
+}
