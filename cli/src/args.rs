@@ -69,9 +69,10 @@ pub enum Command {
 pub struct RunArgs {
     /// The scenario file (TOML).
     pub file: PathBuf,
-    /// AF_XDP bind mode: zero-copy where the driver has it (auto), or forced.
-    #[arg(long, value_enum, default_value_t = XskModeArg::Auto)]
-    pub xsk_mode: XskModeArg,
+    /// AF_XDP bind mode for every port, over the scenario's `xsk_mode`:
+    /// zero-copy where the driver has it (auto, the default), or forced.
+    #[arg(long, value_enum)]
+    pub xsk_mode: Option<XskModeArg>,
     /// Pass counted frames on to the receiving port's stack instead of
     /// dropping them, so that a capture (tcpdump) there sees them.
     #[arg(long)]

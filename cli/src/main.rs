@@ -123,6 +123,8 @@ fn command_count(
         interface,
         namespace,
         queues: 1,
+        cores: Vec::new(),
+        xsk_mode: None,
     };
     install_stop_handler();
     println!(
@@ -162,11 +164,11 @@ fn command_count(
 fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
     let plan = load_plan(&run_args.file)?;
     let options = RunOptions {
-        xsk_mode: match run_args.xsk_mode {
+        xsk_mode: run_args.xsk_mode.map(|mode| match mode {
             XskModeArg::Auto => XskModeRequest::Auto,
             XskModeArg::Copy => XskModeRequest::Copy,
             XskModeArg::ZeroCopy => XskModeRequest::ZeroCopy,
-        },
+        }),
         batch_size: run_args.batch,
         busy_poll: run_args.busy_poll.map(|usecs| BusyPoll {
             usecs,

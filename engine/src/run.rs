@@ -89,6 +89,16 @@ pub enum RunError {
         #[source]
         source: FrameError,
     },
+    /// The scenario asks for a core this machine does not have.
+    #[error("port {port:?}: core {core} does not exist here (cores: {available}); fix the port's cores list")]
+    Core {
+        /// The port.
+        port: String,
+        /// The core asked for.
+        core: usize,
+        /// The cores there are.
+        available: String,
+    },
     /// A sender thread died.
     #[error("the sender thread for port {port:?} panicked; this is a linerate bug")]
     SenderPanicked {
@@ -319,8 +329,9 @@ pub trait RunObserver {
 /// Options for a run that are not part of the scenario.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
-    /// AF_XDP mode to ask for.
-    pub xsk_mode: XskModeRequest,
+    /// AF_XDP mode to ask for on every port, over each port's own choice
+    /// (which defaults to auto).
+    pub xsk_mode: Option<XskModeRequest>,
     /// Frames per batch.
     pub batch_size: u32,
     /// What the receive program does with the frames it counts.
@@ -332,7 +343,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            xsk_mode: XskModeRequest::Auto,
+            xsk_mode: None,
             batch_size: DEFAULT_BATCH,
             counted_frames: CountedFrames::Drop,
             busy_poll: None,
@@ -689,10 +700,28 @@ fn open_senders(
             .collect();
         // Leave core 0 to the reader and the kernel while there are other
         // cores for every worker; past that, use them all.
-        let core = match cores.len() {
-            0 => None,
-            count if worker_count < count => cores.get(1 + worker_index).copied(),
-            count => cores.get((1 + worker_index) % count).copied(),
+        let xsk_mode = options.xsk_mode.or(port.xsk_mode).unwrap_or_default();
+        let core = if port.cores.is_empty() {
+            match cores.len() {
+                0 => None,
+                count if worker_count < count => cores.get(1 + worker_index).copied(),
+                count => cores.get((1 + worker_index) % count).copied(),
+            }
+        } else {
+            // The scenario's cores, in queue order.
+            let wanted = port.cores[queue as usize % port.cores.len()];
+            match cores.iter().find(|core| core.id == wanted) {
+                Some(core) => Some(*core),
+                None => {
+                    let known: Vec<String> = cores.iter().map(|core| core.id.to_string()).collect();
+                    failure = Some(RunError::Core {
+                        port: port.name.clone(),
+                        core: wanted,
+                        available: known.join(", "),
+                    });
+                    break;
+                }
+            }
         };
         let (ready_tx, ready_rx) = channel::bounded::<Result<XskMode, RunError>>(1);
         let (start_tx, start_rx) = channel::bounded::<u64>(1);
@@ -726,7 +755,7 @@ fn open_senders(
                         TxWorker::open(
                             &port.interface,
                             queue,
-                            options.xsk_mode,
+                            xsk_mode,
                             setups,
                             options.batch_size,
                             options.busy_poll,

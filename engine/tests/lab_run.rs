@@ -556,3 +556,56 @@ fn paced_rates_arrive_within_one_percent() {
         }
     }
 }
+
+#[test]
+fn scenario_cores_and_xsk_modes_are_honoured() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let with_port_keys = |keys: &str| {
+        let ports =
+            spec.port_tables()
+                .replacen("name = \"a\"\n", &format!("name = \"a\"\n{keys}\n"), 1);
+        scenario::parse(
+            &format!(
+                "[run]\nframes = 1000\n{ports}{}",
+                spec.stream_table("s", "b", 60, "10kpps")
+            ),
+            "keys.toml",
+        )
+        .expect("valid scenario")
+    };
+    let run_plan = |plan: &scenario::Plan| {
+        let mut recorder = Recorder::default();
+        let result = run(
+            plan,
+            RunOptions::default(),
+            &AtomicBool::new(false),
+            &mut recorder,
+        );
+        (result, recorder)
+    };
+
+    let last_core = core_affinity::get_core_ids()
+        .expect("cores")
+        .last()
+        .expect("a core")
+        .id;
+    let (report, recorder) = run_plan(&with_port_keys(&format!(
+        "cores = [{last_core}]\nxsk_mode = \"copy\""
+    )));
+    assert_eq!(
+        report.expect("runs").streams[0].counts.frames_received,
+        1000
+    );
+    let tx = &recorder.setup.expect("setup").tx_ports[0];
+    assert_eq!((tx.core, tx.mode), (Some(last_core), XskMode::Copy));
+
+    // veth has no zero-copy: asking for it alone fails, naming the mode.
+    let (result, _) = run_plan(&with_port_keys("xsk_mode = \"zero-copy\""));
+    let message = result.expect_err("veth cannot do zero-copy").to_string();
+    assert!(message.contains("zero-copy"), "{message}");
+
+    let (result, _) = run_plan(&with_port_keys("cores = [4000]"));
+    let message = result.expect_err("no such core").to_string();
+    assert!(message.contains("core 4000 does not exist"), "{message}");
+}

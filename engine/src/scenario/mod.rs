@@ -299,11 +299,48 @@ impl Validator<'_> {
                 ))
             }
         };
+        let cores = match &port.cores {
+            None => Vec::new(),
+            Some(cores) => {
+                if cores.get_ref().is_empty()
+                    || cores
+                        .get_ref()
+                        .iter()
+                        .any(|core| !(0..=4095).contains(core))
+                {
+                    return Err(self.error(
+                        cores.span(),
+                        &field("cores"),
+                        "give core numbers like [1, 2] (see `nproc`), or leave cores out to choose automatically",
+                    ));
+                }
+                cores.get_ref().iter().map(|core| *core as usize).collect()
+            }
+        };
+        let xsk_mode = match &port.xsk_mode {
+            None => None,
+            Some(mode) => Some(match mode.get_ref().as_str() {
+                "auto" => crate::tx::XskModeRequest::Auto,
+                "copy" => crate::tx::XskModeRequest::Copy,
+                "zero-copy" => crate::tx::XskModeRequest::ZeroCopy,
+                other => {
+                    return Err(self.error(
+                        mode.span(),
+                        &field("xsk_mode"),
+                        format!(
+                            "{other:?} is not an AF_XDP mode: \"auto\", \"copy\" or \"zero-copy\""
+                        ),
+                    ))
+                }
+            }),
+        };
         Ok(PortPlan {
             name,
             interface,
             namespace,
             queues,
+            cores,
+            xsk_mode,
         })
     }
 

@@ -49,6 +49,11 @@ pub struct PortPlan {
     /// TX queues 0..queues to send on, one worker each; the port's streams
     /// are shared among them, each stream owned by one worker.
     pub queues: u32,
+    /// Cores for the workers, in queue order (wrapping); empty: chosen
+    /// automatically.
+    pub cores: Vec<usize>,
+    /// The AF_XDP bind mode the scenario asks for, if any.
+    pub xsk_mode: Option<crate::tx::XskModeRequest>,
 }
 
 impl PortPlan {

@@ -57,6 +57,10 @@ pub struct RawPort {
     pub namespace: Option<Spanned<String>>,
     /// How many TX queues (0..n) to send on, one worker each.
     pub queues: Option<Spanned<i64>>,
+    /// Cores for the port's workers, in queue order.
+    pub cores: Option<Spanned<Vec<i64>>>,
+    /// AF_XDP bind mode: "auto", "copy" or "zero-copy".
+    pub xsk_mode: Option<Spanned<String>>,
 }
 
 /// `[[stream]]`.

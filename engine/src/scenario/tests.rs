@@ -540,3 +540,30 @@ fn bit_rates_become_frame_rates_at_l1_or_l2() {
     ));
     assert_eq!(bad.field.as_deref(), Some("stream[0].rate_layer"));
 }
+
+#[test]
+fn port_queues_cores_and_modes() {
+    let text = good_with(
+        "namespace = \"linerate-a\"",
+        "namespace = \"linerate-a\"\nqueues = 2\ncores = [1, 0]\nxsk_mode = \"copy\"",
+    );
+    let plan = parse(&text, "p.toml").expect("valid");
+    let port = &plan.ports[0];
+    assert_eq!(
+        (port.queues, port.cores.clone(), port.xsk_mode),
+        (2, vec![1, 0], Some(crate::tx::XskModeRequest::Copy))
+    );
+    assert_eq!((plan.ports[1].queues, plan.ports[1].xsk_mode), (1, None));
+    for (from, to, field) in [
+        ("queues = 2", "queues = 0", "port[0].queues"),
+        ("cores = [1, 0]", "cores = []", "port[0].cores"),
+        (
+            "xsk_mode = \"copy\"",
+            "xsk_mode = \"fast\"",
+            "port[0].xsk_mode",
+        ),
+    ] {
+        let error = error_for(&text.replacen(from, to, 1));
+        assert_eq!(error.field.as_deref(), Some(field), "{to}: {error}");
+    }
+}
