@@ -19,7 +19,7 @@ impl RunObserver for LivePrinter {
                 .map(|core| format!("core {core}"))
                 .unwrap_or_else(|| "unpinned".to_string());
             println!(
-                "tx  port {:<6} {}  queue {}  {core}  AF_XDP {} mode{}  streams: {}",
+                "tx  port {:<6} {}  queue {}  {core}  AF_XDP {} mode{}  UMEM {:.1} MiB  streams: {}",
                 tx.port,
                 tx.interface,
                 tx.queue,
@@ -27,6 +27,7 @@ impl RunObserver for LivePrinter {
                 tx.busy_poll
                     .map(|busy| format!(", busy-poll {} µs", busy.usecs))
                     .unwrap_or_default(),
+                tx.umem_bytes as f64 / (1024.0 * 1024.0),
                 tx.streams.join(", ")
             );
         }

@@ -124,6 +124,8 @@ pub struct TxPortInfo {
     pub streams: Vec<String>,
     /// Busy polling, when asked for.
     pub busy_poll: Option<BusyPoll>,
+    /// UMEM the sender uses, sized from its streams' rates.
+    pub umem_bytes: u64,
 }
 
 /// A receiving port as the run attached it.
@@ -723,7 +725,7 @@ fn open_senders(
                 }
             }
         };
-        let (ready_tx, ready_rx) = channel::bounded::<Result<XskMode, RunError>>(1);
+        let (ready_tx, ready_rx) = channel::bounded::<Result<(XskMode, u64), RunError>>(1);
         let (start_tx, start_rx) = channel::bounded::<u64>(1);
         let counters = Arc::clone(counters);
         let stop = Arc::clone(stop);
@@ -765,7 +767,7 @@ fn open_senders(
                     });
                 let (_guard, mut worker) = match opened {
                     Ok(opened) => {
-                        let _ = ready_tx.send(Ok(opened.1.mode()));
+                        let _ = ready_tx.send(Ok((opened.1.mode(), opened.1.umem_bytes())));
                         opened
                     }
                     Err(error) => {
@@ -794,7 +796,7 @@ fn open_senders(
             }
         };
         match ready_rx.recv() {
-            Ok(Ok(mode)) => {
+            Ok(Ok((mode, umem_bytes))) => {
                 infos.push(TxPortInfo {
                     port: port.name.clone(),
                     interface: port.describe(),
@@ -803,6 +805,7 @@ fn open_senders(
                     core: core.map(|core| core.id),
                     streams: stream_names,
                     busy_poll: options.busy_poll,
+                    umem_bytes,
                 });
                 start_signals.push(start_tx);
                 senders.push(Sender {

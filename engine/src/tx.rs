@@ -36,8 +36,21 @@ const XDP_PKT_CONTD: u32 = 1;
 pub const RING_SIZE: u32 = 2048;
 /// Slots each stream owns in the UMEM, at least.
 pub const MIN_FRAMES_PER_STREAM: u32 = 64;
-/// UMEM slots shared among a worker's streams, at least.
-pub const MIN_UMEM_FRAMES: u32 = 4096;
+/// Slots a stream owns at most: two TX rings' worth, more than can ever be
+/// in flight.
+pub const MAX_FRAMES_PER_STREAM: u32 = 2 * RING_SIZE;
+/// How much of a stream's traffic its pool holds: its rate times this.
+pub const POOL_TIME: Duration = Duration::from_millis(4);
+
+/// The slots a stream at `rate` needs: POOL_TIME of its frames, bounded.
+pub fn pool_slots(rate: Rate) -> u32 {
+    let frames = rate.frames_per_second() * POOL_TIME.as_secs_f64();
+    if frames.is_finite() {
+        (frames.ceil() as u32).clamp(MIN_FRAMES_PER_STREAM, MAX_FRAMES_PER_STREAM)
+    } else {
+        MAX_FRAMES_PER_STREAM
+    }
+}
 /// Default frames per batch (one produce, one wakeup).
 pub const DEFAULT_BATCH: u32 = 64;
 /// How long the sender waits for the kernel to complete what it produced.
@@ -231,7 +244,8 @@ pub struct TxWorker {
     completion_queue: CompQueue,
     mode: XskMode,
     streams: Vec<StreamState>,
-    frames_per_pool: u32,
+    /// The stream (index into `streams`) each slot belongs to.
+    slot_owner: Vec<u16>,
     /// UMEM chunks per slot: 1, or more for jumbo frames.
     chunks_per_slot: u32,
     /// Every chunk's descriptor, by chunk index.
@@ -248,7 +262,7 @@ impl std::fmt::Debug for TxWorker {
         f.debug_struct("TxWorker")
             .field("mode", &self.mode)
             .field("streams", &self.streams.len())
-            .field("frames_per_pool", &self.frames_per_pool)
+            .field("slots", &self.slot_owner.len())
             .finish()
     }
 }
@@ -265,15 +279,15 @@ impl TxWorker {
         batch_limit: u32,
         busy_poll: Option<BusyPoll>,
     ) -> Result<TxWorker, TxError> {
-        let stream_count = (streams.len() as u32).max(1);
-        let frames_per_pool = (MIN_UMEM_FRAMES / stream_count).max(MIN_FRAMES_PER_STREAM);
+        // Each stream's pool is sized from its rate.
+        let pool_sizes: Vec<u32> = streams.iter().map(|setup| pool_slots(setup.rate)).collect();
         let largest = streams
             .iter()
             .map(|setup| setup.generator.max_frame_len())
             .max()
             .unwrap_or(0);
         let chunks_per_slot = (largest as u32).div_ceil(CHUNK_DATA_LEN as u32).max(1);
-        let slot_count = frames_per_pool * stream_count;
+        let slot_count: u32 = pool_sizes.iter().sum::<u32>().max(1);
         let (umem, mut chunk_descs, tx_queue, completion_queue, mode) = open_socket(
             interface,
             queue,
@@ -310,9 +324,10 @@ impl TxWorker {
         }
         let mut states = Vec::with_capacity(streams.len());
         for (pool_index, setup) in streams.into_iter().enumerate() {
-            let first_slot = pool_index as u32 * frames_per_pool;
-            let mut free_slots = Vec::with_capacity(frames_per_pool as usize);
-            for slot in (first_slot..first_slot + frames_per_pool).rev() {
+            let pool_size = pool_sizes[pool_index];
+            let first_slot: u32 = pool_sizes[..pool_index].iter().sum();
+            let mut free_slots = Vec::with_capacity(pool_size as usize);
+            for slot in (first_slot..first_slot + pool_size).rev() {
                 let first_chunk = (slot * chunks_per_slot) as usize;
                 let template = setup.generator.template();
                 for (part, desc) in template
@@ -345,7 +360,11 @@ impl TxWorker {
             completion_queue,
             mode,
             streams: states,
-            frames_per_pool,
+            slot_owner: pool_sizes
+                .iter()
+                .enumerate()
+                .flat_map(|(pool, size)| std::iter::repeat_n(pool as u16, *size as usize))
+                .collect(),
             chunks_per_slot,
             chunks_in_flight: vec![0; slot_count as usize],
             chunk_descs,
@@ -358,6 +377,11 @@ impl TxWorker {
     /// The mode the socket is bound in.
     pub fn mode(&self) -> XskMode {
         self.mode
+    }
+
+    /// Bytes of UMEM the worker uses.
+    pub fn umem_bytes(&self) -> u64 {
+        self.slot_owner.len() as u64 * u64::from(self.chunks_per_slot) * u64::from(UMEM_FRAME_SIZE)
     }
 
     /// Sends every stream's frames at its rate, counting from `start_ns`,
@@ -538,7 +562,12 @@ impl TxWorker {
             };
             *in_flight = in_flight.saturating_sub(1);
             if *in_flight == 0 {
-                if let Some(stream) = self.streams.get_mut((slot / self.frames_per_pool) as usize) {
+                let owner = self
+                    .slot_owner
+                    .get(slot as usize)
+                    .copied()
+                    .unwrap_or(u16::MAX);
+                if let Some(stream) = self.streams.get_mut(usize::from(owner)) {
                     stream.free_slots.push(slot * self.chunks_per_slot);
                 }
             }
@@ -646,4 +675,26 @@ fn create_umem(frame_count: u32) -> Result<(Umem, Vec<FrameDesc>), TxError> {
 
 fn queue_size(size: u32) -> Result<QueueSize, TxError> {
     QueueSize::new(size).map_err(|error| TxError::Umem(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pools_are_sized_from_rates() {
+        let pps = |frames: u64| Rate::FramesPerSecond {
+            millipps: frames * 1000,
+        };
+        assert_eq!(pool_slots(pps(0)), MIN_FRAMES_PER_STREAM);
+        assert_eq!(
+            pool_slots(pps(10_000)),
+            MIN_FRAMES_PER_STREAM,
+            "40 frames of traffic: the floor"
+        );
+        assert_eq!(pool_slots(pps(100_000)), 400);
+        assert_eq!(pool_slots(pps(1_000_000)), 4000);
+        assert_eq!(pool_slots(pps(10_000_000)), MAX_FRAMES_PER_STREAM);
+        assert_eq!(pool_slots(Rate::Max), MAX_FRAMES_PER_STREAM);
+    }
 }
