@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// NICs with busy-poll support; budget is the batch size).
     #[arg(long, value_name = "USECS", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub busy_poll: Option<u32>,
+    /// Release due frames together at most every this many microseconds:
+    /// fewer wakeups, each frame at most this late (0: each frame when due).
+    #[arg(long, value_name = "USECS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub release_interval: u32,
     /// Frames per batch handed to the kernel at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2048))]
     pub batch: u32,

@@ -170,6 +170,7 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
             XskModeArg::ZeroCopy => XskModeRequest::ZeroCopy,
         }),
         batch_size: run_args.batch,
+        release_interval: std::time::Duration::from_micros(u64::from(run_args.release_interval)),
         busy_poll: run_args.busy_poll.map(|usecs| BusyPoll {
             usecs,
             budget: run_args.batch,

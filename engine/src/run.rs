@@ -20,7 +20,7 @@ use crate::netns::{self, NetnsError, NetnsGuard};
 use crate::scenario::{Plan, PortPlan, StopCondition, StreamPlan};
 use crate::tx::{
     BusyPoll, TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest,
-    DEFAULT_BATCH,
+    DEFAULT_BATCH, DEFAULT_RELEASE_INTERVAL,
 };
 
 /// How long the start of sending is put off so that every sender is
@@ -340,6 +340,10 @@ pub struct RunOptions {
     pub counted_frames: CountedFrames,
     /// Busy polling on the senders' sockets (real NICs).
     pub busy_poll: Option<BusyPoll>,
+    /// Due frames are released together at most this often: each frame
+    /// leaves at most this long after it falls due, and a wakeup carries a
+    /// burst rather than one frame.
+    pub release_interval: Duration,
 }
 
 impl Default for RunOptions {
@@ -349,6 +353,7 @@ impl Default for RunOptions {
             batch_size: DEFAULT_BATCH,
             counted_frames: CountedFrames::Drop,
             busy_poll: None,
+            release_interval: DEFAULT_RELEASE_INTERVAL,
         }
     }
 }
@@ -781,7 +786,14 @@ fn open_senders(
                 let deadline_ns =
                     deadline.map(|after_start| start_ns + after_start.as_nanos() as u64);
                 worker
-                    .run(start_ns, deadline_ns, &stop, &counters, worker_index)
+                    .run(
+                        start_ns,
+                        deadline_ns,
+                        &stop,
+                        &counters,
+                        worker_index,
+                        options.release_interval,
+                    )
                     .map_err(transmit_error)
             });
         let handle = match handle {

@@ -53,6 +53,8 @@ pub fn pool_slots(rate: Rate) -> u32 {
 }
 /// Default frames per batch (one produce, one wakeup).
 pub const DEFAULT_BATCH: u32 = 64;
+/// Default release interval: due frames go out together at most this often.
+pub const DEFAULT_RELEASE_INTERVAL: Duration = Duration::from_micros(20);
 /// How long the sender waits for the kernel to complete what it produced.
 pub const COMPLETION_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -394,6 +396,7 @@ impl TxWorker {
         stop: &AtomicBool,
         counters: &TxCounters,
         worker_index: usize,
+        release_interval: Duration,
     ) -> Result<TxSummary, TxError> {
         let Some(own) = counters.workers.get(worker_index) else {
             return Err(TxError::Umem(format!(
@@ -407,6 +410,10 @@ impl TxWorker {
         let mut outstanding: u64 = 0;
         let mut first_stream = 0usize;
         let stream_count = self.streams.len();
+        // Due frames go out together at most every release interval, so that
+        // a wakeup (a syscall in copy mode) carries a burst, not one frame.
+        let release_interval_ns = release_interval.as_nanos() as u64;
+        let mut next_release_ns = start_ns;
 
         loop {
             outstanding -= self.reclaim_completions(own);
@@ -419,6 +426,14 @@ impl TxWorker {
             }
 
             let now = monotonic_ns();
+            if now < next_release_ns {
+                if outstanding > 0 && self.tx_queue.needs_wakeup() {
+                    self.wake(own);
+                }
+                std::hint::spin_loop();
+                continue;
+            }
+            next_release_ns = now + release_interval_ns;
             if deadline_ns.is_some_and(|deadline| now >= deadline) {
                 // Time is up: streams that stop on time (rate max) end here.
                 for stream in &mut self.streams {
@@ -489,6 +504,11 @@ impl TxWorker {
                 }
             }
             first_stream = (first_stream + 1) % stream_count.max(1);
+            if room > 0 && frames_in_batch == room {
+                // A full batch: more is due at once (rate max, or catching
+                // up), so the next release need not wait.
+                next_release_ns = now;
+            }
             if starved {
                 own.ring_full_events.fetch_add(1, Ordering::Relaxed);
             }
