@@ -644,8 +644,6 @@ fn attach_counters(
 
 type OpenedSenders = (Vec<Sender>, Vec<TxPortInfo>, Vec<channel::Sender<u64>>);
 
-/// Starts one sender thread per sending port; each opens its socket in its
-/// port's namespace and waits for the start time.
 /// One worker per (port, queue) that has streams: a port's streams are
 /// dealt to its queues in turn, each stream owned by one worker so that its
 /// sequence numbers stay in order.
@@ -664,6 +662,8 @@ fn plan_workers(plan: &Plan) -> Vec<((usize, u32), Vec<&StreamPlan>)> {
     by_worker.into_iter().collect()
 }
 
+/// Starts one sender thread per worker; each opens its socket in its port's
+/// namespace, reports its mode, and waits for the start time.
 fn open_senders(
     plan: &Plan,
     workers: &[((usize, u32), Vec<&StreamPlan>)],
@@ -672,22 +672,8 @@ fn open_senders(
     counters: &Arc<TxCounters>,
     stop: &Arc<AtomicBool>,
 ) -> Result<OpenedSenders, RunError> {
-    // One worker per (port, queue) that has streams: a port's streams are
-    // dealt to its queues in turn, each stream owned by one worker so that
-    // its sequence numbers stay in order.
-    let mut by_worker: BTreeMap<(usize, u32), Vec<&StreamPlan>> = BTreeMap::new();
-    let mut dealt_per_port: BTreeMap<usize, u32> = BTreeMap::new();
-    for stream in &plan.streams {
-        let dealt = dealt_per_port.entry(stream.tx_port).or_default();
-        let queue = *dealt % plan.ports[stream.tx_port].queues.max(1);
-        *dealt += 1;
-        by_worker
-            .entry((stream.tx_port, queue))
-            .or_default()
-            .push(stream);
-    }
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let worker_count = by_worker.len();
+    let worker_count = workers.len();
     let mut senders = Vec::new();
     let mut infos = Vec::new();
     let mut start_signals = Vec::new();
