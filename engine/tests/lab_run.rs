@@ -5,7 +5,9 @@
 use std::sync::atomic::AtomicBool;
 
 use linerate_engine::lab::{Lab, LabSpec};
-use linerate_engine::run::{run, IntervalReport, RunObserver, RunOptions, RunReport, RunSetup};
+use linerate_engine::run::{
+    run, IntervalReport, RunError, RunObserver, RunOptions, RunReport, RunSetup,
+};
 use linerate_engine::scenario;
 use linerate_engine::tx::XskMode;
 
@@ -24,12 +26,20 @@ impl RunObserver for Recorder {
     }
 }
 
+/// Runs `plan` with `options`, keeping what the run reported on the way.
+fn run_recorded(
+    plan: &scenario::Plan,
+    options: RunOptions,
+) -> (Result<RunReport, RunError>, Recorder) {
+    let mut recorder = Recorder::default();
+    let result = run(plan, options, &AtomicBool::new(false), &mut recorder);
+    (result, recorder)
+}
+
 fn run_text(text: &str) -> (RunReport, Recorder) {
     let plan = scenario::parse(text, "test.toml").expect("valid scenario");
-    let mut recorder = Recorder::default();
-    let stop = AtomicBool::new(false);
-    let report = run(&plan, RunOptions::default(), &stop, &mut recorder).expect("run completes");
-    (report, recorder)
+    let (report, recorder) = run_recorded(&plan, RunOptions::default());
+    (report.expect("run completes"), recorder)
 }
 
 #[test]
@@ -242,13 +252,7 @@ fn swept_stream_arrives_with_exactly_the_configured_sets() {
         counted_frames: linerate_engine::CountedFrames::Pass,
         ..RunOptions::default()
     };
-    let report = run(
-        &plan,
-        options,
-        &AtomicBool::new(false),
-        &mut Recorder::default(),
-    )
-    .expect("run completes");
+    let report = run_recorded(&plan, options).0.expect("run completes");
     assert_eq!(
         report.streams[0].counts.frames_received, frames as u64,
         "linerate's own count"
@@ -322,14 +326,8 @@ fn router_mac_is_the_gateway_peer() {
     );
     let plan = scenario::parse(&text, "router.toml").expect("valid scenario");
     assert!(plan.streams[0].dst_mac_from_router);
-    let mut recorder = Recorder::default();
-    let report = run(
-        &plan,
-        RunOptions::default(),
-        &AtomicBool::new(false),
-        &mut recorder,
-    )
-    .expect("run completes");
+    let (report, recorder) = run_recorded(&plan, RunOptions::default());
+    let report = report.expect("run completes");
     let setup = recorder.setup.expect("setup reported");
     assert_eq!(setup.router_macs.len(), 1);
     assert_eq!(setup.router_macs[0].gateway, spec.b.address);
@@ -355,13 +353,9 @@ fn jumbo_frames_cross_as_multi_buffer_chains() {
         )
     );
     let plan = scenario::parse(&text, "jumbo.toml").expect("valid scenario");
-    let report = run(
-        &plan,
-        RunOptions::default(),
-        &AtomicBool::new(false),
-        &mut Recorder::default(),
-    )
-    .expect("run completes");
+    let report = run_recorded(&plan, RunOptions::default())
+        .0
+        .expect("run completes");
     let jumbo = &report.streams[0].counts;
     assert_eq!((jumbo.frames_sent, jumbo.frames_received), (4000, 4000));
     assert_eq!(jumbo.bytes_received, 4000 * 9000);
@@ -386,13 +380,9 @@ fn jumbo_frame_on_a_1500_mtu_port_is_refused_with_the_fix() {
         spec.stream_table("big", "b", 9000, "1kpps")
     );
     let plan = scenario::parse(&text, "mtu.toml").expect("valid scenario");
-    let error = run(
-        &plan,
-        RunOptions::default(),
-        &AtomicBool::new(false),
-        &mut Recorder::default(),
-    )
-    .expect_err("the MTU is too small");
+    let error = run_recorded(&plan, RunOptions::default())
+        .0
+        .expect_err("the MTU is too small");
     let message = error.to_string();
     assert!(
         message.contains("needs an MTU of at least 8986"),
@@ -448,14 +438,8 @@ fn two_workers_on_two_queues_carry_traffic_and_totals_are_exact() {
     );
     let plan = scenario::parse(&text, "queues.toml").expect("valid scenario");
     let before = rx_queue_packets(&spec.b.namespace, &spec.b.interface);
-    let mut recorder = Recorder::default();
-    let report = run(
-        &plan,
-        RunOptions::default(),
-        &AtomicBool::new(false),
-        &mut recorder,
-    )
-    .expect("run completes");
+    let (report, recorder) = run_recorded(&plan, RunOptions::default());
+    let report = report.expect("run completes");
     let setup = recorder.setup.expect("setup reported");
     let mut workers: Vec<(u32, Vec<String>)> = setup
         .tx_ports
@@ -515,14 +499,8 @@ fn paced_rates_arrive_within_one_percent() {
             spec.stream_table("paced", "b", size, rate)
         );
         let plan = scenario::parse(&text, "rate.toml").expect("valid scenario");
-        let mut recorder = Recorder::default();
-        let report = run(
-            &plan,
-            RunOptions::default(),
-            &AtomicBool::new(false),
-            &mut recorder,
-        )
-        .expect("run completes");
+        let (report, recorder) = run_recorded(&plan, RunOptions::default());
+        let report = report.expect("run completes");
         let stream = &report.streams[0];
         assert_eq!(
             stream.counts.frames_received, stream.counts.frames_sent,
@@ -574,16 +552,7 @@ fn scenario_cores_and_xsk_modes_are_honoured() {
         )
         .expect("valid scenario")
     };
-    let run_plan = |plan: &scenario::Plan| {
-        let mut recorder = Recorder::default();
-        let result = run(
-            plan,
-            RunOptions::default(),
-            &AtomicBool::new(false),
-            &mut recorder,
-        );
-        (result, recorder)
-    };
+    let run_plan = |plan: &scenario::Plan| run_recorded(plan, RunOptions::default());
 
     let last_core = core_affinity::get_core_ids()
         .expect("cores")
