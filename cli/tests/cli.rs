@@ -366,3 +366,56 @@ fn busy_poll_is_applied_and_reported_and_the_report_names_each_worker() {
         "{text}"
     );
 }
+
+#[test]
+fn count_sees_another_senders_frames_and_names_a_missing_interface() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let counter = Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .args([
+            "count",
+            "--interface",
+            &spec.b.interface,
+            "--namespace",
+            &spec.b.namespace,
+            "--duration",
+            "3s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("linerate count starts");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // A linerate run counted on its own sending port, so that the receiving
+    // port is free for `count`: its 5,000 frames arrive at `count`.
+    let scenario = TempScenario::new("send.toml", &scenario_for(spec, 5_000, "20kpps", "a"));
+    let sender = linerate(&["run", scenario.path()]);
+    assert_eq!(
+        sender.status.code(),
+        Some(1),
+        "counted on the wrong port on purpose: {}",
+        stdout(&sender)
+    );
+    let output = counter.wait_with_output().expect("count ends");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("total: ") && text.contains("(5000 linerate,"),
+        "{text}"
+    );
+
+    let missing = linerate(&[
+        "count",
+        "--interface",
+        "eth-missing",
+        "--namespace",
+        &spec.b.namespace,
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("no interface \"eth-missing\""),
+        "{}",
+        stderr(&missing)
+    );
+}

@@ -564,14 +564,11 @@ fn send_duration(summaries: &[TxSummary], start_ns: u64) -> Duration {
 /// against its sending interface's MTU, before anything is attached.
 fn preflight(plan: &Plan) -> Result<(), RunError> {
     for (index, port) in plan.ports.iter().enumerate() {
-        in_namespace(port, || {
+        let mtu = in_namespace(port, || {
             netns::interface_index(&port.interface, port.namespace.as_deref())?;
-            Ok(())
+            Ok(netns::interface_mtu(&port.interface).unwrap_or(u32::MAX))
         })?;
         for stream in plan.streams.iter().filter(|stream| stream.tx_port == index) {
-            let mtu = in_namespace(port, || {
-                Ok(netns::interface_mtu(&port.interface).unwrap_or(u32::MAX))
-            })?;
             let needed = stream.frame.mtu_needed();
             if needed > mtu as usize {
                 return Err(RunError::Mtu {
@@ -600,6 +597,23 @@ fn in_namespace<T>(
     action().map_err(port_error)
 }
 
+/// Attaches `counter` to `port`'s interface: the interface is looked up
+/// and the bpf_link created inside the port's namespace, entered once.
+fn attach_to_port(port: &PortPlan, counter: &mut RxCounter) -> Result<XdpAttachMode, RunError> {
+    let port_error = |source| RunError::Port {
+        port: port.name.clone(),
+        source,
+    };
+    let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(port_error)?;
+    let ifindex =
+        netns::interface_index(&port.interface, port.namespace.as_deref()).map_err(port_error)?;
+    counter.attach(ifindex).map_err(|source| RunError::Receive {
+        port: port.name.clone(),
+        interface: port.describe(),
+        source,
+    })
+}
+
 fn attach_counters(
     plan: &Plan,
     counted: CountedFrames,
@@ -619,19 +633,7 @@ fn attach_counters(
         };
         let mut counter =
             RxCounter::load(plan.streams.len() as u32, counted).map_err(receive_error)?;
-        let ifindex = in_namespace(port, || {
-            netns::interface_index(&port.interface, port.namespace.as_deref())
-        })?;
-        let mode = {
-            let _guard =
-                NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(|source| {
-                    RunError::Port {
-                        port: port.name.clone(),
-                        source,
-                    }
-                })?;
-            counter.attach(ifindex).map_err(receive_error)?
-        };
+        let mode = attach_to_port(port, &mut counter)?;
         infos.push(RxPortInfo {
             port: port.name.clone(),
             interface: port.describe(),
@@ -942,21 +944,7 @@ pub fn count(
         source,
     };
     let mut counter = RxCounter::load(1, CountedFrames::Drop).map_err(receive_error)?;
-    {
-        let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(|source| {
-            RunError::Port {
-                port: port.name.clone(),
-                source,
-            }
-        })?;
-        let ifindex = netns::interface_index(&port.interface, port.namespace.as_deref()).map_err(
-            |source| RunError::Port {
-                port: port.name.clone(),
-                source,
-            },
-        )?;
-        counter.attach(ifindex).map_err(receive_error)?;
-    }
+    attach_to_port(port, &mut counter)?;
     let read = |counter: &RxCounter| -> PortCounts {
         let stream = counter.stream_counters(0).unwrap_or_default();
         let totals = counter.totals().unwrap_or_default();
