@@ -24,7 +24,9 @@ fn main() {
 
     let mut command = Command::new(&clang);
     command
-        .args(["-O2", "-g", "-target", "bpf", "-Wall", "-Werror"])
+        .args([
+            "-O2", "-g", "-target", "bpf", "-mcpu=v3", "-Wall", "-Werror",
+        ])
         .arg(format!("-I{libbpf_include}"))
         .arg("-Isrc");
     if let Some(dir) = &multiarch {

@@ -1,5 +1,6 @@
 //! The Rust mirror of `linerate_abi.h`: the payload header layout the
-//! sender writes and the counter values the XDP program keeps. Keep the two
+//! sender writes, the latency buckets and the per-stream receive state the
+//! XDP program keeps. Keep the two
 //! files in step; the BPF_PROG_TEST_RUN tests catch a mismatch.
 
 /// The magic value at the start of every linerate payload header ("LNRT").
@@ -21,6 +22,58 @@ pub mod payload_field {
     pub const TX_TIMESTAMP: Range<usize> = 10..18;
 }
 
+/// Histogram resolution: each power of two of nanoseconds is split into
+/// `1 << LATENCY_SUB_BITS` buckets (`LR_LATENCY_SUB_BITS`).
+pub const LATENCY_SUB_BITS: u32 = 5;
+/// Buckets per power of two (`LR_LATENCY_SUB`).
+pub const LATENCY_SUB: u64 = 1 << LATENCY_SUB_BITS;
+/// Latency histogram buckets per stream (`LR_LATENCY_BUCKETS`).
+pub const LATENCY_BUCKETS: usize = (LATENCY_SUB as usize) * 40;
+
+/// The bucket the XDP program files a latency of `latency_ns` under
+/// (`latency_bucket()` in the C program).
+pub fn latency_bucket(latency_ns: u64) -> usize {
+    if latency_ns < LATENCY_SUB {
+        return latency_ns as usize;
+    }
+    let shift = 63 - latency_ns.leading_zeros() - LATENCY_SUB_BITS;
+    let bucket = (shift as usize + 1) * LATENCY_SUB as usize
+        + ((latency_ns >> shift) & (LATENCY_SUB - 1)) as usize;
+    bucket.min(LATENCY_BUCKETS - 1)
+}
+
+/// The smallest and largest latency, in ns, that `bucket` holds.
+pub fn latency_bucket_bounds(bucket: usize) -> (u64, u64) {
+    let sub = LATENCY_SUB as usize;
+    if bucket < sub {
+        return (bucket as u64, bucket as u64);
+    }
+    let shift = (bucket / sub - 1) as u32;
+    let low = (LATENCY_SUB + (bucket % sub) as u64) << shift;
+    (low, low + (1u64 << shift) - 1)
+}
+
+/// Offsets of `struct lr_stream_rx`'s fields, in u64 words.
+mod stream_rx_word {
+    pub const FRAMES: usize = 0;
+    pub const BYTES: usize = 1;
+    pub const DUPLICATES: usize = 2;
+    pub const LATE: usize = 3;
+    pub const GAP_FRAMES: usize = 4;
+    pub const LATENCY_COUNT: usize = 5;
+    pub const LATENCY_SUM: usize = 6;
+    pub const LATENCY_MIN: usize = 7;
+    pub const LATENCY_MAX: usize = 8;
+    pub const CLOCK_BEHIND: usize = 9;
+    pub const JITTER_X16: usize = 10;
+    pub const JITTER_SAMPLES: usize = 11;
+    /// `last_transit_ns` is word 12; the reader has no use for it.
+    pub const BUCKETS: usize = 13;
+}
+
+/// Size in bytes of `struct lr_stream_rx`.
+pub const STREAM_RX_SIZE: usize = (stream_rx_word::BUCKETS + LATENCY_BUCKETS) * 8;
+
 fn u64_at(bytes: &[u8], index: usize) -> u64 {
     let start = index * 8;
     bytes
@@ -30,30 +83,112 @@ fn u64_at(bytes: &[u8], index: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// One stream's receive counters (`struct lr_stream_counters`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StreamCounters {
-    /// Frames received and recognised as this stream's.
+/// Latency as the receive counter measured it: CLOCK_MONOTONIC at the XDP
+/// hook minus the sender's timestamp, so meaningful only when sender and
+/// receiver share a clock (one host, as in the lab).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencyCounters {
+    /// Frames measured.
+    pub count: u64,
+    /// Sum of their latencies.
+    pub sum_ns: u64,
+    /// Smallest latency (0 when none).
+    pub min_ns: u64,
+    /// Largest latency.
+    pub max_ns: u64,
+    /// Frames per histogram bucket ([`latency_bucket_bounds`] gives each
+    /// bucket's range); [`LATENCY_BUCKETS`] long.
+    pub buckets: Vec<u64>,
+}
+
+impl Default for LatencyCounters {
+    fn default() -> Self {
+        LatencyCounters {
+            count: 0,
+            sum_ns: 0,
+            min_ns: 0,
+            max_ns: 0,
+            buckets: vec![0; LATENCY_BUCKETS],
+        }
+    }
+}
+
+/// One stream's receive state, summed over every CPU (`struct
+/// lr_stream_rx` and `struct lr_stream_sequence`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamRx {
+    /// Frames received and recognised as this stream's, duplicates too.
     pub frames: u64,
     /// Their bytes, Ethernet header to end of payload (no FCS).
     pub bytes: u64,
+    /// Frames whose sequence number had already arrived.
+    pub duplicates: u64,
+    /// First arrivals below the highest sequence number seen: each fills a
+    /// gap counted earlier (reordering).
+    pub late: u64,
+    /// Sequence numbers jumped over as the highest rose.
+    pub gap_frames: u64,
+    /// The highest sequence number seen, extended to 64 bits, plus one
+    /// (0 before the first frame).
+    pub next_expected: u64,
+    /// Frames whose TX timestamp was after the receive time (the clocks are
+    /// not shared): they have no latency.
+    pub clock_behind: u64,
+    /// Latency histogram and extremes.
+    pub latency: LatencyCounters,
+    /// RFC 3550 interarrival jitter in ns: each CPU's estimate over its own
+    /// arrivals, weighted by how many it made (one CPU: exactly RFC 3550).
+    pub jitter_ns: f64,
+    /// Highest-sequence updates that lost the race too often (counted late).
+    pub update_races: u64,
 }
 
-impl StreamCounters {
-    /// Decodes one CPU's value as the kernel stores it (native endian).
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        StreamCounters {
-            frames: u64_at(bytes, 0),
-            bytes: u64_at(bytes, 1),
+impl StreamRx {
+    /// Adds one CPU's `struct lr_stream_rx` as the kernel stores it (native
+    /// endian). Jitter is summed weighted; [`StreamRx::finish_jitter`]
+    /// divides.
+    pub fn add_cpu(&mut self, bytes: &[u8], jitter_weight: &mut (f64, u64)) {
+        use stream_rx_word as word;
+        self.frames += u64_at(bytes, word::FRAMES);
+        self.bytes += u64_at(bytes, word::BYTES);
+        self.duplicates += u64_at(bytes, word::DUPLICATES);
+        self.late += u64_at(bytes, word::LATE);
+        self.gap_frames += u64_at(bytes, word::GAP_FRAMES);
+        self.clock_behind += u64_at(bytes, word::CLOCK_BEHIND);
+        let count = u64_at(bytes, word::LATENCY_COUNT);
+        if count > 0 {
+            let min = u64_at(bytes, word::LATENCY_MIN);
+            self.latency.min_ns = if self.latency.count == 0 {
+                min
+            } else {
+                self.latency.min_ns.min(min)
+            };
+            self.latency.max_ns = self.latency.max_ns.max(u64_at(bytes, word::LATENCY_MAX));
+            self.latency.count += count;
+            self.latency.sum_ns += u64_at(bytes, word::LATENCY_SUM);
+            for (bucket, total) in self.latency.buckets.iter_mut().enumerate() {
+                *total += u64_at(bytes, word::BUCKETS + bucket);
+            }
+        }
+        let samples = u64_at(bytes, word::JITTER_SAMPLES);
+        if samples > 0 {
+            jitter_weight.0 += u64_at(bytes, word::JITTER_X16) as f64 / 16.0 * samples as f64;
+            jitter_weight.1 += samples;
         }
     }
 
-    /// The sum of two CPUs' counters.
-    pub fn merged(&self, other: &StreamCounters) -> StreamCounters {
-        StreamCounters {
-            frames: self.frames + other.frames,
-            bytes: self.bytes + other.bytes,
-        }
+    /// Sets [`StreamRx::jitter_ns`] from the weighted sum [`StreamRx::add_cpu`] kept.
+    pub fn finish_jitter(&mut self, jitter_weight: (f64, u64)) {
+        self.jitter_ns = if jitter_weight.1 == 0 {
+            0.0
+        } else {
+            jitter_weight.0 / jitter_weight.1 as f64
+        };
+    }
+
+    /// Distinct sequence numbers received: frames less duplicates.
+    pub fn unique_frames(&self) -> u64 {
+        self.frames.saturating_sub(self.duplicates)
     }
 }
 
@@ -80,6 +215,38 @@ impl RxTotals {
         RxTotals {
             frames_unknown_stream: self.frames_unknown_stream + other.frames_unknown_stream,
             frames_passed: self.frames_passed + other.frames_passed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_latency_falls_inside_its_buckets_bounds() {
+        let mut value = 0u64;
+        while value < 1 << 44 {
+            let bucket = latency_bucket(value);
+            let (low, high) = latency_bucket_bounds(bucket);
+            assert!(
+                low <= value && value <= high,
+                "{value} in bucket {bucket} [{low}, {high}]"
+            );
+            assert!(
+                high - low <= low / 32,
+                "bucket {bucket} is at most 1/32 wide"
+            );
+            value = value * 17 / 16 + 1;
+        }
+    }
+
+    #[test]
+    fn buckets_are_contiguous() {
+        for bucket in 1..LATENCY_BUCKETS {
+            let (_, previous_high) = latency_bucket_bounds(bucket - 1);
+            let (low, _) = latency_bucket_bounds(bucket);
+            assert_eq!(low, previous_high + 1, "bucket {bucket}");
         }
     }
 }

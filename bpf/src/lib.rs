@@ -1,6 +1,6 @@
 //! linerate's XDP receive counter: the C program (built by clang in
 //! build.rs, embedded here) and a thin libbpf-rs loader that sizes its
-//! maps, attaches it through a bpf_link, reads its per-CPU counters and
+//! maps, attaches it through a bpf_link, reads its per-stream state and
 //! runs it through BPF_PROG_TEST_RUN.
 
 pub mod abi;
@@ -12,13 +12,21 @@ use libbpf_rs::{
     Link, MapCore, MapFlags, MapType, Object, ObjectBuilder, ProgramInput, Xdp, XdpFlags,
 };
 
-pub use abi::{RxTotals, StreamCounters};
+pub use abi::{LatencyCounters, RxTotals, StreamRx};
 
 /// The compiled XDP object, as clang produced it.
 const RX_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linerate_rx.bpf.o"));
 
 const PROGRAM_NAME: &str = "linerate_rx";
 const STREAMS_MAP: &str = "lr_streams";
+const SEQUENCE_MAP: &str = "lr_sequence";
+const SEEN_MAP: &str = "lr_seen";
+/// Most memory the duplicate-detection windows of all streams may take.
+const SEEN_BUDGET_BYTES: u64 = 64 << 20;
+/// The widest duplicate-detection window: 4096 sequence numbers per stream.
+pub const MAX_WINDOW_BITS: u32 = 12;
+/// The narrowest, for scenarios with very many streams: 64.
+const MIN_WINDOW_BITS: u32 = 6;
 /// The section holding the program's load-time constants.
 const RODATA_SUFFIX: &str = ".rodata";
 const TOTALS_MAP: &str = "lr_totals";
@@ -106,50 +114,64 @@ pub struct RxCounter {
     object: Object,
     link: Option<Link>,
     stream_count: u32,
+    window_bits: u32,
 }
 
 impl std::fmt::Debug for RxCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RxCounter")
             .field("stream_count", &self.stream_count)
+            .field("window_bits", &self.window_bits)
             .field("attached", &self.link.is_some())
             .finish()
     }
 }
 
 impl RxCounter {
-    /// Opens the embedded object, sizes the per-stream map to `stream_count`
-    /// entries (at least one), sets what happens to counted frames, and
+    /// Opens the embedded object, sizes the per-stream maps to `stream_count`
+    /// entries (at least one) and each stream's duplicate-detection window
+    /// (see [`RxCounter::window`]), sets what happens to counted frames, and
     /// loads it into the kernel. Nothing is attached yet.
     pub fn load(stream_count: u32, counted: CountedFrames) -> Result<Self, BpfError> {
-        let stream_count = stream_count.max(1);
+        let stream_count = stream_count.clamp(1, 1 << 16);
+        let window_bits = window_bits_for(stream_count);
         let mut open = ObjectBuilder::default()
             .name("linerate")
             .map_err(BpfError::Load)?
             .open_memory(RX_OBJECT)
             .map_err(BpfError::Load)?;
-        let mut sized = false;
+        let mut sized = 0;
+        let mut configured = false;
         for mut map in open.maps_mut() {
-            if map.name() == OsStr::new(STREAMS_MAP) {
-                map.set_max_entries(stream_count).map_err(BpfError::Load)?;
-                sized = true;
-            } else if map.name().to_string_lossy().ends_with(RODATA_SUFFIX) {
-                // `lr_pass_counted` is the only constant: offset 0.
+            let name = map.name().to_string_lossy().into_owned();
+            let entries = match name.as_str() {
+                STREAMS_MAP | SEQUENCE_MAP => Some(stream_count),
+                SEEN_MAP => Some(stream_count << window_bits),
+                _ => None,
+            };
+            if let Some(entries) = entries {
+                map.set_max_entries(entries).map_err(BpfError::Load)?;
+                sized += 1;
+            } else if name.ends_with(RODATA_SUFFIX) {
+                // `struct lr_config lr_config` is the only constant: offset 0.
                 let pass = u32::from(counted == CountedFrames::Pass);
-                if let Some(slot) = map.initial_value_mut().and_then(|value| value.get_mut(..4)) {
-                    slot.copy_from_slice(&pass.to_ne_bytes());
-                } else if counted == CountedFrames::Pass {
-                    return Err(BpfError::Missing {
-                        kind: "constant",
-                        name: "lr_pass_counted",
-                    });
+                if let Some(slot) = map.initial_value_mut().and_then(|value| value.get_mut(..8)) {
+                    slot[..4].copy_from_slice(&pass.to_ne_bytes());
+                    slot[4..].copy_from_slice(&window_bits.to_ne_bytes());
+                    configured = true;
                 }
             }
         }
-        if !sized {
+        if sized != 3 {
             return Err(BpfError::Missing {
                 kind: "map",
-                name: STREAMS_MAP,
+                name: "lr_streams, lr_sequence or lr_seen",
+            });
+        }
+        if !configured {
+            return Err(BpfError::Missing {
+                kind: "constant",
+                name: "lr_config",
             });
         }
         let object = open.load().map_err(BpfError::Load)?;
@@ -157,10 +179,17 @@ impl RxCounter {
             object,
             link: None,
             stream_count,
+            window_bits,
         };
         // Fail now, not at attach time, if the object is not what we expect.
         counter.with_program(|_| Ok(()))?;
         Ok(counter)
+    }
+
+    /// How many sequence numbers back a duplicate is still recognised: 4096
+    /// per stream, less when so many streams would take over 64 MiB.
+    pub fn window(&self) -> u64 {
+        1 << self.window_bits
     }
 
     /// How many streams the counter map holds.
@@ -201,13 +230,31 @@ impl RxCounter {
         self.link = None;
     }
 
-    /// The counters of one stream, summed over every CPU.
-    pub fn stream_counters(&self, stream_id: u16) -> Result<StreamCounters, BpfError> {
-        let per_cpu = self.lookup_per_cpu(STREAMS_MAP, u32::from(stream_id))?;
-        Ok(per_cpu
-            .iter()
-            .map(|value| StreamCounters::from_bytes(value))
-            .fold(StreamCounters::default(), |sum, one| sum.merged(&one)))
+    /// One stream's receive state, summed over every CPU.
+    pub fn stream_rx(&self, stream_id: u16) -> Result<StreamRx, BpfError> {
+        let key = u32::from(stream_id);
+        let mut rx = StreamRx::default();
+        let mut jitter_weight = (0.0, 0);
+        for value in self.lookup_per_cpu(STREAMS_MAP, key)? {
+            rx.add_cpu(&value, &mut jitter_weight);
+        }
+        rx.finish_jitter(jitter_weight);
+        let map = self.map(SEQUENCE_MAP)?;
+        if let Some(value) = map
+            .lookup(&key.to_ne_bytes(), MapFlags::ANY)
+            .map_err(BpfError::Read)?
+        {
+            let word = |index: usize| {
+                value
+                    .get(index * 8..index * 8 + 8)
+                    .and_then(|slice| <[u8; 8]>::try_from(slice).ok())
+                    .map(u64::from_ne_bytes)
+                    .unwrap_or(0)
+            };
+            rx.next_expected = word(0);
+            rx.update_races = word(1);
+        }
+        Ok(rx)
     }
 
     /// What the program saw but did not count under a stream, summed over CPUs.
@@ -248,19 +295,30 @@ impl RxCounter {
         action(&program)
     }
 
-    fn lookup_per_cpu(&self, map_name: &'static str, key: u32) -> Result<Vec<Vec<u8>>, BpfError> {
-        let map = self
-            .object
+    fn map(&self, map_name: &'static str) -> Result<libbpf_rs::Map<'_>, BpfError> {
+        self.object
             .maps()
             .find(|map| map.name() == OsStr::new(map_name))
             .ok_or(BpfError::Missing {
                 kind: "map",
                 name: map_name,
-            })?;
+            })
+    }
+
+    fn lookup_per_cpu(&self, map_name: &'static str, key: u32) -> Result<Vec<Vec<u8>>, BpfError> {
+        let map = self.map(map_name)?;
         debug_assert!(matches!(map.map_type(), MapType::PercpuArray));
         let values = map
             .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
             .map_err(BpfError::Read)?;
         Ok(values.unwrap_or_default())
     }
+}
+
+/// The widest window (at most [`MAX_WINDOW_BITS`]) whose slots for every
+/// stream fit the memory budget.
+fn window_bits_for(stream_count: u32) -> u32 {
+    let slots_per_stream = SEEN_BUDGET_BYTES / 4 / u64::from(stream_count.max(1));
+    let bits = 63 - slots_per_stream.max(1).leading_zeros();
+    bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
 }

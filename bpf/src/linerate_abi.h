@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (MIT OR Apache-2.0) */
 /*
  * The contract between linerate's sender and its XDP receive counter:
- * the payload header layout and the counter map values. The Rust side
- * mirrors every definition here in bpf/src/abi.rs; a change to one is a
- * change to both.
+ * the payload header layout, the load-time configuration and the map
+ * values. The Rust side mirrors every definition here in bpf/src/abi.rs;
+ * a change to one is a change to both.
  */
 #ifndef LINERATE_ABI_H
 #define LINERATE_ABI_H
@@ -27,10 +27,54 @@ struct lr_payload_header {
 
 #define LR_PAYLOAD_HEADER_LEN 18
 
-/* Per-stream, per-CPU counters, indexed by stream id. */
-struct lr_stream_counters {
-	__u64 frames;
-	__u64 bytes;
+/*
+ * Latency histogram: log-linear buckets. Values below LR_LATENCY_SUB ns
+ * have a bucket each; above, every power of two is split into
+ * LR_LATENCY_SUB equal buckets (at most 1/32 = 3.1 % wide). The last
+ * bucket also holds everything beyond about 4.9 hours.
+ */
+#define LR_LATENCY_SUB_BITS 5
+#define LR_LATENCY_SUB (1u << LR_LATENCY_SUB_BITS)
+#define LR_LATENCY_BUCKETS (LR_LATENCY_SUB * 40)
+
+/* Set by the loader before loading (the program's .rodata). */
+struct lr_config {
+	/* Nonzero: counted frames go on to the stack instead of being dropped. */
+	__u32 pass_counted;
+	/* log2 of each stream's duplicate-detection window, in sequence numbers. */
+	__u32 window_bits;
+};
+
+/*
+ * Per-stream, per-CPU receive state, indexed by stream id. Each CPU
+ * writes only its own copy; the reader sums them.
+ */
+struct lr_stream_rx {
+	__u64 frames;           /* every frame of the stream, duplicates too */
+	__u64 bytes;            /* their bytes, Ethernet header to payload end */
+	__u64 duplicates;       /* a sequence number seen before (in the window) */
+	__u64 late;             /* arrived after a higher sequence number */
+	__u64 gap_frames;       /* sequence numbers jumped over as the highest rose */
+	__u64 latency_count;    /* frames whose latency went into the histogram */
+	__u64 latency_sum_ns;
+	__u64 latency_min_ns;   /* 0 when latency_count is 0 */
+	__u64 latency_max_ns;
+	__u64 clock_behind;     /* TX timestamp after the receive time: no latency */
+	__u64 jitter_x16_ns;    /* RFC 3550 interarrival jitter, times 16 */
+	__u64 jitter_samples;   /* transit differences that went into it */
+	__s64 last_transit_ns;  /* receive time minus TX timestamp, last frame */
+	__u64 latency_buckets[LR_LATENCY_BUCKETS];
+};
+
+/*
+ * Per-stream sequence state shared by every CPU (one copy), updated with
+ * atomic instructions only.
+ */
+struct lr_stream_sequence {
+	/* Highest extended (64-bit) sequence number seen plus one; 0 before any. */
+	__u64 next_expected;
+	/* Frames whose highest-sequence update lost the race too often (counted late). */
+	__u64 update_races;
 };
 
 /* Per-CPU totals for what the program saw but did not count under a stream. */

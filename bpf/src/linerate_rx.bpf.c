@@ -2,10 +2,14 @@
 /*
  * linerate's receive-side counter. Attached to the receive port, it
  * recognises linerate frames (Ethernet, up to two VLAN tags, IPv4 or
- * IPv6, UDP, payload header with the magic), counts them per stream in
- * a per-CPU array and drops them (or passes them, if the loader says so);
- * every other frame is passed to the stack untouched. No locks, no allocation, one map update per frame.
+ * IPv6, UDP, payload header with the magic) and keeps per stream: frames,
+ * bytes, duplicates, late arrivals and sequence gaps (exact across CPUs and
+ * queues), a latency histogram and RFC 3550 jitter; then drops them (or
+ * passes them, if the loader says so). Every other frame is passed to the
+ * stack untouched. No locks and no allocation: per-CPU counters, and
+ * atomic instructions on the one shared sequence state per stream.
  */
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -19,19 +23,41 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/*
- * Set by the loader before loading: nonzero passes counted frames on to the
- * stack (for a capture on the receiving port) instead of dropping them.
- */
-const volatile __u32 lr_pass_counted = 0;
+/* Set by the loader before loading. */
+const volatile struct lr_config lr_config = {
+	.pass_counted = 0,
+	.window_bits = 12,
+};
 
-/* Sized by the loader to the scenario's stream count before loading. */
+/* Per-CPU counters, latency and jitter; sized to the stream count. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct lr_stream_counters);
+	__type(value, struct lr_stream_rx);
 } lr_streams SEC(".maps");
+
+/* Sequence state shared by every CPU; sized to the stream count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lr_stream_sequence);
+} lr_sequence SEC(".maps");
+
+/*
+ * Duplicate detection: for each stream, a ring of 2^window_bits slots; the
+ * slot of extended sequence s holds s's lap (s >> window_bits) plus one once
+ * s has arrived. Exchanging the slot atomically tells first arrival from
+ * repeat without a lock, whichever CPU each copy lands on. Sized to
+ * streams << window_bits.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} lr_seen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -39,6 +65,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lr_rx_totals);
 } lr_totals SEC(".maps");
+
+/* Tries of the compare-and-swap that raises a stream's highest sequence. */
+#define LR_SEQUENCE_UPDATE_TRIES 16
 
 struct vlan_tag {
 	__be16 tci;
@@ -56,6 +85,114 @@ static __always_inline int pass_unrecognised(void)
 	if (totals)
 		totals->frames_passed++;
 	return XDP_PASS;
+}
+
+/* floor(log2(value)) for value > 0, without a loop. */
+static __always_inline __u32 log2_u64(__u64 value)
+{
+	__u32 log = 0;
+
+	if (value >> 32) { value >>= 32; log += 32; }
+	if (value >> 16) { value >>= 16; log += 16; }
+	if (value >> 8) { value >>= 8; log += 8; }
+	if (value >> 4) { value >>= 4; log += 4; }
+	if (value >> 2) { value >>= 2; log += 2; }
+	if (value >> 1) log += 1;
+	return log;
+}
+
+/* The histogram bucket of a latency; see LR_LATENCY_BUCKETS. */
+static __always_inline __u32 latency_bucket(__u64 latency_ns)
+{
+	if (latency_ns < LR_LATENCY_SUB)
+		return latency_ns;
+	__u32 shift = log2_u64(latency_ns) - LR_LATENCY_SUB_BITS;
+	__u32 bucket = (shift + 1) * LR_LATENCY_SUB +
+		       ((latency_ns >> shift) & (LR_LATENCY_SUB - 1));
+
+	return bucket < LR_LATENCY_BUCKETS ? bucket : LR_LATENCY_BUCKETS - 1;
+}
+
+/*
+ * Latency (receive time minus the sender's timestamp, both
+ * CLOCK_MONOTONIC) into the histogram, and RFC 3550 interarrival jitter
+ * over this CPU's arrivals: J += (|D| - J) / 16, kept times 16.
+ */
+static __always_inline void record_latency(struct lr_stream_rx *stats, __u64 now_ns,
+					   __u64 tx_timestamp_ns)
+{
+	if (tx_timestamp_ns > now_ns) {
+		stats->clock_behind++;
+		return;
+	}
+	__u64 latency_ns = now_ns - tx_timestamp_ns;
+	__u32 bucket = latency_bucket(latency_ns);
+
+	if (bucket < LR_LATENCY_BUCKETS)
+		stats->latency_buckets[bucket]++;
+	if (stats->latency_count == 0 || latency_ns < stats->latency_min_ns)
+		stats->latency_min_ns = latency_ns;
+	if (latency_ns > stats->latency_max_ns)
+		stats->latency_max_ns = latency_ns;
+	stats->latency_sum_ns += latency_ns;
+	if (stats->latency_count > 0) {
+		__s64 difference = (__s64)latency_ns - stats->last_transit_ns;
+
+		if (difference < 0)
+			difference = -difference;
+		stats->jitter_x16_ns += difference - ((stats->jitter_x16_ns + 8) >> 4);
+		stats->jitter_samples++;
+	}
+	stats->last_transit_ns = (__s64)latency_ns;
+	stats->latency_count++;
+}
+
+/*
+ * Sequence accounting for one frame. The 32-bit sequence number is
+ * extended to 64 bits around the stream's highest so far, so wrapping
+ * goes unnoticed. A repeat is a duplicate (returns false); a first arrival
+ * below the highest is late (it fills a gap counted earlier); a first
+ * arrival above raises the highest with a compare-and-swap and counts the
+ * numbers it jumps over as gap frames. Every counter is exact whichever
+ * CPUs a stream's frames land on: each number is the top of at most one
+ * successful raise, and any other first arrival is late.
+ */
+static __always_inline bool track_sequence(struct lr_stream_rx *stats,
+					    struct lr_stream_sequence *sequence,
+					    __u32 stream_id, __u32 number)
+{
+	__u64 expected = *(volatile __u64 *)&sequence->next_expected;
+	__s64 extended = (__s64)expected + (__s32)(number - (__u32)expected);
+
+	if (extended < 0)
+		extended = number;
+
+	__u32 window_bits = lr_config.window_bits & 31;
+	__u32 window_mask = (1u << window_bits) - 1;
+	__u32 slot_index = (stream_id << window_bits) | ((__u32)extended & window_mask);
+	__u32 *slot = bpf_map_lookup_elem(&lr_seen, &slot_index);
+	__u32 lap = (__u32)((__u64)extended >> window_bits) + 1;
+
+	if (slot && __sync_lock_test_and_set(slot, lap) == lap) {
+		stats->duplicates++;
+		return false;
+	}
+	for (int attempt = 0; attempt < LR_SEQUENCE_UPDATE_TRIES; attempt++) {
+		if ((__u64)extended < expected) {
+			stats->late++;
+			return true;
+		}
+		__u64 seen = __sync_val_compare_and_swap(&sequence->next_expected, expected,
+							 (__u64)extended + 1);
+		if (seen == expected) {
+			stats->gap_frames += (__u64)extended - expected;
+			return true;
+		}
+		expected = seen;
+	}
+	__sync_fetch_and_add(&sequence->update_races, 1);
+	stats->late++;
+	return true;
 }
 
 /*
@@ -125,17 +262,22 @@ int linerate_rx(struct xdp_md *ctx)
 		return pass_unrecognised();
 
 	__u32 stream_id = bpf_ntohs(header->stream_id);
-	struct lr_stream_counters *counters = bpf_map_lookup_elem(&lr_streams, &stream_id);
+	struct lr_stream_rx *stats = bpf_map_lookup_elem(&lr_streams, &stream_id);
+	struct lr_stream_sequence *sequence = bpf_map_lookup_elem(&lr_sequence, &stream_id);
 
-	if (!counters) {
+	if (!stats || !sequence) {
 		__u32 zero = 0;
 		struct lr_rx_totals *totals = bpf_map_lookup_elem(&lr_totals, &zero);
 
 		if (totals)
 			totals->frames_unknown_stream++;
-		return lr_pass_counted ? XDP_PASS : XDP_DROP;
+		return lr_config.pass_counted ? XDP_PASS : XDP_DROP;
 	}
-	counters->frames++;
-	counters->bytes += bpf_xdp_get_buff_len(ctx);
-	return lr_pass_counted ? XDP_PASS : XDP_DROP;
+	__u64 now_ns = bpf_ktime_get_ns();
+
+	stats->frames++;
+	stats->bytes += bpf_xdp_get_buff_len(ctx);
+	if (track_sequence(stats, sequence, stream_id, bpf_ntohl(header->sequence)))
+		record_latency(stats, now_ns, bpf_be64_to_cpu(header->tx_timestamp_ns));
+	return lr_config.pass_counted ? XDP_PASS : XDP_DROP;
 }

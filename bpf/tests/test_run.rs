@@ -4,18 +4,23 @@
 //! counted nowhere. Needs root (CAP_BPF + CAP_NET_ADMIN).
 
 use etherparse::PacketBuilder;
+use linerate_bpf::abi::latency_bucket;
 use linerate_bpf::abi::{payload_field, PAYLOAD_HEADER_LEN, PAYLOAD_MAGIC};
-use linerate_bpf::{xdp_action, CountedFrames, RxCounter, StreamCounters};
+use linerate_bpf::{xdp_action, CountedFrames, RxCounter};
 
 const SRC_MAC: [u8; 6] = [0x02, 0x4c, 0x52, 0, 0, 0x0a];
 const DST_MAC: [u8; 6] = [0x02, 0x4c, 0x52, 0, 0, 0x0b];
 
 fn payload_header(magic: u32, stream_id: u16, sequence: u32) -> Vec<u8> {
+    stamped_header(magic, stream_id, sequence, 123_456_789)
+}
+
+fn stamped_header(magic: u32, stream_id: u16, sequence: u32, tx_timestamp_ns: u64) -> Vec<u8> {
     let mut header = vec![0u8; PAYLOAD_HEADER_LEN];
     header[payload_field::MAGIC].copy_from_slice(&magic.to_be_bytes());
     header[payload_field::STREAM_ID].copy_from_slice(&stream_id.to_be_bytes());
     header[payload_field::SEQUENCE].copy_from_slice(&sequence.to_be_bytes());
-    header[payload_field::TX_TIMESTAMP].copy_from_slice(&123_456_789u64.to_be_bytes());
+    header[payload_field::TX_TIMESTAMP].copy_from_slice(&tx_timestamp_ns.to_be_bytes());
     header
 }
 
@@ -42,6 +47,12 @@ fn ipv6_vlan_frame(payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// (frames, bytes) the counter holds for `stream`.
+fn counted(counter: &RxCounter, stream: u16) -> (u64, u64) {
+    let rx = counter.stream_rx(stream).expect("read the stream's state");
+    (rx.frames, rx.bytes)
+}
+
 fn counter(streams: u32) -> RxCounter {
     RxCounter::load(streams, CountedFrames::Drop)
         .expect("load the XDP program (run the tests as root)")
@@ -62,18 +73,9 @@ fn valid_ipv4_frame_is_counted_under_its_stream_and_dropped() {
             xdp_action::DROP
         );
     }
-    assert_eq!(
-        counter.stream_counters(2).expect("read"),
-        StreamCounters {
-            frames: 3,
-            bytes: 180
-        }
-    );
+    assert_eq!(counted(&counter, 2), (3, 180));
     for other in [0u16, 1, 3] {
-        assert_eq!(
-            counter.stream_counters(other).expect("read"),
-            StreamCounters::default()
-        );
+        assert_eq!(counted(&counter, other), (0, 0));
     }
     assert_eq!(counter.totals().expect("read").frames_passed, 0);
 }
@@ -88,13 +90,7 @@ fn valid_ipv6_frame_behind_a_vlan_tag_is_counted() {
         counter.test_run(&frame).expect("test run"),
         xdp_action::DROP
     );
-    assert_eq!(
-        counter.stream_counters(1).expect("read"),
-        StreamCounters {
-            frames: 1,
-            bytes: frame.len() as u64
-        }
-    );
+    assert_eq!(counted(&counter, 1), (1, frame.len() as u64));
 }
 
 #[test]
@@ -105,10 +101,7 @@ fn wrong_magic_is_passed_and_not_counted() {
         counter.test_run(&frame).expect("test run"),
         xdp_action::PASS
     );
-    assert_eq!(
-        counter.stream_counters(2).expect("read"),
-        StreamCounters::default()
-    );
+    assert_eq!(counted(&counter, 2), (0, 0));
     assert_eq!(counter.totals().expect("read").frames_passed, 1);
 }
 
@@ -127,10 +120,7 @@ fn truncated_frames_are_passed_and_not_counted() {
         );
         runs += 1;
     }
-    assert_eq!(
-        counter.stream_counters(2).expect("read"),
-        StreamCounters::default()
-    );
+    assert_eq!(counted(&counter, 2), (0, 0));
     assert_eq!(counter.totals().expect("read").frames_passed, runs);
 }
 
@@ -154,10 +144,7 @@ fn non_udp_and_fragments_are_passed() {
         counter.test_run(&fragment).expect("test run"),
         xdp_action::PASS
     );
-    assert_eq!(
-        counter.stream_counters(0).expect("read"),
-        StreamCounters::default()
-    );
+    assert_eq!(counted(&counter, 0), (0, 0));
 }
 
 #[test]
@@ -182,7 +169,7 @@ fn pass_mode_counts_and_passes_linerate_frames() {
         counter.test_run(&frame).expect("test run"),
         xdp_action::PASS
     );
-    assert_eq!(counter.stream_counters(1).expect("read").frames, 1);
+    assert_eq!(counted(&counter, 1).0, 1);
     assert_eq!(
         counter.totals().expect("read").frames_passed,
         0,
@@ -201,11 +188,131 @@ fn jumbo_frame_is_counted_with_its_whole_length() {
         counter.test_run(&frame).expect("test run"),
         xdp_action::DROP
     );
-    assert_eq!(
-        counter.stream_counters(1).expect("read"),
-        StreamCounters {
-            frames: 1,
-            bytes: 9000
-        }
+    assert_eq!(counted(&counter, 1), (1, 9000));
+}
+
+/// CLOCK_MONOTONIC now, the clock the program reads (bpf_ktime_get_ns).
+fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `now` is.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// Sends the sequence numbers in order as stream `stream`'s frames.
+fn send_sequence(counter: &RxCounter, stream: u16, numbers: &[u32]) {
+    for &number in numbers {
+        let frame = ipv4_frame(&payload_header(PAYLOAD_MAGIC, stream, number));
+        assert_eq!(
+            counter.test_run(&frame).expect("test run"),
+            xdp_action::DROP
+        );
+    }
+}
+
+#[test]
+fn gaps_late_arrivals_and_duplicates_are_counted_exactly() {
+    let counter = counter(2);
+    // 3 and 4 are jumped over by 5 (a gap of two), then arrive late; the
+    // second 3 is a duplicate; 6 continues.
+    send_sequence(&counter, 1, &[0, 1, 2, 5, 3, 3, 4, 6]);
+    let rx = counter.stream_rx(1).expect("read");
+    assert_eq!(rx.frames, 8);
+    assert_eq!(rx.duplicates, 1);
+    assert_eq!(rx.unique_frames(), 7);
+    assert_eq!(rx.gap_frames, 2);
+    assert_eq!(rx.late, 2);
+    assert_eq!(rx.next_expected, 7);
+    assert_eq!(rx.update_races, 0);
+    // Still missing: jumped over, not yet filled.
+    assert_eq!(rx.gap_frames - rx.late, 0);
+    assert_eq!(counter.stream_rx(0).expect("read"), Default::default());
+}
+
+#[test]
+fn lost_frames_stay_as_gaps() {
+    let counter = counter(1);
+    send_sequence(&counter, 0, &[0, 1, 4, 5, 9]);
+    let rx = counter.stream_rx(0).expect("read");
+    assert_eq!((rx.gap_frames, rx.late, rx.duplicates), (5, 0, 0));
+    assert_eq!(rx.next_expected - rx.unique_frames(), 5);
+}
+
+#[test]
+fn sequence_numbers_wrap_around_32_bits() {
+    let counter = counter(1);
+    // Forward jumps of under 2^31 stay forward; past u32::MAX the numbers
+    // extend to 2^32, 2^32 + 1; a repeat of 0 after the wrap is a duplicate
+    // of 2^32, not a late 0.
+    send_sequence(
+        &counter,
+        0,
+        &[0, 0x7FFF_FFFF, 0xFFFF_FFFE, 0xFFFF_FFFF, 0, 1, 0],
     );
+    let rx = counter.stream_rx(0).expect("read");
+    assert_eq!(rx.next_expected, (1u64 << 32) + 2);
+    assert_eq!(rx.duplicates, 1);
+    assert_eq!(rx.late, 0);
+    assert_eq!(rx.unique_frames(), 6);
+    assert_eq!(rx.gap_frames, rx.next_expected - 6);
+}
+
+#[test]
+fn duplicates_are_found_across_the_window_but_not_beyond_it() {
+    let counter = counter(1);
+    let window = counter.window() as u32;
+    assert_eq!(window, 4096, "one stream gets the widest window");
+    let numbers: Vec<u32> = (0..window).collect();
+    send_sequence(&counter, 0, &numbers);
+    // The oldest number still in the window repeats: a duplicate.
+    send_sequence(&counter, 0, &[0]);
+    // After the window moves on by one, 0's slot holds `window`: a late 0.
+    send_sequence(&counter, 0, &[window, 0]);
+    let rx = counter.stream_rx(0).expect("read");
+    assert_eq!(rx.duplicates, 1);
+    assert_eq!(rx.late, 1);
+}
+
+#[test]
+fn latency_and_jitter_are_measured_against_the_tx_timestamp() {
+    let counter = counter(1);
+    for sequence in 0..3 {
+        let frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, 0, sequence, monotonic_ns()));
+        assert_eq!(
+            counter.test_run(&frame).expect("test run"),
+            xdp_action::DROP
+        );
+    }
+    let rx = counter.stream_rx(0).expect("read");
+    let latency = &rx.latency;
+    assert_eq!(latency.count, 3);
+    assert!(latency.min_ns > 0, "some time passes: {latency:?}");
+    assert!(latency.min_ns <= latency.max_ns);
+    assert!(
+        latency.max_ns < 1_000_000_000,
+        "a test run takes far less than a second: {}",
+        latency.max_ns
+    );
+    assert!(latency.sum_ns >= 3 * latency.min_ns && latency.sum_ns <= 3 * latency.max_ns);
+    assert_eq!(latency.buckets.iter().sum::<u64>(), 3);
+    assert!(latency.buckets[latency_bucket(latency.min_ns)] > 0);
+    assert!(latency.buckets[latency_bucket(latency.max_ns)] > 0);
+    assert!(rx.jitter_ns >= 0.0 && rx.jitter_ns < latency.max_ns as f64);
+    assert_eq!(rx.clock_behind, 0);
+}
+
+#[test]
+fn timestamps_from_the_future_are_not_latency() {
+    let counter = counter(1);
+    let future = monotonic_ns() + 10_000_000_000;
+    let frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, 0, 0, future));
+    assert_eq!(
+        counter.test_run(&frame).expect("test run"),
+        xdp_action::DROP
+    );
+    let rx = counter.stream_rx(0).expect("read");
+    assert_eq!((rx.frames, rx.clock_behind, rx.latency.count), (1, 1, 0));
 }

@@ -73,6 +73,14 @@ pub struct RunArgs {
     /// zero-copy where the driver has it (auto, the default), or forced.
     #[arg(long, value_enum)]
     pub xsk_mode: Option<XskModeArg>,
+    /// Write the report as one JSON document to this file (schema:
+    /// docs/report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write one CSV row per stream per report interval to this file, as
+    /// the run goes.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
     /// Pass counted frames on to the receiving port's stack instead of
     /// dropping them, so that a capture (tcpdump) there sees them.
     #[arg(long)]

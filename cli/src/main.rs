@@ -5,6 +5,7 @@
 
 mod args;
 mod output;
+mod report;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -181,11 +182,24 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
             CountedFrames::Drop
         },
     };
-    execute(&plan, options)
+    let outputs = ReportFiles {
+        json: run_args.json.clone(),
+        csv: run_args.csv.clone(),
+    };
+    execute(&plan, options, &outputs)
 }
 
-/// Runs a plan, prints live lines and the summary, returns the exit code.
-fn execute(plan: &Plan, options: RunOptions) -> anyhow::Result<u8> {
+/// Where the machine-readable reports go, if anywhere.
+#[derive(Debug, Default)]
+struct ReportFiles {
+    json: Option<std::path::PathBuf>,
+    csv: Option<std::path::PathBuf>,
+}
+
+/// Runs a plan, prints live lines and the summary, writes the report files,
+/// returns the exit code.
+fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Result<u8> {
+    let mut recorder = report::Recorder::new(files.csv.as_deref(), files.json.is_some())?;
     install_stop_handler();
     println!(
         "linerate {}: {} ({} stream(s), {} port(s))",
@@ -194,10 +208,18 @@ fn execute(plan: &Plan, options: RunOptions) -> anyhow::Result<u8> {
         plan.streams.len(),
         plan.ports.len()
     );
-    let mut printer = output::LivePrinter::default();
+    let mut observers = output::Observers {
+        printer: output::LivePrinter::default(),
+        recorder: &mut recorder,
+    };
     let report =
-        run::run(plan, options, &STOP, &mut printer).map_err(|error| anyhow!("{error}"))?;
+        run::run(plan, options, &STOP, &mut observers).map_err(|error| anyhow!("{error}"))?;
     output::print_summary(&report);
+    recorder.finish_csv()?;
+    if let Some(path) = &files.json {
+        recorder.write_json(path, plan, &report)?;
+        println!("report: {}", path.display());
+    }
     Ok(if STOP.load(Ordering::Relaxed) {
         128 + STOP_SIGNAL.load(Ordering::Relaxed).clamp(1, 127) as u8
     } else if report.passed() {
@@ -276,5 +298,5 @@ fn command_demo(scenario_path: Option<&Path>) -> anyhow::Result<u8> {
             "up"
         }
     );
-    execute(&plan, RunOptions::default())
+    execute(&plan, RunOptions::default(), &ReportFiles::default())
 }

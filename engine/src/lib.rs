@@ -12,6 +12,8 @@ pub mod pacer;
 pub mod pcap;
 pub mod run;
 pub mod scenario;
+pub mod sequence;
+pub mod stats;
 pub mod tx;
 pub mod wire;
 

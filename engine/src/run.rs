@@ -17,7 +17,9 @@ use linerate_bpf::{BpfError, CountedFrames, RxCounter, XdpAttachMode};
 use crate::clock::monotonic_ns;
 use crate::frame::{FrameError, FrameGenerator};
 use crate::netns::{self, NetnsError, NetnsGuard};
-use crate::scenario::{Plan, PortPlan, StopCondition, StreamPlan};
+use crate::scenario::{PassCriteria, Plan, PortPlan, StopCondition, StreamPlan};
+use crate::stats::{latency_summary, per_second, Aggregator, LatencyHistogram, LatencySummary};
+pub use crate::stats::{IntervalReport, StreamCounts, StreamInterval};
 use crate::tx::{
     BusyPoll, TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest,
     DEFAULT_BATCH, DEFAULT_RELEASE_INTERVAL,
@@ -186,41 +188,6 @@ pub fn resolve_router_macs(plan: &Plan) -> Result<(Plan, Vec<RouterMac>), RunErr
     Ok((resolved, found))
 }
 
-/// One stream's counters at a moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StreamCounts {
-    /// Frames placed on the TX ring.
-    pub frames_sent: u64,
-    /// Their bytes.
-    pub bytes_sent: u64,
-    /// Frames the receive counter recognised as this stream's.
-    pub frames_received: u64,
-    /// Their bytes.
-    pub bytes_received: u64,
-}
-
-/// A stream's line in an interval report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamInterval {
-    /// The stream's name.
-    pub name: String,
-    /// Totals so far.
-    pub totals: StreamCounts,
-    /// Frames per second sent during the interval.
-    pub tx_fps: f64,
-    /// Frames per second received during the interval.
-    pub rx_fps: f64,
-}
-
-/// What is reported at each interval.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IntervalReport {
-    /// Time since sending started.
-    pub elapsed: Duration,
-    /// One entry per stream, in stream id order.
-    pub streams: Vec<StreamInterval>,
-}
-
 /// A stream's final results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamResult {
@@ -228,27 +195,35 @@ pub struct StreamResult {
     pub id: u16,
     /// The stream's name.
     pub name: String,
-    /// Final counters.
+    /// Final counters, after the drain.
     pub counts: StreamCounts,
-    /// Frames sent but not received.
-    pub frames_lost: u64,
-    /// Frames received beyond those sent (duplicates or strays).
-    pub frames_extra: u64,
-    /// The configured rate in frames per second.
+    /// The configured rate in frames per second (infinite for max).
     pub target_fps: f64,
     /// Frames per second achieved by the sender, from the common start to
     /// this stream's last frame.
     pub tx_fps: f64,
+    /// Frames per second received over the same time.
+    pub rx_fps: f64,
+    /// Latency over the whole run; `None` when no frame had a usable one.
+    pub latency: Option<LatencySummary>,
 }
 
 impl StreamResult {
+    /// Frames sent and never received (exact: the run has drained).
+    pub fn frames_lost(&self) -> u64 {
+        self.counts.lost()
+    }
+
     /// Lost frames as a percentage of those sent.
     pub fn loss_percent(&self) -> f64 {
-        if self.counts.frames_sent == 0 {
-            0.0
-        } else {
-            self.frames_lost as f64 * 100.0 / self.counts.frames_sent as f64
-        }
+        self.counts.loss_percent()
+    }
+
+    /// The achieved sending rate as a percentage of the target; `None` for
+    /// streams without one (rate max, or zero).
+    pub fn rate_percent(&self) -> Option<f64> {
+        (self.target_fps.is_finite() && self.target_fps > 0.0)
+            .then(|| self.tx_fps * 100.0 / self.target_fps)
     }
 }
 
@@ -284,28 +259,79 @@ pub struct RunReport {
     pub frames_unknown_stream: u64,
     /// True when the run was stopped before every frame was sent.
     pub interrupted: bool,
+    /// The criteria the verdict applies.
+    pub pass: PassCriteria,
+    /// How many sequence numbers back the receive counter still recognises
+    /// a duplicate.
+    pub duplicate_window: u64,
 }
 
 impl RunReport {
-    /// Every failed pass criterion, one sentence each. The default rule:
-    /// every stream received exactly what it sent.
+    /// Every failed pass criterion, one sentence each, stream by stream.
     pub fn failures(&self) -> Vec<String> {
+        let pass = &self.pass;
         let mut failures = Vec::new();
         for stream in &self.streams {
-            if stream.frames_lost > 0 {
+            let name = &stream.name;
+            let counts = &stream.counts;
+            let lost = stream.frames_lost();
+            if let Some(limit) = pass.max_loss_frames.filter(|limit| lost > *limit) {
                 failures.push(format!(
-                    "stream {:?} lost {} of {} frames ({:.4} %)",
-                    stream.name,
-                    stream.frames_lost,
-                    stream.counts.frames_sent,
+                    "stream {name:?}: lost {lost} of {} frames (max_loss_frames = {limit})",
+                    counts.unique_sent()
+                ));
+            }
+            if let Some(limit) = pass
+                .max_loss_percent
+                .filter(|limit| stream.loss_percent() > *limit)
+            {
+                failures.push(format!(
+                    "stream {name:?}: lost {:.4} % of frames (max_loss_percent = {limit})",
                     stream.loss_percent()
                 ));
             }
-            if stream.frames_extra > 0 {
+            if let Some(limit) = pass.max_reorder.filter(|limit| counts.late > *limit) {
                 failures.push(format!(
-                    "stream {:?} received {} frames more than it sent",
-                    stream.name, stream.frames_extra
+                    "stream {name:?}: {} frames arrived out of order (max_reorder = {limit})",
+                    counts.late
                 ));
+            }
+            if let Some(limit) = pass
+                .max_duplicates
+                .filter(|limit| counts.duplicates > *limit)
+            {
+                failures.push(format!(
+                    "stream {name:?}: {} duplicate frames (max_duplicates = {limit})",
+                    counts.duplicates
+                ));
+            }
+            for limit in &pass.max_latency {
+                let max_ns = limit.max.as_nanos() as u64;
+                match &stream.latency {
+                    None => failures.push(format!(
+                        "stream {name:?}: no latency measured, so p{} cannot be checked against {:?}",
+                        limit.percentile, limit.max
+                    )),
+                    Some(_) => {
+                        let measured = stream_percentile(stream, limit.percentile);
+                        if measured > max_ns {
+                            failures.push(format!(
+                                "stream {name:?}: latency p{} is {} (max {:?})",
+                                limit.percentile,
+                                format_ns(measured),
+                                limit.max
+                            ));
+                        }
+                    }
+                }
+            }
+            if let (Some(limit), Some(percent)) = (pass.min_rate_percent, stream.rate_percent()) {
+                if percent < limit && !self.interrupted {
+                    failures.push(format!(
+                        "stream {name:?}: sent at {:.0} frames/s, {percent:.1} % of the target {:.0} (min_rate_percent = {limit})",
+                        stream.tx_fps, stream.target_fps
+                    ));
+                }
             }
         }
         if self.interrupted {
@@ -320,11 +346,29 @@ impl RunReport {
     }
 }
 
+/// The latency of `stream` at `percentile` over the whole run.
+pub fn stream_percentile(stream: &StreamResult, percentile: f64) -> u64 {
+    let latency = &stream.counts.latency;
+    LatencyHistogram::from_buckets(&latency.buckets, Some((latency.min_ns, latency.max_ns)))
+        .percentile(percentile)
+}
+
+/// A latency in ns as text with a fitting unit: "850 ns", "12.3 us", "4.56 ms".
+pub fn format_ns(ns: u64) -> String {
+    match ns {
+        0..=9_999 => format!("{ns} ns"),
+        10_000..=9_999_999 => format!("{:.1} us", ns as f64 / 1e3),
+        10_000_000..=9_999_999_999 => format!("{:.2} ms", ns as f64 / 1e6),
+        _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}
+
 /// Receives what a run reports while it goes.
 pub trait RunObserver {
     /// Senders are open and counters attached; sending is about to start.
     fn setup_done(&mut self, setup: &RunSetup);
-    /// One report interval has passed.
+    /// One report interval has passed (or the run has drained: the last
+    /// report, marked final).
     fn interval(&mut self, report: &IntervalReport);
 }
 
@@ -417,8 +461,14 @@ pub fn run(
     }
     let started = Instant::now() + START_DELAY;
 
-    let mut previous = read_counts(plan, &counters, &rx_ports);
-    let mut previous_at = started;
+    let mut aggregator = Aggregator::new(
+        plan.streams
+            .iter()
+            .map(|stream| stream.name.clone())
+            .collect(),
+        read_counts(plan, &counters, &rx_ports),
+        Duration::ZERO,
+    );
     let mut next_report = started + plan.run.report_interval;
     let mut interrupted = false;
     while senders.iter().any(|sender| !sender.handle.is_finished()) {
@@ -429,15 +479,7 @@ pub fn run(
         let now = Instant::now();
         if now >= next_report {
             let current = read_counts(plan, &counters, &rx_ports);
-            observer.interval(&interval_report(
-                plan,
-                &previous,
-                &current,
-                now - previous_at,
-                now - started,
-            ));
-            previous = current;
-            previous_at = now;
+            observer.interval(&aggregator.interval(current, now - started, false));
             next_report += plan.run.report_interval;
         }
         std::thread::sleep(
@@ -466,15 +508,12 @@ pub fn run(
     interrupted |= summaries.iter().any(|summary| summary.stopped_early);
 
     let final_counts = drain(plan, &counters, &rx_ports);
-    if final_counts != previous {
-        observer.interval(&interval_report(
-            plan,
-            &previous,
-            &final_counts,
-            now_since(previous_at),
-            now_since(started),
-        ));
-    }
+    observer.interval(&aggregator.interval(final_counts.clone(), now_since(started), true));
+    let duplicate_window = rx_ports
+        .iter()
+        .map(|rx| rx.counter.window())
+        .min()
+        .unwrap_or(0);
     let frames_unknown_stream = rx_ports
         .iter()
         .filter_map(|rx| rx.counter.totals().ok())
@@ -499,11 +538,11 @@ pub fn run(
         .map(|((stream, counts), duration)| StreamResult {
             id: stream.id,
             name: stream.name.clone(),
-            counts: *counts,
-            frames_lost: counts.frames_sent.saturating_sub(counts.frames_received),
-            frames_extra: counts.frames_received.saturating_sub(counts.frames_sent),
+            latency: latency_summary(counts),
+            counts: counts.clone(),
             target_fps: stream.rate.frames_per_second(),
             tx_fps: per_second(counts.frames_sent, *duration),
+            rx_fps: per_second(counts.frames_received, *duration),
         })
         .collect();
     let workers = setup
@@ -531,19 +570,13 @@ pub fn run(
         streams,
         frames_unknown_stream,
         interrupted,
+        pass: plan.pass.clone(),
+        duplicate_window,
     })
 }
 
 fn now_since(instant: Instant) -> Duration {
     Instant::now().saturating_duration_since(instant)
-}
-
-fn per_second(frames: u64, duration: Duration) -> f64 {
-    if duration.is_zero() {
-        0.0
-    } else {
-        frames as f64 / duration.as_secs_f64()
-    }
 }
 
 /// From the common start to the last frame any sender produced. Frame k of
@@ -691,6 +724,7 @@ fn open_senders(
                 generator: generators[usize::from(stream.id)].clone(),
                 rate: stream.rate,
                 frames_to_send: stream.frames_to_send(plan.run.stop),
+                fault: stream.fault,
             })
             .collect();
         // Leave core 0 to the reader and the kernel while there are other
@@ -846,10 +880,8 @@ fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<S
     let mut counts = vec![StreamCounts::default(); plan.streams.len()];
     for rx in rx_ports {
         for &stream_id in &rx.streams {
-            if let Ok(received) = rx.counter.stream_counters(stream_id) {
-                let entry = &mut counts[usize::from(stream_id)];
-                entry.frames_received = received.frames;
-                entry.bytes_received = received.bytes;
+            if let Ok(received) = rx.counter.stream_rx(stream_id) {
+                counts[usize::from(stream_id)].set_received(received);
             }
         }
     }
@@ -857,34 +889,10 @@ fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<S
         let tx = &counters.streams[usize::from(stream.id)];
         entry.frames_sent = tx.frames_sent.load(Ordering::Relaxed);
         entry.bytes_sent = tx.bytes_sent.load(Ordering::Relaxed);
+        entry.sequence_span = tx.sequence_span.load(Ordering::Relaxed);
+        entry.faults = tx.faults();
     }
     counts
-}
-
-fn interval_report(
-    plan: &Plan,
-    previous: &[StreamCounts],
-    current: &[StreamCounts],
-    interval: Duration,
-    elapsed: Duration,
-) -> IntervalReport {
-    IntervalReport {
-        elapsed,
-        streams: plan
-            .streams
-            .iter()
-            .zip(previous.iter().zip(current))
-            .map(|(stream, (before, now))| StreamInterval {
-                name: stream.name.clone(),
-                totals: *now,
-                tx_fps: per_second(now.frames_sent - before.frames_sent, interval),
-                rx_fps: per_second(
-                    now.frames_received.saturating_sub(before.frames_received),
-                    interval,
-                ),
-            })
-            .collect(),
-    }
 }
 
 /// Waits, at most the plan's drain time, until every stream has received
@@ -896,7 +904,7 @@ fn drain(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamC
     loop {
         let complete = counts
             .iter()
-            .all(|count| count.frames_received >= count.frames_sent);
+            .all(|count| count.unique_received() >= count.unique_sent());
         let now = Instant::now();
         if complete || now >= deadline || now - quiet_since >= DRAIN_QUIET {
             return counts;
@@ -946,7 +954,7 @@ pub fn count(
     let mut counter = RxCounter::load(1, CountedFrames::Drop).map_err(receive_error)?;
     attach_to_port(port, &mut counter)?;
     let read = |counter: &RxCounter| -> PortCounts {
-        let stream = counter.stream_counters(0).unwrap_or_default();
+        let stream = counter.stream_rx(0).unwrap_or_default();
         let totals = counter.totals().unwrap_or_default();
         PortCounts {
             frames_linerate: stream.frames + totals.frames_unknown_stream,

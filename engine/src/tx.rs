@@ -22,6 +22,7 @@ use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
 use crate::pacer::Pacer;
 use crate::scenario::Rate;
+use crate::sequence::{FaultCounts, SequenceFault, SequenceSource};
 
 /// UMEM chunk size: one page, the largest aligned chunk AF_XDP accepts.
 pub const UMEM_FRAME_SIZE: u32 = 4096;
@@ -164,6 +165,8 @@ pub struct TxStreamSetup {
     pub rate: Rate,
     /// How many frames to send in all.
     pub frames_to_send: u64,
+    /// Sequence faults to inject on purpose.
+    pub fault: Option<SequenceFault>,
 }
 
 /// A stream's transmit counters: written by its one sender, read by anyone.
@@ -173,6 +176,25 @@ pub struct StreamTxCounters {
     pub frames_sent: AtomicU64,
     /// Their bytes (no FCS).
     pub bytes_sent: AtomicU64,
+    /// Sequence numbers handed out or jumped over.
+    pub sequence_span: AtomicU64,
+    /// Sequence numbers skipped on purpose (fault mode).
+    pub faults_skipped: AtomicU64,
+    /// Frames that repeated the previous number on purpose.
+    pub faults_repeated: AtomicU64,
+    /// Pairs sent swapped on purpose.
+    pub faults_swapped: AtomicU64,
+}
+
+impl StreamTxCounters {
+    /// The faults injected so far.
+    pub fn faults(&self) -> FaultCounts {
+        FaultCounts {
+            skipped: self.faults_skipped.load(Ordering::Relaxed),
+            repeated: self.faults_repeated.load(Ordering::Relaxed),
+            swapped: self.faults_swapped.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// A sender's own counters: written by its thread, read by anyone.
@@ -231,7 +253,7 @@ struct StreamState {
     generator: FrameGenerator,
     bytes_sent: u64,
     pacer: Pacer,
-    next_sequence: u32,
+    sequence: SequenceSource,
     /// CLOCK_MONOTONIC of the last frame produced, 0 before the first.
     last_frame_ns: u64,
     /// Free slots of this stream's pool, by index of their first chunk;
@@ -350,7 +372,7 @@ impl TxWorker {
                 pacer: Pacer::new(setup.rate, setup.frames_to_send, batch_limit, 0),
                 generator: setup.generator,
                 bytes_sent: 0,
-                next_sequence: 0,
+                sequence: SequenceSource::new(setup.fault),
                 last_frame_ns: 0,
                 free_slots,
             });
@@ -477,7 +499,12 @@ impl TxWorker {
                             // Every field that changes is in the first chunk.
                             stream
                                 .generator
-                                .fill(data.contents_mut(), stream.next_sequence, now)
+                                .fill(
+                                    data.contents_mut(),
+                                    // The low 32 bits go on the wire.
+                                    stream.sequence.next_number() as u32,
+                                    now,
+                                )
                                 .map_err(|error| TxError::Template(error.to_string()))?;
                         }
                         desc.set_options(if part + 1 < chunks { XDP_PKT_CONTD } else { 0 });
@@ -486,7 +513,6 @@ impl TxWorker {
                     }
                     self.chunks_in_flight[first_chunk / chunks_per_slot as usize] = chunks as u8;
                     stream.bytes_sent += len as u64;
-                    stream.next_sequence = stream.next_sequence.wrapping_add(1);
                 }
                 frames_in_batch += take;
                 if take > 0 {
@@ -499,6 +525,21 @@ impl TxWorker {
                 stream_counters
                     .bytes_sent
                     .store(stream.bytes_sent, Ordering::Relaxed);
+                if take > 0 {
+                    stream_counters
+                        .sequence_span
+                        .store(stream.sequence.span(), Ordering::Relaxed);
+                    let faults = stream.sequence.fault_counts();
+                    stream_counters
+                        .faults_skipped
+                        .store(faults.skipped, Ordering::Relaxed);
+                    stream_counters
+                        .faults_repeated
+                        .store(faults.repeated, Ordering::Relaxed);
+                    stream_counters
+                        .faults_swapped
+                        .store(faults.swapped, Ordering::Relaxed);
+                }
                 if frames_in_batch == room {
                     break;
                 }

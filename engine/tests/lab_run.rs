@@ -56,7 +56,7 @@ fn known_frame_count_arrives_exactly() {
     assert_eq!(stream.counts.frames_sent, 25_000);
     assert_eq!(stream.counts.frames_received, 25_000);
     assert_eq!(stream.counts.bytes_received, 25_000 * 60);
-    assert_eq!(stream.frames_lost, 0);
+    assert_eq!(stream.frames_lost(), 0);
     assert!(report.passed(), "{:?}", report.failures());
     assert!(!report.interrupted);
     let setup = recorder.setup.expect("setup reported");

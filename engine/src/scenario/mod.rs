@@ -16,16 +16,22 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub use error::ScenarioError;
-pub use plan::{Plan, PortPlan, Rate, RunPlan, StopCondition, StreamPlan};
+pub use plan::{
+    LatencyLimit, PassCriteria, Plan, PortPlan, Rate, RunPlan, StopCondition, StreamPlan,
+    DEFAULT_MIN_RATE_PERCENT,
+};
 
 use crate::frame::{
     mac_to_u128, FrameSpec, IpHeader, PayloadPattern, SizeRule, Sweep, SweepCombine, SweepField,
     SweepMode, Vlan,
 };
+use crate::sequence::{FaultKind, FaultTrigger, SequenceFault};
 use crate::wire::vlan::MAX_VLAN_ID;
 use crate::wire::MacAddr;
 use error::SourceMap;
-use raw::{NumberOrText, RawPort, RawRun, RawScenario, RawStream, RawSweep, SizeValue};
+use raw::{
+    NumberOrText, RawFault, RawPass, RawPort, RawRun, RawScenario, RawStream, RawSweep, SizeValue,
+};
 
 /// The largest frame linerate sends (jumbo): bytes without FCS. Frames
 /// longer than one UMEM chunk go out as multi-buffer descriptor chains.
@@ -155,11 +161,16 @@ impl Validator<'_> {
             }
             streams.push(stream);
         }
+        let pass = match raw.pass {
+            Some(pass) => self.pass_criteria(pass.into_inner())?,
+            None => PassCriteria::default(),
+        };
         Ok(Plan {
             source: self.source.to_string(),
             run,
             ports,
             streams,
+            pass,
         })
     }
 
@@ -513,6 +524,10 @@ impl Validator<'_> {
             spec.sweeps.push(sweep);
         }
         let rate = self.rate(&stream, &spec, &field)?;
+        let fault = match &stream.fault {
+            Some(fault) => Some(self.fault(fault.get_ref(), &field)?),
+            None => None,
+        };
         Ok(StreamPlan {
             id: index as u16,
             name,
@@ -521,6 +536,146 @@ impl Validator<'_> {
             frame: spec,
             dst_mac_from_router,
             rate,
+            fault,
+        })
+    }
+
+    /// `[stream.fault]`: a kind and either `every` or `probability`.
+    fn fault(
+        &self,
+        raw: &RawFault,
+        field: &dyn Fn(&str) -> String,
+    ) -> Result<SequenceFault, ScenarioError> {
+        let kind = match raw.kind.get_ref().as_str() {
+            "skip" => FaultKind::Skip,
+            "repeat" => FaultKind::Repeat,
+            "swap" => FaultKind::Swap,
+            other => {
+                return Err(self.error(
+                    raw.kind.span(),
+                    &field("fault.kind"),
+                    format!("{other:?} is not a fault: \"skip\", \"repeat\" or \"swap\""),
+                ))
+            }
+        };
+        let trigger = match (&raw.every, &raw.probability) {
+            (Some(every), None) => {
+                if *every.get_ref() < 2 {
+                    return Err(self.error(
+                        every.span(),
+                        &field("fault.every"),
+                        "must be at least 2 (one fault every N frames)",
+                    ));
+                }
+                FaultTrigger::Every(*every.get_ref() as u64)
+            }
+            (None, Some(probability)) => {
+                let value = self.number(probability, &field("fault.probability"))?;
+                if !(0.0..=0.5).contains(&value) {
+                    return Err(self.error(
+                        probability.span(),
+                        &field("fault.probability"),
+                        "must be between 0 and 0.5 (a fraction of frames)",
+                    ));
+                }
+                let seed = match &raw.seed {
+                    Some(seed) => *seed.get_ref() as u64,
+                    None => 1,
+                };
+                FaultTrigger::Probability {
+                    probability: value,
+                    seed,
+                }
+            }
+            (Some(every), Some(_)) => {
+                return Err(self.error(
+                    every.span(),
+                    &field("fault.every"),
+                    "give either every or probability, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(self.error(
+                    raw.kind.span(),
+                    &field("fault"),
+                    "say how often: every = 1000 (frames) or probability = 0.001",
+                ))
+            }
+        };
+        Ok(SequenceFault { kind, trigger })
+    }
+
+    /// A plain number (integer or float) at `field`.
+    fn number(&self, value: &Spanned<NumberOrText>, field: &str) -> Result<f64, ScenarioError> {
+        match value.get_ref() {
+            NumberOrText::Integer(integer) => Ok(*integer as f64),
+            NumberOrText::Float(float) if float.is_finite() => Ok(*float),
+            _ => Err(self.error(value.span(), field, "must be a number")),
+        }
+    }
+
+    /// A count of zero or more at `field`.
+    fn count(&self, value: &Spanned<i64>, field: &str) -> Result<u64, ScenarioError> {
+        u64::try_from(*value.get_ref())
+            .map_err(|_| self.error(value.span(), field, "must be zero or more"))
+    }
+
+    /// A percentage, 0 to 100, at `field`.
+    fn percent(&self, value: &Spanned<NumberOrText>, field: &str) -> Result<f64, ScenarioError> {
+        let percent = self.number(value, field)?;
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(self.error(value.span(), field, "must be a percentage from 0 to 100"));
+        }
+        Ok(percent)
+    }
+
+    /// `[pass]`: only the criteria given are checked.
+    fn pass_criteria(&self, raw: RawPass) -> Result<PassCriteria, ScenarioError> {
+        let mut max_latency = Vec::new();
+        if let Some(limits) = &raw.max_latency {
+            for (index, limit) in limits.get_ref().iter().enumerate() {
+                let field = format!("pass.max_latency[{index}]");
+                let span = limit.span();
+                let limit = limit.get_ref();
+                let percentile = match limit.percentile {
+                    NumberOrText::Integer(value) => value as f64,
+                    NumberOrText::Float(value) => value,
+                    NumberOrText::Text(_) => f64::NAN,
+                };
+                if !(0.0..=100.0).contains(&percentile) {
+                    return Err(self.error(
+                        span,
+                        &format!("{field}.percentile"),
+                        "must be a number from 0 to 100, e.g. 99.9",
+                    ));
+                }
+                let max = units::parse_duration(&limit.max)
+                    .map_err(|message| self.error(span, &format!("{field}.max"), message))?;
+                max_latency.push(LatencyLimit { percentile, max });
+            }
+        }
+        Ok(PassCriteria {
+            max_loss_frames: match &raw.max_loss_frames {
+                Some(value) => Some(self.count(value, "pass.max_loss_frames")?),
+                None => None,
+            },
+            max_loss_percent: match &raw.max_loss_percent {
+                Some(value) => Some(self.percent(value, "pass.max_loss_percent")?),
+                None => None,
+            },
+            max_reorder: match &raw.max_reorder {
+                Some(value) => Some(self.count(value, "pass.max_reorder")?),
+                None => None,
+            },
+            max_duplicates: match &raw.max_duplicates {
+                Some(value) => Some(self.count(value, "pass.max_duplicates")?),
+                None => None,
+            },
+            max_latency,
+            min_rate_percent: match &raw.min_rate_percent {
+                Some(value) => Some(self.percent(value, "pass.min_rate_percent")?),
+                None => None,
+            },
         })
     }
 

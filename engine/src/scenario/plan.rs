@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::frame::FrameSpec;
+use crate::sequence::SequenceFault;
 
 /// A whole validated scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +16,54 @@ pub struct Plan {
     pub ports: Vec<PortPlan>,
     /// The streams, indexed by their id.
     pub streams: Vec<StreamPlan>,
+    /// What every stream must meet for the run to pass.
+    pub pass: PassCriteria,
 }
+
+/// A latency limit at a percentile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatencyLimit {
+    /// 0 to 100; 100 is the largest latency seen.
+    pub percentile: f64,
+    /// The latency at that percentile must not exceed this.
+    pub max: Duration,
+}
+
+/// Pass criteria, applied to every stream. `None` means "not checked".
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassCriteria {
+    /// Most frames lost.
+    pub max_loss_frames: Option<u64>,
+    /// Most frames lost, percent of those sent.
+    pub max_loss_percent: Option<f64>,
+    /// Most late (reordered) frames.
+    pub max_reorder: Option<u64>,
+    /// Most duplicates.
+    pub max_duplicates: Option<u64>,
+    /// Latency limits.
+    pub max_latency: Vec<LatencyLimit>,
+    /// Least achieved sending rate, percent of the target (streams with a
+    /// target rate only).
+    pub min_rate_percent: Option<f64>,
+}
+
+impl Default for PassCriteria {
+    /// Without a `[pass]` table: no frame lost, and at least 90 % of the
+    /// target rate sent.
+    fn default() -> Self {
+        PassCriteria {
+            max_loss_frames: Some(0),
+            max_loss_percent: None,
+            max_reorder: None,
+            max_duplicates: None,
+            max_latency: Vec::new(),
+            min_rate_percent: Some(DEFAULT_MIN_RATE_PERCENT),
+        }
+    }
+}
+
+/// The achieved-rate floor when a scenario has no `[pass]` table.
+pub const DEFAULT_MIN_RATE_PERCENT: f64 = 90.0;
 
 /// When sending stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +157,7 @@ impl Rate {
 }
 
 /// One stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamPlan {
     /// The id carried in every frame's payload header; the stream's index.
     pub id: u16,
@@ -127,6 +175,8 @@ pub struct StreamPlan {
     pub dst_mac_from_router: bool,
     /// The rate.
     pub rate: Rate,
+    /// Sequence faults the sender injects on purpose.
+    pub fault: Option<SequenceFault>,
 }
 
 impl StreamPlan {

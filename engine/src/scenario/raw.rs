@@ -29,6 +29,50 @@ pub struct RawScenario {
     /// `[[stream]]` tables.
     #[serde(default, rename = "stream")]
     pub streams: Vec<Spanned<RawStream>>,
+    /// `[pass]`: the criteria every stream must meet.
+    pub pass: Option<Spanned<RawPass>>,
+}
+
+/// `[pass]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPass {
+    /// Most frames a stream may lose.
+    pub max_loss_frames: Option<Spanned<i64>>,
+    /// Most frames a stream may lose, as a percentage of those sent.
+    pub max_loss_percent: Option<Spanned<NumberOrText>>,
+    /// Most late (reordered) frames.
+    pub max_reorder: Option<Spanned<i64>>,
+    /// Most duplicate frames.
+    pub max_duplicates: Option<Spanned<i64>>,
+    /// Latency limits at percentiles.
+    pub max_latency: Option<Spanned<Vec<Spanned<RawLatencyLimit>>>>,
+    /// Least achieved sending rate, as a percentage of the target.
+    pub min_rate_percent: Option<Spanned<NumberOrText>>,
+}
+
+/// `{ percentile = 99.0, max = "1ms" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatencyLimit {
+    /// The percentile, 0 to 100 (100 is the maximum).
+    pub percentile: NumberOrText,
+    /// The limit, e.g. "500us".
+    pub max: String,
+}
+
+/// `[stream.fault]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// "skip", "repeat" or "swap".
+    pub kind: Spanned<String>,
+    /// One fault every this many frames.
+    pub every: Option<Spanned<i64>>,
+    /// Or: each frame with this probability.
+    pub probability: Option<Spanned<NumberOrText>>,
+    /// Seed for `probability` (default 1).
+    pub seed: Option<Spanned<i64>>,
 }
 
 /// `[run]`.
@@ -112,6 +156,8 @@ pub struct RawStream {
     pub sweeps: Vec<Spanned<RawSweep>>,
     /// "lockstep" or "product".
     pub sweep_combine: Option<Spanned<String>>,
+    /// `[stream.fault]`: sequence faults injected on purpose.
+    pub fault: Option<Spanned<RawFault>>,
 }
 
 /// A size: one number, or a range with a mode.
