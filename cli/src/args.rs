@@ -117,9 +117,14 @@ pub enum LabAction {
         /// TX and RX queues on each veth end.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
         queues: u32,
-        /// MTU of both veth ends (9000 for jumbo frames).
+        /// MTU of every veth end (9000 for jumbo frames).
         #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(68..=65535))]
         mtu: u32,
+        /// Put a router namespace (linerate-r) between a and b: b moves to
+        /// 198.18.1.1, streams go to the router's MAC, and a qdisc on lr-rb
+        /// (tbf, netem) shapes, delays or drops them.
+        #[arg(long)]
+        router: bool,
     },
     /// Remove the namespaces and the veth pair (nothing to remove is fine).
     Down,

@@ -232,15 +232,21 @@ fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Res
 fn command_lab(action: LabAction) -> anyhow::Result<u8> {
     let spec = LabSpec::standard();
     match action {
-        LabAction::Up { queues, mtu } => {
+        LabAction::Up {
+            queues,
+            mtu,
+            router,
+        } => {
             let spec = spec.with_queues(queues).with_mtu(mtu);
+            let spec = if router { spec.routed() } else { spec };
             let already = lab::is_up(&spec);
             lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
             println!("lab {}", if already { "already up" } else { "up" });
             println!("{spec}");
         }
         LabAction::Down => {
-            let removed = lab::down(&spec).map_err(|error| anyhow!("{error}"))?;
+            // The routed lab's namespaces include the plain one's.
+            let removed = lab::down(&spec.routed()).map_err(|error| anyhow!("{error}"))?;
             println!(
                 "{}",
                 if removed {
@@ -251,7 +257,10 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
             );
         }
         LabAction::Status => {
-            if lab::is_up(&spec) {
+            let routed = spec.clone().routed();
+            if lab::is_up(&routed) {
+                println!("lab up (routed)\n{routed}");
+            } else if lab::is_up(&spec) {
                 println!("lab up\n{spec}");
             } else {
                 println!("lab down");

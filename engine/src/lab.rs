@@ -1,7 +1,9 @@
 //! The lab: two network namespaces joined by a veth pair, with fixed MACs
 //! and addresses from the RFC 2544 benchmarking range, so that linerate has
-//! two "hosts" to send between on a machine without NICs. Built and torn
-//! down with iproute2; [`Lab`] is a guard that tears down on drop.
+//! two "hosts" to send between on a machine without NICs; or, routed, the
+//! two joined through a third namespace that forwards between them (a place
+//! for qdiscs that drop, delay or spread traffic over queues). Built and
+//! torn down with iproute2; [`Lab`] is a guard that tears down on drop.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -52,12 +54,29 @@ pub struct LabSpec {
     pub prefix_len: u8,
     /// TX and RX queues on each veth end.
     pub queues: u32,
-    /// MTU of both veth ends.
+    /// MTU of every veth end.
     pub mtu: u32,
+    /// A router between a and b, if the lab is routed.
+    pub router: Option<LabRouter>,
+}
+
+/// The router namespace of a routed lab: one veth end facing each host,
+/// IPv4 forwarding on, static neighbours everywhere (no ARP in the way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabRouter {
+    /// The router's namespace.
+    pub namespace: String,
+    /// Its end facing a (lr-a's peer).
+    pub toward_a: LabHost,
+    /// Its end facing b (lr-b's peer): the router's egress toward the
+    /// receiver, where a qdisc shapes or drops the stream.
+    pub toward_b: LabHost,
 }
 
 const MAC_A: MacAddr = MacAddr([0x02, 0x4c, 0x52, 0x00, 0x00, 0x0a]);
 const MAC_B: MacAddr = MacAddr([0x02, 0x4c, 0x52, 0x00, 0x00, 0x0b]);
+const MAC_ROUTER_A: MacAddr = MacAddr([0x02, 0x4c, 0x52, 0x00, 0x00, 0x1a]);
+const MAC_ROUTER_B: MacAddr = MacAddr([0x02, 0x4c, 0x52, 0x00, 0x00, 0x1b]);
 
 impl LabSpec {
     /// The lab `linerate lab up` builds and `scenarios/quickstart.toml`
@@ -103,6 +122,41 @@ impl LabSpec {
             prefix_len: 24,
             queues: 1,
             mtu: 1500,
+            router: None,
+        }
+    }
+
+    /// The same lab routed: a router namespace (the a namespace's name with
+    /// its last letter replaced by `r`) between a and b, b moved to
+    /// 198.18.1.1/24 so that frames are forwarded; the router's ends take the
+    /// interface names of a and b with `r` put before the last letter.
+    pub fn routed(mut self) -> LabSpec {
+        let namespace = format!("{}r", self.a.namespace.trim_end_matches(|c| c != '-'));
+        let router_side = |host: &LabHost, mac, address| {
+            let (stem, last) = host.interface.split_at(host.interface.len() - 1);
+            LabHost {
+                namespace: namespace.clone(),
+                interface: format!("{stem}r{last}"),
+                mac,
+                address,
+            }
+        };
+        let toward_a = router_side(&self.a, MAC_ROUTER_A, Ipv4Addr::new(198, 18, 0, 254));
+        let toward_b = router_side(&self.b, MAC_ROUTER_B, Ipv4Addr::new(198, 18, 1, 254));
+        self.b.address = Ipv4Addr::new(198, 18, 1, 1);
+        self.router = Some(LabRouter {
+            namespace,
+            toward_a,
+            toward_b,
+        });
+        self
+    }
+
+    /// The MAC address frames from a are sent to: b's, or the router's.
+    pub fn next_hop_mac(&self) -> MacAddr {
+        match &self.router {
+            Some(router) => router.toward_a.mac,
+            None => self.b.mac,
         }
     }
 
@@ -133,7 +187,10 @@ impl LabSpec {
             "\n[[stream]]\nname = \"{name}\"\ntx = \"a\"\nrx = \"{rx_port}\"\n\
              src_mac = \"{}\"\ndst_mac = \"{}\"\nsrc_ip = \"{}\"\ndst_ip = \"{}\"\n\
              src_port = 9000\ndst_port = 9000\nframe_size = {frame_size}\nrate = \"{rate}\"\n",
-            self.a.mac, self.b.mac, self.a.address, self.b.address
+            self.a.mac,
+            self.next_hop_mac(),
+            self.a.address,
+            self.b.address
         )
     }
 
@@ -143,8 +200,22 @@ impl LabSpec {
         self
     }
 
-    fn hosts(&self) -> [&LabHost; 2] {
-        [&self.a, &self.b]
+    /// Every namespace of the lab.
+    fn namespaces(&self) -> Vec<&str> {
+        let mut namespaces = vec![self.a.namespace.as_str(), self.b.namespace.as_str()];
+        if let Some(router) = &self.router {
+            namespaces.push(&router.namespace);
+        }
+        namespaces
+    }
+
+    /// Every veth end of the lab.
+    fn interfaces(&self) -> Vec<&LabHost> {
+        let mut ends = vec![&self.a, &self.b];
+        if let Some(router) = &self.router {
+            ends.extend([&router.toward_a, &router.toward_b]);
+        }
+        ends
     }
 }
 
@@ -178,6 +249,21 @@ mod tests {
     }
 
     #[test]
+    fn a_routed_lab_sends_to_the_router_and_names_fit() {
+        let spec = LabSpec::unique().routed();
+        let router = spec.router.clone().expect("routed");
+        assert_eq!(spec.next_hop_mac(), router.toward_a.mac);
+        assert!(router.namespace.ends_with("-r"), "{}", router.namespace);
+        assert_ne!(router.toward_a.interface, spec.a.interface);
+        for end in spec.interfaces() {
+            assert!(end.interface.len() <= crate::scenario::MAX_INTERFACE_NAME);
+        }
+        let standard = LabSpec::standard().routed();
+        assert_eq!(standard.router.expect("routed").namespace, "linerate-r");
+        assert_eq!(standard.b.address, Ipv4Addr::new(198, 18, 1, 1));
+    }
+
+    #[test]
     fn unique_names_fit_interface_and_differ() {
         let (first, second) = (LabSpec::unique(), LabSpec::unique());
         assert_ne!(first.a.namespace, second.a.namespace);
@@ -200,11 +286,35 @@ impl fmt::Display for LabSpec {
                 host.namespace, host.interface, host.mac, host.address, self.prefix_len
             )?;
         }
-        write!(
-            f,
-            "veth pair {} <-> {}, {} queue(s) each, MTU {}",
-            self.a.interface, self.b.interface, self.queues, self.mtu
-        )
+        match &self.router {
+            None => write!(
+                f,
+                "veth pair {} <-> {}, {} queue(s) each, MTU {}",
+                self.a.interface, self.b.interface, self.queues, self.mtu
+            ),
+            Some(router) => {
+                for end in [&router.toward_a, &router.toward_b] {
+                    writeln!(
+                        f,
+                        "r: namespace {:<16} interface {:<8} mac {}  ipv4 {}/{}",
+                        end.namespace, end.interface, end.mac, end.address, self.prefix_len
+                    )?;
+                }
+                write!(
+                    f,
+                    "veth pairs {} <-> {} (router, forwarding) {} <-> {}, {} queue(s) each, MTU {}; \
+                     qdiscs on {} in {} act on the stream",
+                    self.a.interface,
+                    router.toward_a.interface,
+                    router.toward_b.interface,
+                    self.b.interface,
+                    self.queues,
+                    self.mtu,
+                    router.toward_b.interface,
+                    router.namespace
+                )
+            }
+        }
     }
 }
 
@@ -243,9 +353,9 @@ fn interface_exists(host: &LabHost) -> bool {
             .unwrap_or(false)
 }
 
-/// True when both namespaces and both veth ends exist.
+/// True when every namespace and veth end exists.
 pub fn is_up(spec: &LabSpec) -> bool {
-    spec.hosts().iter().all(|host| interface_exists(host))
+    spec.interfaces().iter().all(|host| interface_exists(host))
 }
 
 /// Builds the lab. Already up: nothing changes. Half built (say, after a
@@ -263,88 +373,165 @@ pub fn up(spec: &LabSpec) -> Result<(), LabError> {
     built
 }
 
-fn build(spec: &LabSpec) -> Result<(), LabError> {
-    for host in spec.hosts() {
-        ip(&["netns", "add", &host.namespace])?;
-    }
+/// Creates a veth pair from `near` to `far`, each end in its namespace
+/// with its MAC and the lab's queue count.
+fn veth_pair(spec: &LabSpec, near: &LabHost, far: &LabHost) -> Result<(), LabError> {
     let queues = spec.queues.to_string();
-    let (a, b) = (&spec.a, &spec.b);
-    let (mac_a, mac_b) = (a.mac.to_string(), b.mac.to_string());
+    let (near_mac, far_mac) = (near.mac.to_string(), far.mac.to_string());
     ip(&[
         "link",
         "add",
-        &a.interface,
+        &near.interface,
         "netns",
-        &a.namespace,
+        &near.namespace,
         "numtxqueues",
         &queues,
         "numrxqueues",
         &queues,
         "address",
-        &mac_a,
+        &near_mac,
         "type",
         "veth",
         "peer",
         "name",
-        &b.interface,
+        &far.interface,
         "netns",
-        &b.namespace,
+        &far.namespace,
         "numtxqueues",
         &queues,
         "numrxqueues",
         &queues,
         "address",
-        &mac_b,
+        &far_mac,
+    ])
+}
+
+/// Addresses, MTU and link state of one veth end.
+fn configure_end(spec: &LabSpec, end: &LabHost) -> Result<(), LabError> {
+    let address = format!("{}/{}", end.address, spec.prefix_len);
+    let namespace = end.namespace.as_str();
+    ip(&[
+        "-n",
+        namespace,
+        "addr",
+        "add",
+        &address,
+        "dev",
+        &end.interface,
     ])?;
-    for host in spec.hosts() {
-        let address = format!("{}/{}", host.address, spec.prefix_len);
-        ip(&[
-            "-n",
-            &host.namespace,
-            "addr",
-            "add",
-            &address,
-            "dev",
-            &host.interface,
-        ])?;
-        ip(&["-n", &host.namespace, "link", "set", "lo", "up"])?;
-        ip(&[
-            "-n",
-            &host.namespace,
-            "link",
-            "set",
-            &host.interface,
-            "mtu",
-            &spec.mtu.to_string(),
-        ])?;
-        ip(&["-n", &host.namespace, "link", "set", &host.interface, "up"])?;
+    ip(&["-n", namespace, "link", "set", "lo", "up"])?;
+    ip(&[
+        "-n",
+        namespace,
+        "link",
+        "set",
+        &end.interface,
+        "mtu",
+        &spec.mtu.to_string(),
+    ])?;
+    ip(&["-n", namespace, "link", "set", &end.interface, "up"])
+}
+
+/// `host`'s default route via `gateway`, whose MAC is entered as a
+/// permanent neighbour.
+fn route_via(host: &LabHost, gateway: &LabHost) -> Result<(), LabError> {
+    let namespace = host.namespace.as_str();
+    let address = gateway.address.to_string();
+    ip(&[
+        "-n",
+        namespace,
+        "neigh",
+        "replace",
+        &address,
+        "lladdr",
+        &gateway.mac.to_string(),
+        "nud",
+        "permanent",
+        "dev",
+        &host.interface,
+    ])?;
+    ip(&[
+        "-n",
+        namespace,
+        "route",
+        "add",
+        "default",
+        "via",
+        &address,
+        "dev",
+        &host.interface,
+    ])
+}
+
+/// Writes `value` to the sysctl at `path` (under /proc/sys) inside `namespace`.
+fn sysctl(namespace: &str, path: &str, value: &str) -> Result<(), LabError> {
+    let written = crate::netns::NetnsGuard::enter(namespace)
+        .map_err(|error| error.to_string())
+        .and_then(|_guard| {
+            std::fs::write(format!("/proc/sys/{path}"), value).map_err(|error| error.to_string())
+        });
+    written.map_err(|stderr| LabError::Command {
+        command: format!("netns {namespace} sysctl {path}={value}"),
+        stderr,
+    })
+}
+
+fn build(spec: &LabSpec) -> Result<(), LabError> {
+    for namespace in spec.namespaces() {
+        ip(&["netns", "add", namespace])?;
     }
-    // Each end's router is the other end, so `dst_mac = "router"` resolves
-    // to the peer's MAC; nothing routes beyond the pair.
-    for (host, peer) in [(&spec.a, &spec.b), (&spec.b, &spec.a)] {
-        let gateway = peer.address.to_string();
+    let Some(router) = &spec.router else {
+        veth_pair(spec, &spec.a, &spec.b)?;
+        for end in spec.interfaces() {
+            configure_end(spec, end)?;
+        }
+        // Each end's router is the other end, so `dst_mac = "router"`
+        // resolves to the peer's MAC; nothing routes beyond the pair.
+        route_via(&spec.a, &spec.b)?;
+        return route_via(&spec.b, &spec.a);
+    };
+    // The router forwards IPv4 only, and sends nothing of its own through
+    // the qdisc under test: no IPv6 on its ends.
+    sysctl(&router.namespace, "net/ipv4/ip_forward", "1")?;
+    for scope in ["all", "default"] {
+        sysctl(
+            &router.namespace,
+            &format!("net/ipv6/conf/{scope}/disable_ipv6"),
+            "1",
+        )?;
+    }
+    veth_pair(spec, &spec.a, &router.toward_a)?;
+    veth_pair(spec, &router.toward_b, &spec.b)?;
+    for end in spec.interfaces() {
+        configure_end(spec, end)?;
+    }
+    route_via(&spec.a, &router.toward_a)?;
+    route_via(&spec.b, &router.toward_b)?;
+    for (end, host) in [(&router.toward_a, &spec.a), (&router.toward_b, &spec.b)] {
         ip(&[
             "-n",
-            &host.namespace,
-            "route",
-            "add",
-            "default",
-            "via",
-            &gateway,
+            &router.namespace,
+            "neigh",
+            "replace",
+            &host.address.to_string(),
+            "lladdr",
+            &host.mac.to_string(),
+            "nud",
+            "permanent",
             "dev",
-            &host.interface,
+            &end.interface,
         ])?;
     }
     Ok(())
 }
 
-/// Removes the lab: both namespaces, and with them the veth pair and any
-/// XDP program on it. Returns whether there was anything to remove.
+/// Removes the lab: its namespaces, and with them the veth pairs, qdiscs
+/// and any XDP program on them. Returns whether there was anything to remove.
 pub fn down(spec: &LabSpec) -> Result<bool, LabError> {
     let mut removed = false;
-    for host in spec.hosts() {
-        if namespace_exists(&host.namespace) {
-            ip(&["netns", "del", &host.namespace])?;
+    for namespace in spec.namespaces() {
+        if namespace_exists(namespace) {
+            ip(&["netns", "del", namespace])?;
             removed = true;
         }
     }

@@ -2,45 +2,13 @@
 //! frames sent by the AF_XDP sender and counted by the XDP receive program.
 //! Counts are checked exactly. Needs root.
 
-use std::sync::atomic::AtomicBool;
+mod common;
 
+use common::{capture, run_recorded, run_text, rx_queue_packets};
 use linerate_engine::lab::{Lab, LabSpec};
-use linerate_engine::run::{
-    run, IntervalReport, RunError, RunObserver, RunOptions, RunReport, RunSetup,
-};
+use linerate_engine::run::RunOptions;
 use linerate_engine::scenario;
 use linerate_engine::tx::XskMode;
-
-#[derive(Default)]
-struct Recorder {
-    setup: Option<RunSetup>,
-    intervals: Vec<IntervalReport>,
-}
-
-impl RunObserver for Recorder {
-    fn setup_done(&mut self, setup: &RunSetup) {
-        self.setup = Some(setup.clone());
-    }
-    fn interval(&mut self, report: &IntervalReport) {
-        self.intervals.push(report.clone());
-    }
-}
-
-/// Runs `plan` with `options`, keeping what the run reported on the way.
-fn run_recorded(
-    plan: &scenario::Plan,
-    options: RunOptions,
-) -> (Result<RunReport, RunError>, Recorder) {
-    let mut recorder = Recorder::default();
-    let result = run(plan, options, &AtomicBool::new(false), &mut recorder);
-    (result, recorder)
-}
-
-fn run_text(text: &str) -> (RunReport, Recorder) {
-    let plan = scenario::parse(text, "test.toml").expect("valid scenario");
-    let (report, recorder) = run_recorded(&plan, RunOptions::default());
-    (report.expect("run completes"), recorder)
-}
 
 #[test]
 fn known_frame_count_arrives_exactly() {
@@ -105,103 +73,6 @@ fn several_streams_are_counted_apart() {
     assert!(report.passed(), "{:?}", report.failures());
 }
 
-/// Captures frames on `interface` in `namespace` with an AF_PACKET socket
-/// (independent of linerate's counter) until `expected` linerate frames
-/// arrived or nothing came for two seconds; returns them.
-fn capture(
-    namespace: String,
-    interface: String,
-    expected: usize,
-) -> (
-    std::sync::mpsc::Receiver<()>,
-    std::thread::JoinHandle<Vec<Vec<u8>>>,
-) {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let _inside =
-            linerate_engine::netns::NetnsGuard::enter(&namespace).expect("enter the rx namespace");
-        let ifindex = linerate_engine::netns::interface_index(&interface, Some(&namespace))
-            .expect("rx interface");
-        let protocol = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain socket calls on a descriptor this thread owns and
-        // closes; every pointer passed is to a live local of the right size.
-        unsafe {
-            let socket = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(protocol),
-            );
-            assert!(
-                socket >= 0,
-                "AF_PACKET socket: {}",
-                std::io::Error::last_os_error()
-            );
-            let buffer_bytes: libc::c_int = 256 << 20;
-            libc::setsockopt(
-                socket,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                &buffer_bytes as *const _ as *const libc::c_void,
-                4,
-            );
-            let timeout = libc::timeval {
-                tv_sec: 2,
-                tv_usec: 0,
-            };
-            libc::setsockopt(
-                socket,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &timeout as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as u32,
-            );
-            let mut address: libc::sockaddr_ll = std::mem::zeroed();
-            address.sll_family = libc::AF_PACKET as u16;
-            address.sll_protocol = protocol;
-            address.sll_ifindex = ifindex as i32;
-            let bound = libc::bind(
-                socket,
-                &address as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
-            ready_tx.send(()).expect("test waits");
-            let mut frames = Vec::with_capacity(expected);
-            let mut buffer = vec![0u8; 4096];
-            while frames.len() < expected {
-                let received = libc::recv(
-                    socket,
-                    buffer.as_mut_ptr() as *mut libc::c_void,
-                    buffer.len(),
-                    0,
-                );
-                if received < 0 {
-                    break; // two seconds of quiet
-                }
-                let frame = &buffer[..received as usize];
-                if is_linerate_frame(frame) {
-                    frames.push(frame.to_vec());
-                }
-            }
-            libc::close(socket);
-            frames
-        }
-    });
-    (ready_rx, handle)
-}
-
-fn is_linerate_frame(frame: &[u8]) -> bool {
-    etherparse::SlicedPacket::from_ethernet(frame)
-        .ok()
-        .and_then(|packet| match packet.transport {
-            Some(etherparse::TransportSlice::Udp(udp)) => {
-                Some(udp.payload().starts_with(&0x4C4E_5254u32.to_be_bytes()))
-            }
-            _ => None,
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn swept_stream_arrives_with_exactly_the_configured_sets() {
     use std::collections::HashSet;
@@ -257,7 +128,12 @@ fn swept_stream_arrives_with_exactly_the_configured_sets() {
         report.streams[0].counts.frames_received, frames as u64,
         "linerate's own count"
     );
-    let captured = capture.join().expect("capture thread");
+    let captured: Vec<Vec<u8>> = capture
+        .join()
+        .expect("capture thread")
+        .into_iter()
+        .map(|frame| frame.bytes)
+        .collect();
     assert_eq!(captured.len(), frames, "frames the independent capture saw");
 
     let (mut macs, mut sources, mut destinations) =
@@ -395,31 +271,6 @@ fn jumbo_frame_on_a_1500_mtu_port_is_refused_with_the_fix() {
 }
 
 /// The receiving veth's own per-queue XDP packet counts (ethtool -S).
-fn rx_queue_packets(namespace: &str, interface: &str) -> Vec<u64> {
-    let output = std::process::Command::new("ip")
-        .args(["netns", "exec", namespace, "ethtool", "-S", interface])
-        .output()
-        .expect("ethtool runs (make test installs it)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let mut counts = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("rx_queue_") {
-            if let Some((queue, value)) = rest.split_once("_xdp_packets:") {
-                let queue: usize = queue.parse().expect("queue number");
-                counts.resize(counts.len().max(queue + 1), 0);
-                counts[queue] = value.trim().parse().expect("count");
-            }
-        }
-    }
-    counts
-}
-
 #[test]
 fn two_workers_on_two_queues_carry_traffic_and_totals_are_exact() {
     let lab = Lab::create(LabSpec::unique().with_queues(2))
