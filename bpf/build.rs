@@ -1,5 +1,6 @@
-//! Compiles the XDP receive program with clang into OUT_DIR, where lib.rs
-//! embeds it. libbpf's own headers come from libbpf-sys (DEP_BPF_INCLUDE);
+//! Compiles the XDP programs (the receive counter, and the bare drop
+//! program the receive-cost benchmark compares it with) with clang into
+//! OUT_DIR, where lib.rs embeds them. libbpf's own headers come from libbpf-sys (DEP_BPF_INCLUDE);
 //! the kernel UAPI headers from the system, with the multiarch include
 //! directory that Debian keeps `asm/types.h` in.
 
@@ -7,11 +8,17 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const SOURCE: &str = "src/linerate_rx.bpf.c";
+/// Each program's source, and the object it becomes in OUT_DIR.
+const PROGRAMS: [(&str, &str); 2] = [
+    ("src/linerate_rx.bpf.c", "linerate_rx.bpf.o"),
+    ("src/xdp_drop.bpf.c", "xdp_drop.bpf.o"),
+];
 const ABI_HEADER: &str = "src/linerate_abi.h";
 
 fn main() {
-    println!("cargo:rerun-if-changed={SOURCE}");
+    for (source, _) in PROGRAMS {
+        println!("cargo:rerun-if-changed={source}");
+    }
     println!("cargo:rerun-if-changed={ABI_HEADER}");
     println!("cargo:rerun-if-env-changed=CLANG");
 
@@ -20,28 +27,27 @@ fn main() {
         .expect("libbpf-sys exports its include directory as DEP_BPF_INCLUDE");
     let multiarch = multiarch_include();
     let clang = env::var("CLANG").unwrap_or_else(|_| "clang".to_string());
-    let object = out_dir.join("linerate_rx.bpf.o");
-
-    let mut command = Command::new(&clang);
-    command
-        .args([
-            "-O2", "-g", "-target", "bpf", "-mcpu=v3", "-Wall", "-Werror",
-        ])
-        .arg(format!("-I{libbpf_include}"))
-        .arg("-Isrc");
-    if let Some(dir) = &multiarch {
-        command.arg(format!("-I{dir}"));
-    }
-    command.args(["-c", SOURCE, "-o"]).arg(&object);
-
-    let status = command.status().unwrap_or_else(|error| {
-        panic!(
-            "could not run `{clang}` to build the XDP program ({error}); \
-             install clang and llvm (`make deps` does it on Debian)"
-        )
-    });
-    if !status.success() {
-        panic!("`{clang}` failed to compile {SOURCE}; see the messages above");
+    for (source, object) in PROGRAMS {
+        let mut command = Command::new(&clang);
+        command
+            .args([
+                "-O2", "-g", "-target", "bpf", "-mcpu=v3", "-Wall", "-Werror",
+            ])
+            .arg(format!("-I{libbpf_include}"))
+            .arg("-Isrc");
+        if let Some(dir) = &multiarch {
+            command.arg(format!("-I{dir}"));
+        }
+        command.args(["-c", source, "-o"]).arg(out_dir.join(object));
+        let status = command.status().unwrap_or_else(|error| {
+            panic!(
+                "could not run `{clang}` to build the XDP program ({error}); \
+                 install clang and llvm (`make deps` does it on Debian)"
+            )
+        });
+        if !status.success() {
+            panic!("`{clang}` failed to compile {source}; see the messages above");
+        }
     }
 }
 

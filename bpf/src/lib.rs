@@ -18,6 +18,9 @@ pub use abi::{LatencyCounters, RxTotals, StreamRx};
 const RX_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linerate_rx.bpf.o"));
 
 const PROGRAM_NAME: &str = "linerate_rx";
+/// The bare drop program, for the receive-cost benchmark.
+const DROP_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/xdp_drop.bpf.o"));
+const DROP_PROGRAM_NAME: &str = "xdp_drop_all";
 const STREAMS_MAP: &str = "lr_streams";
 const SEQUENCE_MAP: &str = "lr_sequence";
 const SEEN_MAP: &str = "lr_seen";
@@ -321,4 +324,52 @@ fn window_bits_for(stream_count: u32) -> u32 {
     let slots_per_stream = SEEN_BUDGET_BYTES / 4 / u64::from(stream_count.max(1));
     let bits = 63 - slots_per_stream.max(1).leading_zeros();
     bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
+}
+
+/// An XDP program that drops every frame and counts nothing: the floor the
+/// receive-cost benchmark measures [`RxCounter`] against. Detached when
+/// dropped.
+pub struct DropProgram {
+    object: Object,
+    link: Option<Link>,
+}
+
+impl std::fmt::Debug for DropProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropProgram")
+            .field("attached", &self.link.is_some())
+            .finish()
+    }
+}
+
+impl DropProgram {
+    /// Loads the program into the kernel; nothing is attached yet.
+    pub fn load() -> Result<Self, BpfError> {
+        let object = ObjectBuilder::default()
+            .name("linerate_drop")
+            .map_err(BpfError::Load)?
+            .open_memory(DROP_OBJECT)
+            .map_err(BpfError::Load)?
+            .load()
+            .map_err(BpfError::Load)?;
+        Ok(DropProgram { object, link: None })
+    }
+
+    /// Attaches it to `ifindex` (in the calling thread's namespace) through
+    /// a bpf_link.
+    pub fn attach(&mut self, ifindex: u32) -> Result<(), BpfError> {
+        let program = self
+            .object
+            .progs_mut()
+            .find(|program| program.name() == OsStr::new(DROP_PROGRAM_NAME))
+            .ok_or(BpfError::Missing {
+                kind: "program",
+                name: DROP_PROGRAM_NAME,
+            })?;
+        let link = program
+            .attach_xdp(ifindex as i32)
+            .map_err(|source| BpfError::Attach { ifindex, source })?;
+        self.link = Some(link);
+        Ok(())
+    }
 }

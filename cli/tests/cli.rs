@@ -420,3 +420,113 @@ fn count_sees_another_senders_frames_and_names_a_missing_interface() {
         stderr(&missing)
     );
 }
+
+/// Every property name in a JSON schema, recursively.
+fn schema_property_names(schema: &serde_json::Value, names: &mut HashSet<String>) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(properties)) = map.get("properties") {
+                names.extend(properties.keys().cloned());
+            }
+            for value in map.values() {
+                schema_property_names(value, names);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                schema_property_names(item, names);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn json_report_validates_against_the_documented_schema_and_csv_has_every_interval() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let text = format!(
+        "{}[stream.fault]\nkind = \"repeat\"\nevery = 100\n[pass]\nmax_duplicates = 200\nmax_latency = [{{ percentile = 99.9, max = \"1s\" }}]\n",
+        scenario_for(lab.spec(), 20_000, "20kpps", "b")
+    );
+    let scenario = TempScenario::new("report.toml", &text);
+    let json_path = scenario.dir.join("report.json");
+    let csv_path = scenario.dir.join("report.csv");
+    let output = linerate(&[
+        "run",
+        scenario.path(),
+        "--json",
+        json_path.to_str().expect("utf-8"),
+        "--csv",
+        csv_path.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_file("docs/report.schema.json")).expect("schema file"),
+    )
+    .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("report written"))
+            .expect("the report is JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|error| format!("{} at {}", error, error.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+
+    // The schema is not vacuous: a report without its verdict, or with a
+    // negative count, is refused.
+    let mut broken = report.clone();
+    broken.as_object_mut().expect("object").remove("verdict");
+    assert!(!validator.is_valid(&broken));
+    let mut broken = report.clone();
+    broken["streams"][0]["frames_lost"] = serde_json::json!(-1);
+    assert!(!validator.is_valid(&broken));
+
+    // The numbers are the run's.
+    let stream = &report["streams"][0];
+    assert_eq!(stream["frames_sent"], 20_000);
+    assert_eq!(stream["frames_received"], 20_000);
+    assert_eq!(stream["duplicates"], 200);
+    assert_eq!(stream["faults_injected"]["repeated"], 200);
+    assert_eq!(stream["frames_lost"], 0);
+    assert!(stream["latency_ns"]["p50"].as_u64().expect("p50") > 0);
+    assert_eq!(report["verdict"]["passed"], true);
+    assert_eq!(report["scenario"]["pass"]["max_duplicates"], 200);
+    let intervals = report["intervals"].as_array().expect("intervals");
+    assert!(
+        intervals.len() >= 4,
+        "1 s at 200 ms intervals, and the final one"
+    );
+    assert_eq!(intervals.last().expect("final")["final"], true);
+
+    // One CSV row per stream per interval, the same intervals.
+    let csv = std::fs::read_to_string(&csv_path).expect("csv written");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    assert_eq!(rows.len(), intervals.len());
+    assert!(rows.iter().all(|row| row.len() == header.len()));
+    let rx_frames = header
+        .iter()
+        .position(|name| *name == "rx_frames")
+        .expect("rx_frames");
+    assert_eq!(rows.last().expect("final row")[rx_frames], "20000");
+
+    // The README documents every field of the schema.
+    let readme = std::fs::read_to_string(repo_file("README.md")).expect("README");
+    let mut names = HashSet::new();
+    schema_property_names(&schema, &mut names);
+    let undocumented: Vec<&String> = names
+        .iter()
+        .filter(|name| !readme.contains(&format!("`{name}`")))
+        .collect();
+    assert!(undocumented.is_empty(), "README lacks {undocumented:?}");
+}
