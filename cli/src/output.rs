@@ -50,8 +50,17 @@ impl LivePrinter {
 
     /// Prints one line per stream for the interval: rates, frames lost so
     /// far (missing below the highest sequence number), duplicates, late
-    /// frames and the interval's p99 latency.
+    /// frames and the interval's p99 latency. The final report (after the
+    /// drain) is printed only if frames arrived during the drain.
     pub fn interval(&mut self, report: &IntervalReport) {
+        let moved = report
+            .streams
+            .iter()
+            .any(|stream| stream.tx_fps > 0.0 || stream.rx_fps > 0.0);
+        if report.is_final && !moved {
+            // Nothing arrived during the drain: the summary says it all.
+            return;
+        }
         if !self.header_printed {
             println!(
                 "{:>8}  {:<16} {:>11} {:>11} {:>10} {:>10} {:>8} {:>8} {:>10}",

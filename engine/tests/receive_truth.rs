@@ -163,6 +163,10 @@ fn loss_from_a_tbf_qdisc_is_exact_and_equals_the_kernels_drop_count() {
     assert!(lost > 5_000, "the bucket drops more than a quarter: {lost}");
     assert_eq!(shaped.frames_lost(), lost, "lost = sent - received");
     assert_eq!(lost, drops, "linerate's loss is the qdisc's drop count");
+    println!(
+        "tbf: sent {}, received {}, lost {lost}, qdisc drops {drops}",
+        counts.frames_sent, counts.frames_received
+    );
     assert_eq!(counts.duplicates, 0);
     assert_eq!(
         counts.missing_below_highest() + counts.missing_after_highest(),
@@ -334,4 +338,53 @@ fn latency_agrees_with_an_independent_receive_clock() {
     assert!(latency.min_ns <= latency.p50_ns && latency.p50_ns <= latency.p99_ns);
     assert!(latency.p99_ns <= latency.p999_ns && latency.p999_ns <= latency.max_ns);
     assert!(report.passed(), "{:?}", report.failures());
+}
+
+#[test]
+fn shipped_impairment_scenario_passes_through_the_routed_lab() {
+    let lab =
+        Lab::create(LabSpec::unique().routed()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/impairment.toml"
+    ))
+    .expect("scenarios/impairment.toml");
+    let text = [
+        ("duration = \"10s\"", "duration = \"2s\"".to_string()),
+        (
+            "interface = \"lr-a\"",
+            format!("interface = \"{}\"", spec.a.interface),
+        ),
+        (
+            "namespace = \"linerate-a\"",
+            format!("namespace = \"{}\"", spec.a.namespace),
+        ),
+        (
+            "interface = \"lr-b\"",
+            format!("interface = \"{}\"", spec.b.interface),
+        ),
+        (
+            "namespace = \"linerate-b\"",
+            format!("namespace = \"{}\"", spec.b.namespace),
+        ),
+    ]
+    .iter()
+    .fold(shipped, |text, (from, to)| {
+        assert!(text.contains(from), "impairment.toml has {from}");
+        text.replacen(from, to, 1)
+    });
+    let (report, _) = run_text(&text);
+    assert!(report.passed(), "{:?}", report.failures());
+    let check = stream(&report.streams, "self-check");
+    // 20,000 frames, a swap every 1000: 19 whole swaps and one cut short.
+    assert_eq!(check.counts.frames_received, 20_000);
+    assert_eq!(
+        (check.counts.faults.swapped, check.counts.faults.skipped),
+        (19, 1)
+    );
+    assert_eq!(check.counts.late, 19);
+    let path = stream(&report.streams, "path");
+    assert_eq!(path.counts.frames_received, path.counts.frames_sent);
+    assert!(path.latency.is_some());
 }
