@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use linerate_bpf::{CountedFrames, DropProgram, RxCounter};
-use linerate_engine::lab::{Lab, LabSpec};
+use linerate_engine::lab::{self, Lab, LabSpec};
 use linerate_engine::netns::{interface_index, NetnsGuard};
 use linerate_engine::run::{self, IntervalReport, RunObserver, RunOptions, RunSetup};
 use linerate_engine::scenario;
@@ -63,47 +63,6 @@ fn cpu_ns(pid: i32) -> Result<u64, String> {
         .ok_or_else(|| format!("schedstat of {pid}: {text}"))
 }
 
-/// Threaded NAPI on `interface` (GRO on gives veth its NAPI), its one
-/// thread pinned to core 0; returns the thread's pid.
-fn napi_thread(namespace: &str, interface: &str) -> Result<i32, String> {
-    command(
-        "ip",
-        &[
-            "netns", "exec", namespace, "ethtool", "-K", interface, "gro", "on",
-        ],
-    )?;
-    command(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            namespace,
-            "sh",
-            "-c",
-            &format!("echo 1 > /sys/class/net/{interface}/threaded"),
-        ],
-    )?;
-    let prefix: String = format!("napi/{interface}-").chars().take(15).collect();
-    for entry in std::fs::read_dir("/proc").map_err(|error| error.to_string())? {
-        let Ok(entry) = entry else { continue };
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if comm.trim_end().starts_with(&prefix) {
-            // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET
-            // writes within it; sched_setaffinity only reads it.
-            unsafe {
-                let mut set: libc::cpu_set_t = std::mem::zeroed();
-                libc::CPU_SET(0, &mut set);
-                libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
-            }
-            return Ok(pid);
-        }
-    }
-    Err(format!("no NAPI thread for {interface}"))
-}
-
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
@@ -120,15 +79,13 @@ fn main() -> Result<(), String> {
     let seconds: u64 = args.next().and_then(|text| text.parse().ok()).unwrap_or(2);
     let lab = Lab::create(LabSpec::unique()).map_err(|error| error.to_string())?;
     let spec = lab.spec().clone();
-    let napi = napi_thread(&spec.b.namespace, &spec.b.interface)?;
     // Core 0 is the receive thread's alone: this process (and the threads
     // it starts) stay on core 1.
-    // SAFETY: as in napi_thread; pid 0 is the calling thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(1, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
+    let napi = *lab::threaded_receive(&spec.b, &[0])
+        .map_err(|error| error.to_string())?
+        .first()
+        .ok_or("no NAPI thread on the receiving veth")?;
+    lab::pin_thread(0, 1);
     // The run's own counter goes on port a (nothing arrives there); the
     // frames go to b, where the program under test is.
     let text = format!(

@@ -287,15 +287,7 @@ impl RxCounter {
         &self,
         action: impl FnOnce(&libbpf_rs::ProgramMut<'_>) -> Result<T, BpfError>,
     ) -> Result<T, BpfError> {
-        let program = self
-            .object
-            .progs_mut()
-            .find(|program| program.name() == OsStr::new(PROGRAM_NAME))
-            .ok_or(BpfError::Missing {
-                kind: "program",
-                name: PROGRAM_NAME,
-            })?;
-        action(&program)
+        action(&find_program(&self.object, PROGRAM_NAME)?)
     }
 
     fn map(&self, map_name: &'static str) -> Result<libbpf_rs::Map<'_>, BpfError> {
@@ -316,6 +308,20 @@ impl RxCounter {
             .map_err(BpfError::Read)?;
         Ok(values.unwrap_or_default())
     }
+}
+
+/// The program called `name` in `object`.
+fn find_program<'object>(
+    object: &'object Object,
+    name: &'static str,
+) -> Result<libbpf_rs::ProgramMut<'object>, BpfError> {
+    object
+        .progs_mut()
+        .find(|program| program.name() == OsStr::new(name))
+        .ok_or(BpfError::Missing {
+            kind: "program",
+            name,
+        })
 }
 
 /// The widest window (at most [`MAX_WINDOW_BITS`]) whose slots for every
@@ -358,15 +364,7 @@ impl DropProgram {
     /// Attaches it to `ifindex` (in the calling thread's namespace) through
     /// a bpf_link.
     pub fn attach(&mut self, ifindex: u32) -> Result<(), BpfError> {
-        let program = self
-            .object
-            .progs_mut()
-            .find(|program| program.name() == OsStr::new(DROP_PROGRAM_NAME))
-            .ok_or(BpfError::Missing {
-                kind: "program",
-                name: DROP_PROGRAM_NAME,
-            })?;
-        let link = program
+        let link = find_program(&self.object, DROP_PROGRAM_NAME)?
             .attach_xdp(ifindex as i32)
             .map_err(|source| BpfError::Attach { ifindex, source })?;
         self.link = Some(link);

@@ -78,8 +78,8 @@ impl LivePrinter {
                 stream.rx_fps,
                 stream.rx_bps / 1e6,
                 totals.missing_below_highest(),
-                totals.duplicates,
-                totals.late,
+                totals.rx.duplicates,
+                totals.rx.late,
                 stream
                     .latency
                     .map(|latency| format_ns(latency.p99_ns))
@@ -141,11 +141,11 @@ pub fn print_summary(report: &RunReport) {
             "{:<16} {:>13} {:>13} {:>9} {:>9.4} {:>7} {:>7} {:>11} {:>12.0}",
             stream.name,
             counts.frames_sent,
-            counts.frames_received,
+            counts.rx.frames,
             stream.frames_lost(),
             stream.loss_percent(),
-            counts.duplicates,
-            counts.late,
+            counts.rx.duplicates,
+            counts.rx.late,
             if stream.target_fps.is_finite() {
                 format!("{:.0}", stream.target_fps)
             } else {
@@ -172,10 +172,10 @@ pub fn print_summary(report: &RunReport) {
             optional_ns(latency.map(|latency| latency.max_ns)),
             optional_ns(latency.map(|latency| latency.jitter_ns as u64)),
         );
-        if stream.counts.clock_behind > 0 {
+        if stream.counts.rx.clock_behind > 0 {
             println!(
                 "  note: {} frames carried a TX timestamp later than their arrival (sender and receiver clocks differ); they have no latency",
-                stream.counts.clock_behind
+                stream.counts.rx.clock_behind
             );
         }
     }
@@ -220,8 +220,8 @@ fn print_sequence_accounting(report: &RunReport) {
     for stream in &report.streams {
         let counts = &stream.counts;
         let faults = counts.faults;
-        if counts.gap_frames == 0
-            && counts.duplicates == 0
+        if counts.rx.gap_frames == 0
+            && counts.rx.duplicates == 0
             && counts.missing_after_highest() == 0
             && faults == Default::default()
         {
@@ -230,8 +230,8 @@ fn print_sequence_accounting(report: &RunReport) {
         println!(
             "sequence {}: {} jumped over - {} filled late - {} skipped on purpose = {} missing below the highest; + {} after it = {} lost",
             stream.name,
-            counts.gap_frames,
-            counts.late,
+            counts.rx.gap_frames,
+            counts.rx.late,
             faults.skipped,
             counts.missing_below_highest(),
             counts.missing_after_highest(),
@@ -240,7 +240,7 @@ fn print_sequence_accounting(report: &RunReport) {
         if faults != Default::default() {
             println!(
                 "  faults injected: {} skipped, {} repeated, {} swapped; received {} duplicates, {} late",
-                faults.skipped, faults.repeated, faults.swapped, counts.duplicates, counts.late
+                faults.skipped, faults.repeated, faults.swapped, counts.rx.duplicates, counts.rx.late
             );
         }
     }

@@ -169,18 +169,18 @@ fn write_csv_row(
         stream.id,
         csv_text(&stream.name),
         totals.frames_sent,
-        totals.frames_received,
+        totals.rx.frames,
         stream.tx_fps,
         stream.rx_fps,
         stream.tx_bps,
         stream.rx_bps,
         totals.missing_below_highest(),
-        totals.duplicates,
-        totals.late,
+        totals.rx.duplicates,
+        totals.rx.late,
         latency(|latency| latency.p50_ns),
         latency(|latency| latency.p99_ns),
         latency(|latency| latency.max_ns),
-        totals.jitter_ns
+        totals.rx.jitter_ns
     )
 }
 
@@ -419,14 +419,14 @@ impl From<&IntervalReport> for JsonInterval {
                     id: stream.id,
                     name: stream.name.clone(),
                     tx_frames: stream.totals.frames_sent,
-                    rx_frames: stream.totals.frames_received,
+                    rx_frames: stream.totals.rx.frames,
                     tx_fps: stream.tx_fps,
                     rx_fps: stream.rx_fps,
                     tx_bps: stream.tx_bps,
                     rx_bps: stream.rx_bps,
                     lost_so_far: stream.totals.missing_below_highest(),
-                    duplicates: stream.totals.duplicates,
-                    late: stream.totals.late,
+                    duplicates: stream.totals.rx.duplicates,
+                    late: stream.totals.rx.late,
                     latency_ns: stream.latency.as_ref().map(JsonLatency::from),
                 })
                 .collect(),
@@ -502,13 +502,13 @@ impl From<&linerate_engine::run::StreamResult> for JsonStream {
             name: stream.name.clone(),
             frames_sent: counts.frames_sent,
             bytes_sent: counts.bytes_sent,
-            frames_received: counts.frames_received,
-            bytes_received: counts.bytes_received,
+            frames_received: counts.rx.frames,
+            bytes_received: counts.rx.bytes,
             frames_lost: stream.frames_lost(),
             loss_percent: stream.loss_percent(),
-            duplicates: counts.duplicates,
-            late: counts.late,
-            gap_frames: counts.gap_frames,
+            duplicates: counts.rx.duplicates,
+            late: counts.rx.late,
+            gap_frames: counts.rx.gap_frames,
             missing_below_highest: counts.missing_below_highest(),
             missing_after_highest: counts.missing_after_highest(),
             faults_injected: JsonFaultCounts {
@@ -521,7 +521,7 @@ impl From<&linerate_engine::run::StreamResult> for JsonStream {
             rx_fps: stream.rx_fps,
             rate_percent: stream.rate_percent(),
             latency_ns: stream.latency.as_ref().map(JsonLatency::from),
-            frames_without_latency: counts.clock_behind,
+            frames_without_latency: counts.rx.clock_behind,
         }
     }
 }

@@ -525,6 +525,60 @@ fn build(spec: &LabSpec) -> Result<(), LabError> {
     Ok(())
 }
 
+/// Makes `host`'s interface handle each receive queue in its own kernel
+/// thread (threaded NAPI; GRO on gives veth its NAPI instances) and pins
+/// the threads to `cpus` in turn, so that one stream spread over queues is
+/// counted on several CPUs at once, or the receive work is kept off the
+/// sender's core. Returns the threads' ids.
+pub fn threaded_receive(host: &LabHost, cpus: &[usize]) -> Result<Vec<i32>, LabError> {
+    let interface = host.interface.as_str();
+    let namespace = host.namespace.as_str();
+    ip(&[
+        "netns", "exec", namespace, "ethtool", "-K", interface, "gro", "on",
+    ])?;
+    ip(&[
+        "netns",
+        "exec",
+        namespace,
+        "sh",
+        "-c",
+        &format!("echo 1 > /sys/class/net/{interface}/threaded"),
+    ])?;
+    // Thread names are "napi/<interface>-<id>", cut to 15 characters.
+    let prefix: String = format!("napi/{interface}-").chars().take(15).collect();
+    let mut threads: Vec<i32> = std::fs::read_dir("/proc")
+        .map_err(|error| LabError::Command {
+            command: "read /proc".to_string(),
+            stderr: error.to_string(),
+        })?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            comm.trim_end().starts_with(&prefix).then_some(pid)
+        })
+        .collect();
+    threads.sort_unstable();
+    for (index, &thread) in threads.iter().enumerate() {
+        if let Some(&cpu) = cpus.get(index % cpus.len().max(1)) {
+            pin_thread(thread, cpu);
+        }
+    }
+    Ok(threads)
+}
+
+/// Pins thread `thread` (0: the calling thread) to `cpu`; best effort.
+pub fn pin_thread(thread: i32, cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes
+    // within it (cpu is reduced below CPU_SETSIZE); sched_setaffinity only
+    // reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu % libc::CPU_SETSIZE as usize, &mut set);
+        libc::sched_setaffinity(thread, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// Removes the lab: its namespaces, and with them the veth pairs, qdiscs
 /// and any XDP program on them. Returns whether there was anything to remove.
 pub fn down(spec: &LabSpec) -> Result<bool, LabError> {

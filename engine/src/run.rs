@@ -290,19 +290,19 @@ impl RunReport {
                     stream.loss_percent()
                 ));
             }
-            if let Some(limit) = pass.max_reorder.filter(|limit| counts.late > *limit) {
+            if let Some(limit) = pass.max_reorder.filter(|limit| counts.rx.late > *limit) {
                 failures.push(format!(
                     "stream {name:?}: {} frames arrived out of order (max_reorder = {limit})",
-                    counts.late
+                    counts.rx.late
                 ));
             }
             if let Some(limit) = pass
                 .max_duplicates
-                .filter(|limit| counts.duplicates > *limit)
+                .filter(|limit| counts.rx.duplicates > *limit)
             {
                 failures.push(format!(
                     "stream {name:?}: {} duplicate frames (max_duplicates = {limit})",
-                    counts.duplicates
+                    counts.rx.duplicates
                 ));
             }
             for limit in &pass.max_latency {
@@ -348,7 +348,7 @@ impl RunReport {
 
 /// The latency of `stream` at `percentile` over the whole run.
 pub fn stream_percentile(stream: &StreamResult, percentile: f64) -> u64 {
-    let latency = &stream.counts.latency;
+    let latency = &stream.counts.rx.latency;
     LatencyHistogram::from_buckets(&latency.buckets, Some((latency.min_ns, latency.max_ns)))
         .percentile(percentile)
 }
@@ -542,7 +542,7 @@ pub fn run(
             counts: counts.clone(),
             target_fps: stream.rate.frames_per_second(),
             tx_fps: per_second(counts.frames_sent, *duration),
-            rx_fps: per_second(counts.frames_received, *duration),
+            rx_fps: per_second(counts.rx.frames, *duration),
         })
         .collect();
     let workers = setup
@@ -881,7 +881,7 @@ fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<S
     for rx in rx_ports {
         for &stream_id in &rx.streams {
             if let Ok(received) = rx.counter.stream_rx(stream_id) {
-                counts[usize::from(stream_id)].set_received(received);
+                counts[usize::from(stream_id)].rx = received;
             }
         }
     }

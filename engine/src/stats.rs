@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use linerate_bpf::abi::latency_bucket_bounds;
-use linerate_bpf::{LatencyCounters, StreamRx};
+use linerate_bpf::StreamRx;
 
 use crate::sequence::FaultCounts;
 
@@ -29,40 +29,12 @@ pub struct StreamCounts {
     pub sequence_span: u64,
     /// Faults the sender injected on purpose.
     pub faults: FaultCounts,
-    /// Frames received, duplicates included.
-    pub frames_received: u64,
-    /// Their bytes.
-    pub bytes_received: u64,
-    /// Frames whose sequence number had already arrived.
-    pub duplicates: u64,
-    /// First arrivals below the highest sequence number seen (reordered).
-    pub late: u64,
-    /// Sequence numbers jumped over as the highest rose.
-    pub gap_frames: u64,
-    /// The highest sequence number received plus one.
-    pub next_expected: u64,
-    /// Frames without a usable latency (sender clock ahead of receiver's).
-    pub clock_behind: u64,
-    /// The receive counter's latency histogram (cumulative).
-    pub latency: LatencyCounters,
-    /// RFC 3550 jitter, ns.
-    pub jitter_ns: f64,
+    /// What the receive counter saw: frames, duplicates, late frames,
+    /// gaps, latency (cumulative histogram) and jitter.
+    pub rx: StreamRx,
 }
 
 impl StreamCounts {
-    /// Takes in the receive counter's state for the stream.
-    pub fn set_received(&mut self, rx: StreamRx) {
-        self.frames_received = rx.frames;
-        self.bytes_received = rx.bytes;
-        self.duplicates = rx.duplicates;
-        self.late = rx.late;
-        self.gap_frames = rx.gap_frames;
-        self.next_expected = rx.next_expected;
-        self.clock_behind = rx.clock_behind;
-        self.latency = rx.latency;
-        self.jitter_ns = rx.jitter_ns;
-    }
-
     /// Distinct sequence numbers sent: frames less injected repeats.
     pub fn unique_sent(&self) -> u64 {
         self.frames_sent.saturating_sub(self.faults.repeated)
@@ -70,7 +42,7 @@ impl StreamCounts {
 
     /// Distinct sequence numbers received: frames less duplicates.
     pub fn unique_received(&self) -> u64 {
-        self.frames_received.saturating_sub(self.duplicates)
+        self.rx.unique_frames()
     }
 
     /// Frames sent and not (yet) received: exact once the run has drained.
@@ -91,15 +63,16 @@ impl StreamCounts {
     /// while the run goes (unlike [`StreamCounts::lost`], it does not count
     /// frames still in flight).
     pub fn missing_below_highest(&self) -> u64 {
-        self.gap_frames
-            .saturating_sub(self.late)
+        self.rx
+            .gap_frames
+            .saturating_sub(self.rx.late)
             .saturating_sub(self.faults.skipped)
     }
 
     /// Sequence numbers sent after the highest received: lost at the end of
     /// the run (or in flight, while it goes).
     pub fn missing_after_highest(&self) -> u64 {
-        self.sequence_span.saturating_sub(self.next_expected)
+        self.sequence_span.saturating_sub(self.rx.next_expected)
     }
 }
 
@@ -204,13 +177,13 @@ impl LatencyHistogram {
 /// The whole run's latency for a stream: the cumulative histogram, with the
 /// exact extremes and mean from the counter.
 pub fn latency_summary(counts: &StreamCounts) -> Option<LatencySummary> {
-    let latency = &counts.latency;
+    let latency = &counts.rx.latency;
     if latency.count == 0 {
         return None;
     }
     let histogram =
         LatencyHistogram::from_buckets(&latency.buckets, Some((latency.min_ns, latency.max_ns)));
-    histogram.summary(counts.jitter_ns).map(|mut summary| {
+    histogram.summary(counts.rx.jitter_ns).map(|mut summary| {
         summary.mean_ns = latency.sum_ns as f64 / latency.count as f64;
         summary
     })
@@ -290,28 +263,23 @@ impl Aggregator {
             .enumerate()
             .map(|(index, ((now, before), name))| {
                 let delta_buckets: Vec<u64> = now
+                    .rx
                     .latency
                     .buckets
                     .iter()
-                    .zip(&before.latency.buckets)
+                    .zip(&before.rx.latency.buckets)
                     .map(|(now, before)| now.saturating_sub(*before))
                     .collect();
                 let latency =
-                    LatencyHistogram::from_buckets(&delta_buckets, None).summary(now.jitter_ns);
+                    LatencyHistogram::from_buckets(&delta_buckets, None).summary(now.rx.jitter_ns);
                 StreamInterval {
                     id: index as u16,
                     name: name.clone(),
                     tx_fps: per_second(now.frames_sent.saturating_sub(before.frames_sent), length),
-                    rx_fps: per_second(
-                        now.frames_received.saturating_sub(before.frames_received),
-                        length,
-                    ),
+                    rx_fps: per_second(now.rx.frames.saturating_sub(before.rx.frames), length),
                     tx_bps: per_second(now.bytes_sent.saturating_sub(before.bytes_sent), length)
                         * 8.0,
-                    rx_bps: per_second(
-                        now.bytes_received.saturating_sub(before.bytes_received),
-                        length,
-                    ) * 8.0,
+                    rx_bps: per_second(now.rx.bytes.saturating_sub(before.rx.bytes), length) * 8.0,
                     latency,
                     totals: now.clone(),
                 }
@@ -391,11 +359,14 @@ mod tests {
                 repeated: 10,
                 swapped: 3,
             },
-            frames_received: 985,
-            duplicates: 10,
-            late: 3,
-            gap_frames: 3 + 5 + 12,
-            next_expected: 1002,
+            rx: StreamRx {
+                frames: 985,
+                duplicates: 10,
+                late: 3,
+                gap_frames: 3 + 5 + 12,
+                next_expected: 1002,
+                ..StreamRx::default()
+            },
             ..StreamCounts::default()
         };
         // 990 distinct sent, 975 distinct received.
@@ -411,13 +382,13 @@ mod tests {
     #[test]
     fn intervals_carry_rates_and_their_own_latency() {
         let mut first = StreamCounts::default();
-        first.latency.buckets[latency_bucket(5_000)] = 10;
+        first.rx.latency.buckets[latency_bucket(5_000)] = 10;
         let mut aggregator = Aggregator::new(vec!["s".into()], vec![first.clone()], Duration::ZERO);
         let mut second = first.clone();
         second.frames_sent = 2000;
         second.bytes_sent = 2000 * 60;
-        second.frames_received = 1000;
-        second.latency.buckets[latency_bucket(50_000)] = 4;
+        second.rx.frames = 1000;
+        second.rx.latency.buckets[latency_bucket(50_000)] = 4;
         let report = aggregator.interval(vec![second], Duration::from_secs(2), false);
         let stream = &report.streams[0];
         assert_eq!(stream.tx_fps, 1000.0);

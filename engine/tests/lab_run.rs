@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{capture, run_recorded, run_text, rx_queue_packets};
+use common::{capture, run_recorded, run_text, rx_queue_packets, shipped_scenario};
 use linerate_engine::lab::{Lab, LabSpec};
 use linerate_engine::run::RunOptions;
 use linerate_engine::scenario;
@@ -22,8 +22,8 @@ fn known_frame_count_arrives_exactly() {
     let (report, recorder) = run_text(&text);
     let stream = &report.streams[0];
     assert_eq!(stream.counts.frames_sent, 25_000);
-    assert_eq!(stream.counts.frames_received, 25_000);
-    assert_eq!(stream.counts.bytes_received, 25_000 * 60);
+    assert_eq!(stream.counts.rx.frames, 25_000);
+    assert_eq!(stream.counts.rx.bytes, 25_000 * 60);
     assert_eq!(stream.frames_lost(), 0);
     assert!(report.passed(), "{:?}", report.failures());
     assert!(!report.interrupted);
@@ -57,8 +57,8 @@ fn several_streams_are_counted_apart() {
         .map(|stream| {
             (
                 stream.counts.frames_sent,
-                stream.counts.frames_received,
-                stream.counts.bytes_received,
+                stream.counts.rx.frames,
+                stream.counts.rx.bytes,
             )
         })
         .collect();
@@ -84,38 +84,14 @@ fn swept_stream_arrives_with_exactly_the_configured_sets() {
     // 65,278 frames: the 65,025 MACs wrap, every source and destination IP
     // of the two ranges is used once.
     let frames = 65_278usize;
-    let shipped = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/macgen.toml"
-    ))
-    .expect("scenarios/macgen.toml");
-    let text = [
+    let text = shipped_scenario(
+        "macgen.toml",
+        spec,
         (
             "duration = \"10s\"",
             format!("frames = {frames}\ndrain = \"2s\""),
         ),
-        (
-            "interface = \"lr-a\"",
-            format!("interface = \"{}\"", spec.a.interface),
-        ),
-        (
-            "namespace = \"linerate-a\"",
-            format!("namespace = \"{}\"", spec.a.namespace),
-        ),
-        (
-            "interface = \"lr-b\"",
-            format!("interface = \"{}\"", spec.b.interface),
-        ),
-        (
-            "namespace = \"linerate-b\"",
-            format!("namespace = \"{}\"", spec.b.namespace),
-        ),
-    ]
-    .iter()
-    .fold(shipped, |text, (from, to)| {
-        assert!(text.contains(from), "macgen.toml has {from}");
-        text.replacen(from, to, 1)
-    });
+    );
     let plan = scenario::parse(&text, "sweep.toml").expect("valid scenario");
     let (ready, capture) = capture(spec.b.namespace.clone(), spec.b.interface.clone(), frames);
     ready.recv().expect("capture ready");
@@ -125,7 +101,7 @@ fn swept_stream_arrives_with_exactly_the_configured_sets() {
     };
     let report = run_recorded(&plan, options).0.expect("run completes");
     assert_eq!(
-        report.streams[0].counts.frames_received, frames as u64,
+        report.streams[0].counts.rx.frames, frames as u64,
         "linerate's own count"
     );
     let captured: Vec<Vec<u8>> = capture
@@ -211,7 +187,7 @@ fn router_mac_is_the_gateway_peer() {
         setup.router_macs[0].mac, spec.b.mac,
         "the lab's router for a is b"
     );
-    assert_eq!(report.streams[0].counts.frames_received, 1000);
+    assert_eq!(report.streams[0].counts.rx.frames, 1000);
 }
 
 #[test]
@@ -233,14 +209,11 @@ fn jumbo_frames_cross_as_multi_buffer_chains() {
         .0
         .expect("run completes");
     let jumbo = &report.streams[0].counts;
-    assert_eq!((jumbo.frames_sent, jumbo.frames_received), (4000, 4000));
-    assert_eq!(jumbo.bytes_received, 4000 * 9000);
+    assert_eq!((jumbo.frames_sent, jumbo.rx.frames), (4000, 4000));
+    assert_eq!(jumbo.rx.bytes, 4000 * 9000);
     let mixed = &report.streams[1].counts;
-    assert_eq!((mixed.frames_sent, mixed.frames_received), (4000, 4000));
-    assert_eq!(
-        mixed.bytes_received, mixed.bytes_sent,
-        "every size arrived whole"
-    );
+    assert_eq!((mixed.frames_sent, mixed.rx.frames), (4000, 4000));
+    assert_eq!(mixed.rx.bytes, mixed.bytes_sent, "every size arrived whole");
     // Random sizes over 60..=9000 average about 4530 bytes.
     let average = mixed.bytes_sent / 4000;
     assert!((4000..5100).contains(&average), "average size {average}");
@@ -308,7 +281,7 @@ fn two_workers_on_two_queues_carry_traffic_and_totals_are_exact() {
     );
     for stream in &report.streams {
         assert_eq!(
-            (stream.counts.frames_sent, stream.counts.frames_received),
+            (stream.counts.frames_sent, stream.counts.rx.frames),
             (30_000, 30_000),
             "{}",
             stream.name
@@ -354,10 +327,10 @@ fn paced_rates_arrive_within_one_percent() {
         let report = report.expect("run completes");
         let stream = &report.streams[0];
         assert_eq!(
-            stream.counts.frames_received, stream.counts.frames_sent,
+            stream.counts.rx.frames, stream.counts.frames_sent,
             "{rate}: nothing lost"
         );
-        let over_run = stream.counts.frames_received as f64 / report.send_duration.as_secs_f64();
+        let over_run = stream.counts.rx.frames as f64 / report.send_duration.as_secs_f64();
         let error = (over_run - target) / target;
         eprintln!("{rate}: target {target:.1} fps, received {over_run:.1} fps over the run, error {:+.4} %", error * 100.0);
         assert!(
@@ -413,10 +386,7 @@ fn scenario_cores_and_xsk_modes_are_honoured() {
     let (report, recorder) = run_plan(&with_port_keys(&format!(
         "cores = [{last_core}]\nxsk_mode = \"copy\""
     )));
-    assert_eq!(
-        report.expect("runs").streams[0].counts.frames_received,
-        1000
-    );
+    assert_eq!(report.expect("runs").streams[0].counts.rx.frames, 1000);
     let tx = &recorder.setup.expect("setup").tx_ports[0];
     assert_eq!((tx.core, tx.mode), (Some(last_core), XskMode::Copy));
 

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{capture, command_output, run_recorded, run_text, rx_queue_packets};
-use linerate_engine::lab::{Lab, LabSpec};
+use common::{capture, command_output, run_recorded, run_text, rx_queue_packets, shipped_scenario};
+use linerate_engine::lab::{self, Lab, LabSpec};
 use linerate_engine::run::{RunOptions, StreamResult};
 use linerate_engine::scenario;
 use linerate_engine::sequence::FaultCounts;
@@ -45,12 +45,12 @@ fn injected_skips_repeats_and_swaps_are_counted_exactly() {
             ..FaultCounts::default()
         }
     );
-    assert_eq!(skip.counts.frames_received, 20_000);
+    assert_eq!(skip.counts.rx.frames, 20_000);
     assert_eq!(
         (
-            skip.counts.gap_frames,
-            skip.counts.late,
-            skip.counts.duplicates
+            skip.counts.rx.gap_frames,
+            skip.counts.rx.late,
+            skip.counts.rx.duplicates
         ),
         (200, 0, 0)
     );
@@ -59,12 +59,12 @@ fn injected_skips_repeats_and_swaps_are_counted_exactly() {
 
     let repeat = stream(&report.streams, "repeat");
     assert_eq!(repeat.counts.faults.repeated, 400);
-    assert_eq!(repeat.counts.frames_received, 20_000);
+    assert_eq!(repeat.counts.rx.frames, 20_000);
     assert_eq!(
         (
-            repeat.counts.duplicates,
-            repeat.counts.late,
-            repeat.counts.gap_frames
+            repeat.counts.rx.duplicates,
+            repeat.counts.rx.late,
+            repeat.counts.rx.gap_frames
         ),
         (400, 0, 0)
     );
@@ -82,12 +82,12 @@ fn injected_skips_repeats_and_swaps_are_counted_exactly() {
             swapped: 499
         }
     );
-    assert_eq!(swap.counts.frames_received, 20_000);
+    assert_eq!(swap.counts.rx.frames, 20_000);
     assert_eq!(
         (
-            swap.counts.late,
-            swap.counts.gap_frames,
-            swap.counts.duplicates
+            swap.counts.rx.late,
+            swap.counts.rx.gap_frames,
+            swap.counts.rx.duplicates
         ),
         (499, 500, 0)
     );
@@ -159,15 +159,15 @@ fn loss_from_a_tbf_qdisc_is_exact_and_equals_the_kernels_drop_count() {
     let shaped = stream(&report.streams, "shaped");
     let counts = &shaped.counts;
     assert_eq!(counts.frames_sent, 20_000);
-    let lost = counts.frames_sent - counts.frames_received;
+    let lost = counts.frames_sent - counts.rx.frames;
     assert!(lost > 5_000, "the bucket drops more than a quarter: {lost}");
     assert_eq!(shaped.frames_lost(), lost, "lost = sent - received");
     assert_eq!(lost, drops, "linerate's loss is the qdisc's drop count");
     println!(
         "tbf: sent {}, received {}, lost {lost}, qdisc drops {drops}",
-        counts.frames_sent, counts.frames_received
+        counts.frames_sent, counts.rx.frames
     );
-    assert_eq!(counts.duplicates, 0);
+    assert_eq!(counts.rx.duplicates, 0);
     assert_eq!(
         counts.missing_below_highest() + counts.missing_after_highest(),
         lost,
@@ -178,59 +178,14 @@ fn loss_from_a_tbf_qdisc_is_exact_and_equals_the_kernels_drop_count() {
     assert!(failures[0].contains("max_loss_percent = 1"), "{failures:?}");
 }
 
-/// Puts every NAPI instance of `interface` (in `namespace`) in its own
-/// kernel thread (veth has NAPI with GRO on) and pins them to different
-/// CPUs, so that its receive queues are handled in parallel.
-fn spread_napi_over_cpus(namespace: &str, interface: &str) -> usize {
-    command_output(
-        "ip",
-        &[
-            "netns", "exec", namespace, "ethtool", "-K", interface, "gro", "on",
-        ],
-    );
-    command_output(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            namespace,
-            "sh",
-            "-c",
-            &format!("echo 1 > /sys/class/net/{interface}/threaded"),
-        ],
-    );
-    // Thread names are "napi/<interface>-<id>", cut to 15 characters.
-    let prefix: String = format!("napi/{interface}-").chars().take(15).collect();
-    let cpus = std::thread::available_parallelism().map_or(1, |count| count.get());
-    let mut pinned = 0;
-    for entry in std::fs::read_dir("/proc").expect("/proc") {
-        let Ok(entry) = entry else { continue };
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        if !comm.trim_end().starts_with(&prefix) {
-            continue;
-        }
-        // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes
-        // within it; sched_setaffinity reads it.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(pinned % cpus, &mut set);
-            libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        }
-        pinned += 1;
-    }
-    pinned
-}
-
 #[test]
 fn one_swept_stream_over_two_receive_queues_and_cpus_counts_exactly() {
     let lab = Lab::create(LabSpec::unique().routed().with_queues(2))
         .expect("build the lab (run the tests as root)");
     let spec = lab.spec();
-    let threads = spread_napi_over_cpus(&spec.b.namespace, &spec.b.interface);
-    assert_eq!(threads, 2, "one NAPI thread per receive queue");
+    // Each receive queue in its own thread, on its own core.
+    let threads = lab::threaded_receive(&spec.b, &[0, 1]).expect("threaded NAPI on b");
+    assert_eq!(threads.len(), 2, "one NAPI thread per receive queue");
     // 64 source ports: the router's flow hash spreads the one stream over
     // both of its transmit queues, so over both of b's receive queues.
     let text = format!(
@@ -253,20 +208,20 @@ fn one_swept_stream_over_two_receive_queues_and_cpus_counts_exactly() {
     let spread = stream(&report.streams, "spread");
     let counts = &spread.counts;
     assert_eq!(per_queue.iter().sum::<u64>(), 60_000);
+    assert_eq!((counts.frames_sent, counts.rx.frames), (60_000, 60_000));
     assert_eq!(
-        (counts.frames_sent, counts.frames_received),
-        (60_000, 60_000)
+        counts.rx.duplicates, 0,
+        "no frame counted twice across CPUs"
     );
-    assert_eq!(counts.duplicates, 0, "no frame counted twice across CPUs");
     assert_eq!(spread.frames_lost(), 0);
     assert_eq!(
-        counts.gap_frames, counts.late,
+        counts.rx.gap_frames, counts.rx.late,
         "every number jumped over by one CPU arrived late on the other"
     );
-    assert_eq!(counts.next_expected, 60_000);
+    assert_eq!(counts.rx.next_expected, 60_000);
     println!(
         "two queues: {per_queue:?} frames, {} arrived late (reordered across CPUs)",
-        counts.late
+        counts.rx.late
     );
     assert!(report.passed(), "{:?}", report.failures());
 }
@@ -345,46 +300,22 @@ fn shipped_impairment_scenario_passes_through_the_routed_lab() {
     let lab =
         Lab::create(LabSpec::unique().routed()).expect("build the lab (run the tests as root)");
     let spec = lab.spec();
-    let shipped = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/impairment.toml"
-    ))
-    .expect("scenarios/impairment.toml");
-    let text = [
+    let text = shipped_scenario(
+        "impairment.toml",
+        spec,
         ("duration = \"10s\"", "duration = \"2s\"".to_string()),
-        (
-            "interface = \"lr-a\"",
-            format!("interface = \"{}\"", spec.a.interface),
-        ),
-        (
-            "namespace = \"linerate-a\"",
-            format!("namespace = \"{}\"", spec.a.namespace),
-        ),
-        (
-            "interface = \"lr-b\"",
-            format!("interface = \"{}\"", spec.b.interface),
-        ),
-        (
-            "namespace = \"linerate-b\"",
-            format!("namespace = \"{}\"", spec.b.namespace),
-        ),
-    ]
-    .iter()
-    .fold(shipped, |text, (from, to)| {
-        assert!(text.contains(from), "impairment.toml has {from}");
-        text.replacen(from, to, 1)
-    });
+    );
     let (report, _) = run_text(&text);
     assert!(report.passed(), "{:?}", report.failures());
     let check = stream(&report.streams, "self-check");
     // 20,000 frames, a swap every 1000: 19 whole swaps and one cut short.
-    assert_eq!(check.counts.frames_received, 20_000);
+    assert_eq!(check.counts.rx.frames, 20_000);
     assert_eq!(
         (check.counts.faults.swapped, check.counts.faults.skipped),
         (19, 1)
     );
-    assert_eq!(check.counts.late, 19);
+    assert_eq!(check.counts.rx.late, 19);
     let path = stream(&report.streams, "path");
-    assert_eq!(path.counts.frames_received, path.counts.frames_sent);
+    assert_eq!(path.counts.rx.frames, path.counts.frames_sent);
     assert!(path.latency.is_some());
 }

@@ -2,6 +2,7 @@
 //! bad ones give one line naming the file, line, column and field.
 
 use super::*;
+use crate::sequence::{FaultKind, FaultTrigger, SequenceFault};
 use std::net::Ipv4Addr;
 
 const GOOD: &str = r#"
@@ -565,5 +566,133 @@ fn port_queues_cores_and_modes() {
     ] {
         let error = error_for(&text.replacen(from, to, 1));
         assert_eq!(error.field.as_deref(), Some(field), "{to}: {error}");
+    }
+}
+
+#[test]
+fn pass_criteria_and_faults_become_the_plan() {
+    let plan = parse(&GOOD.replace("[run]", "[pass]\nmax_loss_frames = 3\nmax_loss_percent = 0.5\nmax_reorder = 0\nmax_duplicates = 2\nmax_latency = [{ percentile = 99.9, max = \"2ms\" }, { percentile = 100, max = \"1s\" }]\nmin_rate_percent = 95\n\n[run]")
+        .replacen("rate = \"100kpps\"", "rate = \"100kpps\"\n[stream.fault]\nkind = \"swap\"\nevery = 1000", 1), "good.toml")
+        .expect("valid");
+    assert_eq!(
+        plan.pass,
+        PassCriteria {
+            max_loss_frames: Some(3),
+            max_loss_percent: Some(0.5),
+            max_reorder: Some(0),
+            max_duplicates: Some(2),
+            max_latency: vec![
+                LatencyLimit {
+                    percentile: 99.9,
+                    max: Duration::from_millis(2)
+                },
+                LatencyLimit {
+                    percentile: 100.0,
+                    max: Duration::from_secs(1)
+                },
+            ],
+            min_rate_percent: Some(95.0),
+        }
+    );
+    assert_eq!(
+        plan.streams[0].fault,
+        Some(SequenceFault {
+            kind: FaultKind::Swap,
+            trigger: FaultTrigger::Every(1000)
+        })
+    );
+    assert_eq!(plan.streams[1].fault, None);
+
+    let random = parse(
+        &good_with(
+            "rate = \"100kpps\"",
+            "rate = \"100kpps\"\n[stream.fault]\nkind = \"repeat\"\nprobability = 0.001\nseed = 9",
+        ),
+        "good.toml",
+    )
+    .expect("valid");
+    assert_eq!(
+        random.streams[0].fault.map(|fault| fault.trigger),
+        Some(FaultTrigger::Probability {
+            probability: 0.001,
+            seed: 9
+        })
+    );
+    // Without [pass]: nothing lost, 90 % of the target rate.
+    let default = parse(GOOD, "good.toml").expect("valid");
+    assert_eq!(default.pass, PassCriteria::default());
+    assert_eq!(default.pass.max_loss_frames, Some(0));
+    assert_eq!(
+        default.pass.min_rate_percent,
+        Some(DEFAULT_MIN_RATE_PERCENT)
+    );
+}
+
+#[test]
+fn pass_and_fault_errors_point_at_their_fields() {
+    let with_pass = |table: &str| GOOD.replace("[run]", &format!("[pass]\n{table}\n\n[run]"));
+    let with_fault = |table: &str| {
+        good_with(
+            "rate = \"100kpps\"",
+            &format!("rate = \"100kpps\"\n[stream.fault]\n{table}"),
+        )
+    };
+    let cases = [
+        (
+            with_pass("max_loss_frames = -1"),
+            "pass.max_loss_frames",
+            "-1",
+        ),
+        (
+            with_pass("max_loss_percent = 120"),
+            "pass.max_loss_percent",
+            "120",
+        ),
+        (
+            with_pass("min_rate_percent = \"most\""),
+            "pass.min_rate_percent",
+            "\"most\"",
+        ),
+        (
+            with_pass("max_latency = [{ percentile = 101, max = \"1ms\" }]"),
+            "pass.max_latency[0].percentile",
+            "{ percentile = 101",
+        ),
+        (
+            with_pass("max_latency = [{ percentile = 99, max = \"soon\" }]"),
+            "pass.max_latency[0].max",
+            "{ percentile = 99",
+        ),
+        (
+            with_pass("max_reorderings = 1"),
+            "pass.max_reorderings",
+            "max_reorderings",
+        ),
+        (
+            with_fault("kind = \"drop\"\nevery = 10"),
+            "stream[0].fault.kind",
+            "\"drop\"",
+        ),
+        (
+            with_fault("kind = \"skip\"\nevery = 1"),
+            "stream[0].fault.every",
+            "every = 1",
+        ),
+        (
+            with_fault("kind = \"skip\"\nprobability = 0.9"),
+            "stream[0].fault.probability",
+            "0.9",
+        ),
+        (
+            with_fault("kind = \"skip\"\nevery = 10\nprobability = 0.1"),
+            "stream[0].fault.every",
+            "every = 10",
+        ),
+        (with_fault("kind = \"skip\""), "stream[0].fault", "\"skip\""),
+    ];
+    for (text, field, needle) in cases {
+        let error = error_for(&text);
+        assert_eq!(error.field.as_deref(), Some(field), "{text}: {error}");
+        assert_eq!(error.line, line_of(&text, needle), "{text}: {error}");
     }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::AtomicBool;
 
+use linerate_engine::lab::LabSpec;
 use linerate_engine::run::{
     run, IntervalReport, RunError, RunObserver, RunOptions, RunReport, RunSetup,
 };
@@ -214,4 +215,37 @@ pub fn command_output(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A scenario shipped in scenarios/, pointed at `lab` (its lr-a/lr-b
+/// interfaces and namespaces replaced by the lab's) with one more
+/// replacement, `(from, to)`, made first.
+pub fn shipped_scenario(file: &str, lab: &LabSpec, first: (&str, String)) -> String {
+    let path = format!("{}/../scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+    let (a, b) = (&lab.a, &lab.b);
+    [
+        (first.0, first.1),
+        (
+            "interface = \"lr-a\"",
+            format!("interface = \"{}\"", a.interface),
+        ),
+        (
+            "namespace = \"linerate-a\"",
+            format!("namespace = \"{}\"", a.namespace),
+        ),
+        (
+            "interface = \"lr-b\"",
+            format!("interface = \"{}\"", b.interface),
+        ),
+        (
+            "namespace = \"linerate-b\"",
+            format!("namespace = \"{}\"", b.namespace),
+        ),
+    ]
+    .iter()
+    .fold(shipped, |text, (from, to)| {
+        assert!(text.contains(from), "{file} has {from}");
+        text.replacen(from, to, 1)
+    })
 }
