@@ -260,6 +260,11 @@ impl RxCounter {
         Ok(rx)
     }
 
+    /// The kernel's run statistics for the program (see [`RunStats`]).
+    pub fn run_stats(&self) -> Result<RunStats, BpfError> {
+        run_stats(&self.object, PROGRAM_NAME)
+    }
+
     /// What the program saw but did not count under a stream, summed over CPUs.
     pub fn totals(&self) -> Result<RxTotals, BpfError> {
         let per_cpu = self.lookup_per_cpu(TOTALS_MAP, 0)?;
@@ -308,6 +313,40 @@ impl RxCounter {
             .map_err(BpfError::Read)?;
         Ok(values.unwrap_or_default())
     }
+}
+
+/// How long the kernel has run a program, and how many times: both stay 0
+/// unless `kernel.bpf_stats_enabled` is 1 (which costs two clock reads a run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Total time in the program.
+    pub run_time_ns: u64,
+    /// Runs (frames, for an XDP program).
+    pub run_count: u64,
+}
+
+/// The run statistics of the program called `name` in `object`.
+fn run_stats(object: &Object, name: &'static str) -> Result<RunStats, BpfError> {
+    let program = find_program(object, name)?;
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
+    // SAFETY: the descriptor is the loaded program's and outlives the call;
+    // `info` is a bpf_prog_info of `len` bytes, which the kernel fills at
+    // most; every pointer field in it is zero, so nothing else is written.
+    let result = unsafe {
+        libbpf_sys::bpf_obj_get_info_by_fd(
+            std::os::fd::AsRawFd::as_raw_fd(&program.as_fd()),
+            (&mut info as *mut libbpf_sys::bpf_prog_info).cast(),
+            &mut len,
+        )
+    };
+    if result != 0 {
+        return Err(BpfError::Read(libbpf_rs::Error::from_raw_os_error(-result)));
+    }
+    Ok(RunStats {
+        run_time_ns: info.run_time_ns,
+        run_count: info.run_cnt,
+    })
 }
 
 /// The program called `name` in `object`.
@@ -369,5 +408,10 @@ impl DropProgram {
             .map_err(|source| BpfError::Attach { ifindex, source })?;
         self.link = Some(link);
         Ok(())
+    }
+
+    /// The kernel's run statistics for the program (see [`RunStats`]).
+    pub fn run_stats(&self) -> Result<RunStats, BpfError> {
+        run_stats(&self.object, DROP_PROGRAM_NAME)
     }
 }
