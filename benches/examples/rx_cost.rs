@@ -104,7 +104,7 @@ fn main() -> Result<(), String> {
     let stats_switch = "/proc/sys/kernel/bpf_stats_enabled";
     let stats_before = std::fs::read_to_string(stats_switch).unwrap_or_default();
     std::fs::write(stats_switch, "1").map_err(|error| format!("{stats_switch}: {error}"))?;
-    let result = measure(&spec, napi, &plan, rounds, seconds);
+    let result = measure(spec, napi, &plan, rounds, seconds);
     let _ = std::fs::write(stats_switch, stats_before.trim());
     result
 }
