@@ -154,6 +154,11 @@ impl SequenceSource {
         }
     }
 
+    /// True when a fault is injected into these numbers.
+    pub fn has_fault(&self) -> bool {
+        self.fault.is_some()
+    }
+
     /// Numbers handed out or jumped over so far: one more than the highest.
     pub fn span(&self) -> u64 {
         self.next

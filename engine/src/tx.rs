@@ -529,6 +529,8 @@ impl TxWorker {
                     stream_counters
                         .sequence_span
                         .store(stream.sequence.span(), Ordering::Relaxed);
+                }
+                if take > 0 && stream.sequence.has_fault() {
                     let faults = stream.sequence.fault_counts();
                     stream_counters
                         .faults_skipped
