@@ -71,7 +71,7 @@ pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
 pub fn parse(text: &str, file: &str) -> Result<Plan, ScenarioError> {
     let map = SourceMap::new(file, text);
     let raw: RawScenario = toml::from_str(text).map_err(|error| {
-        let message = error.message().trim().to_string();
+        let message = suggest_known_key(error.message().trim());
         match error.span() {
             Some(span) => map.error(span.clone(), map.field_at(span.start), message),
             None => map.file_error(message),
@@ -82,6 +82,50 @@ pub fn parse(text: &str, file: &str) -> Result<Plan, ScenarioError> {
         source: file,
     }
     .plan(raw)
+}
+
+/// serde's "unknown field `frame_sise`, expected one of `name`, ..." with
+/// the nearest valid key put first: "unknown key `frame_sise`: did you mean
+/// `frame_size`? (valid here: ...)". Other messages are returned as they are.
+fn suggest_known_key(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message.to_string();
+    };
+    let Some((unknown, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let valid: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let nearest = valid
+        .iter()
+        .map(|key| (edit_distance(unknown, key), *key))
+        .min();
+    let listed = valid
+        .iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match nearest {
+        // Close enough to be a slip: at most a third of the key changed.
+        Some((distance, key)) if distance * 3 <= key.len().max(3) => {
+            format!("unknown key `{unknown}`: did you mean `{key}`? (valid here: {listed})")
+        }
+        _ => format!("unknown key `{unknown}` (valid here: {listed})"),
+    }
+}
+
+/// Levenshtein distance between two keys (they are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(a_char != *b_char);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 struct Validator<'a> {

@@ -135,8 +135,32 @@ fn unknown_key_is_refused_with_its_line() {
     let text = good_with("frame_size = 128", "frame_sise = 128");
     let error = error_for(&text);
     assert_eq!(error.line, line_of(&text, "frame_sise"));
-    assert!(error.message.contains("frame_sise"), "{error}");
+    assert!(
+        error
+            .message
+            .starts_with("unknown key `frame_sise`: did you mean `frame_size`?"),
+        "{error}"
+    );
+    assert!(
+        error.message.contains("`udp_payload`"),
+        "lists the valid keys: {error}"
+    );
     assert_eq!(error.field.as_deref(), Some("stream[0].frame_sise"));
+
+    // A key nothing like a valid one gets the list, and no guess.
+    let error = error_for(&good_with("frame_size = 128", "colour = 128"));
+    assert!(
+        error
+            .message
+            .starts_with("unknown key `colour` (valid here: "),
+        "{error}"
+    );
+    // Misspelled keys in other tables too.
+    let error = error_for(&good_with("report_interval", "report_intreval"));
+    assert!(
+        error.message.contains("did you mean `report_interval`?"),
+        "{error}"
+    );
 }
 
 #[test]
