@@ -50,7 +50,8 @@ impl LivePrinter {
 
     /// Prints one line per stream for the interval: rates, frames lost so
     /// far (missing below the highest sequence number), duplicates, late
-    /// frames and the interval's p99 latency. The final report (after the
+    /// frames, the interval's p99 latency and linerate's resident memory.
+    /// The final report (after the
     /// drain) is printed only if frames arrived during the drain.
     pub fn interval(&mut self, report: &IntervalReport) {
         let moved = report
@@ -63,15 +64,24 @@ impl LivePrinter {
         }
         if !self.header_printed {
             println!(
-                "{:>8}  {:<16} {:>11} {:>11} {:>10} {:>10} {:>8} {:>8} {:>10}",
-                "time", "stream", "tx fps", "rx fps", "rx Mbit/s", "lost", "dup", "late", "p99 lat"
+                "{:>8}  {:<16} {:>11} {:>11} {:>10} {:>10} {:>8} {:>8} {:>10} {:>8}",
+                "time",
+                "stream",
+                "tx fps",
+                "rx fps",
+                "rx Mbit/s",
+                "lost",
+                "dup",
+                "late",
+                "p99 lat",
+                "RSS MiB"
             );
             self.header_printed = true;
         }
         for stream in &report.streams {
             let totals = &stream.totals;
             println!(
-                "{:>7.1}s  {:<16} {:>11.0} {:>11.0} {:>10.1} {:>10} {:>8} {:>8} {:>10}{}",
+                "{:>7.1}s  {:<16} {:>11.0} {:>11.0} {:>10.1} {:>10} {:>8} {:>8} {:>10} {:>8.1}{}",
                 report.elapsed.as_secs_f64(),
                 stream.name,
                 stream.tx_fps,
@@ -84,6 +94,7 @@ impl LivePrinter {
                     .latency
                     .map(|latency| format_ns(latency.p99_ns))
                     .unwrap_or_else(|| "-".to_string()),
+                report.resident_bytes as f64 / (1024.0 * 1024.0),
                 if report.is_final { "  (final)" } else { "" }
             );
         }

@@ -19,7 +19,7 @@ use serde::Serialize;
 pub const JSON_SCHEMA_ID: &str = "linerate-report/1";
 
 /// The CSV header; one row per stream per interval follows.
-pub const CSV_HEADER: &str = "elapsed_s,interval_s,final,stream_id,stream,tx_frames,rx_frames,tx_fps,rx_fps,tx_bps,rx_bps,lost_so_far,duplicates,late,latency_p50_ns,latency_p99_ns,latency_max_ns,jitter_ns";
+pub const CSV_HEADER: &str = "elapsed_s,interval_s,final,stream_id,stream,tx_frames,rx_frames,tx_fps,rx_fps,tx_bps,rx_bps,lost_so_far,duplicates,late,latency_p50_ns,latency_p99_ns,latency_max_ns,jitter_ns,resident_bytes";
 
 /// Errors writing a report file.
 #[derive(Debug)]
@@ -162,7 +162,7 @@ fn write_csv_row(
     };
     writeln!(
         writer,
-        "{:.3},{:.3},{},{},{},{},{},{:.1},{:.1},{:.0},{:.0},{},{},{},{},{},{},{:.0}",
+        "{:.3},{:.3},{},{},{},{},{},{:.1},{:.1},{:.0},{:.0},{},{},{},{},{},{},{:.0},{}",
         report.elapsed.as_secs_f64(),
         report.length.as_secs_f64(),
         report.is_final,
@@ -180,7 +180,8 @@ fn write_csv_row(
         latency(|latency| latency.p50_ns),
         latency(|latency| latency.p99_ns),
         latency(|latency| latency.max_ns),
-        totals.rx.jitter_ns
+        totals.rx.jitter_ns,
+        report.resident_bytes
     )
 }
 
@@ -387,6 +388,7 @@ struct JsonInterval {
     length_s: f64,
     #[serde(rename = "final")]
     is_final: bool,
+    resident_bytes: u64,
     streams: Vec<JsonIntervalStream>,
 }
 
@@ -412,6 +414,7 @@ impl From<&IntervalReport> for JsonInterval {
             elapsed_s: report.elapsed.as_secs_f64(),
             length_s: report.length.as_secs_f64(),
             is_final: report.is_final,
+            resident_bytes: report.resident_bytes,
             streams: report
                 .streams
                 .iter()

@@ -506,6 +506,10 @@ fn json_report_validates_against_the_documented_schema_and_csv_has_every_interva
         "1 s at 200 ms intervals, and the final one"
     );
     assert_eq!(intervals.last().expect("final")["final"], true);
+    assert!(
+        intervals.iter().all(|interval| interval["resident_bytes"].as_u64() > Some(1 << 20)),
+        "resident memory in every interval"
+    );
 
     // One CSV row per stream per interval, the same intervals.
     let csv = std::fs::read_to_string(&csv_path).expect("csv written");

@@ -221,6 +221,18 @@ pub struct IntervalReport {
     pub streams: Vec<StreamInterval>,
     /// True for the last report, made after the drain.
     pub is_final: bool,
+    /// This process's resident memory when the report was made, bytes (0
+    /// where /proc does not say).
+    pub resident_bytes: u64,
+}
+
+/// This process's resident memory in bytes, from /proc/self/statm.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page_size).ok()?)
 }
 
 /// Turns successive snapshots into interval reports.
@@ -292,6 +304,7 @@ impl Aggregator {
             length,
             streams,
             is_final,
+            resident_bytes: resident_memory_bytes().unwrap_or(0),
         }
     }
 }
