@@ -4,6 +4,7 @@
 //! runs it through BPF_PROG_TEST_RUN.
 
 pub mod abi;
+pub mod introspect;
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;

@@ -236,8 +236,14 @@ fn ctrl_c_stops_sending_and_reports_partial_results() {
         "long.toml",
         &scenario_for(lab.spec(), 500_000, "50kpps", "b"),
     );
+    let json_path = scenario.dir.join("partial.json");
     let child = Command::new(env!("CARGO_BIN_EXE_linerate"))
-        .args(["run", scenario.path()])
+        .args([
+            "run",
+            scenario.path(),
+            "--json",
+            json_path.to_str().expect("utf-8"),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -271,6 +277,12 @@ fn ctrl_c_stops_sending_and_reports_partial_results() {
         "every frame sent before the stop arrives: {summary}"
     );
     assert_eq!(fields[2], 0, "{summary}");
+    // The partial report is written too, marked as interrupted.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("partial report"))
+            .expect("JSON");
+    assert_eq!(report["verdict"]["interrupted"], true);
+    assert_eq!(report["streams"][0]["frames_sent"], fields[0]);
 }
 
 #[test]
@@ -507,7 +519,9 @@ fn json_report_validates_against_the_documented_schema_and_csv_has_every_interva
     );
     assert_eq!(intervals.last().expect("final")["final"], true);
     assert!(
-        intervals.iter().all(|interval| interval["resident_bytes"].as_u64() > Some(1 << 20)),
+        intervals
+            .iter()
+            .all(|interval| interval["resident_bytes"].as_u64() > Some(1 << 20)),
         "resident memory in every interval"
     );
 
@@ -533,4 +547,78 @@ fn json_report_validates_against_the_documented_schema_and_csv_has_every_interva
         .filter(|name| !readme.contains(&format!("`{name}`")))
         .collect();
     assert!(undocumented.is_empty(), "README lacks {undocumented:?}");
+}
+
+/// The id of the XDP program on `interface` in `namespace`, if any.
+fn xdp_program_id(namespace: &str, interface: &str) -> Option<u32> {
+    let output = Command::new("ip")
+        .args(["-j", "-n", namespace, "link", "show", "dev", interface])
+        .output()
+        .expect("ip runs");
+    let links: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("ip -j prints JSON");
+    links[0]["xdp"]["prog"]["id"].as_u64().map(|id| id as u32)
+}
+
+#[test]
+fn sigkill_leaves_no_xdp_program_or_map_behind() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let scenario = TempScenario::new("killed.toml", &scenario_for(spec, 500_000, "50kpps", "b"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .args(["run", scenario.path()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("linerate starts");
+    // Wait for the counter to be attached, and note what it holds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let program = loop {
+        if let Some(id) = xdp_program_id(&spec.b.namespace, &spec.b.interface) {
+            break linerate_bpf::introspect::program_info(id).expect("the attached program");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the counter was never attached"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(program.name, "linerate_rx");
+    assert!(program.map_ids.len() >= 4, "{program:?}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    // The bpf_link died with the process: nothing attached, and the
+    // kernel frees the program and its maps (asynchronously, so poll).
+    assert_eq!(xdp_program_id(&spec.b.namespace, &spec.b.interface), None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let program_left = linerate_bpf::introspect::program_info(program.id).is_some();
+        let maps_left: Vec<u32> = program
+            .map_ids
+            .iter()
+            .copied()
+            .filter(|id| linerate_bpf::introspect::map_exists(*id))
+            .collect();
+        if !program_left && maps_left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: program {program_left}, maps {maps_left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // The next run starts cleanly on the same ports.
+    let again = TempScenario::new("again.toml", &scenario_for(spec, 2_000, "20kpps", "b"));
+    let output = linerate(&["run", again.path()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
 }
