@@ -137,7 +137,9 @@ fn measure(
                 } else {
                     let mut counter = RxCounter::load(1, CountedFrames::Drop)
                         .map_err(|error| error.to_string())?;
-                    counter.attach(ifindex).map_err(|error| error.to_string())?;
+                    counter
+                        .attach(ifindex, false)
+                        .map_err(|error| error.to_string())?;
                     (None, Some(counter))
                 }
             };

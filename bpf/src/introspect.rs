@@ -68,3 +68,60 @@ pub fn map_exists(id: u32) -> bool {
     // SAFETY: a plain syscall wrapper; it only reads `id`.
     owned(unsafe { libbpf_sys::bpf_map_get_fd_by_id(id) }).is_some()
 }
+
+/// The id of the XDP program attached to `ifindex` (in the calling thread's
+/// namespace), in any mode, if there is one.
+pub fn attached_xdp_program(ifindex: u32) -> Option<u32> {
+    let mut id = 0u32;
+    // SAFETY: a plain query; the kernel writes one u32 into `id`.
+    let result = unsafe { libbpf_sys::bpf_xdp_query_id(ifindex as i32, 0, &mut id) };
+    (result == 0 && id != 0).then_some(id)
+}
+
+/// The bpf_link that holds an XDP program on `ifindex`, if one does.
+fn xdp_link_on(ifindex: u32) -> Option<OwnedFd> {
+    let mut id = 0u32;
+    // SAFETY: plain syscall wrappers on ids and descriptors this function
+    // owns; `info` is a bpf_link_info of `len` bytes whose pointer fields
+    // are all zero, so the kernel writes only inside it.
+    unsafe {
+        while libbpf_sys::bpf_link_get_next_id(id, &mut id) == 0 {
+            let Some(fd) = owned(libbpf_sys::bpf_link_get_fd_by_id(id)) else {
+                continue;
+            };
+            let mut info = libbpf_sys::bpf_link_info::default();
+            let mut len = std::mem::size_of::<libbpf_sys::bpf_link_info>() as u32;
+            let result = libbpf_sys::bpf_obj_get_info_by_fd(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                (&mut info as *mut libbpf_sys::bpf_link_info).cast(),
+                &mut len,
+            );
+            if result == 0
+                && info.type_ == libbpf_sys::BPF_LINK_TYPE_XDP
+                && info.__bindgen_anon_1.xdp.ifindex == ifindex
+            {
+                return Some(fd);
+            }
+        }
+    }
+    None
+}
+
+/// Detaches whatever XDP program is on `ifindex`: through its bpf_link if
+/// it has one (the link's owner keeps a defunct link), else through
+/// netlink. Returns the kernel's error code on failure.
+pub fn detach_xdp(ifindex: u32) -> Result<(), i32> {
+    let result = match xdp_link_on(ifindex) {
+        // SAFETY: `link` is an open link descriptor.
+        Some(link) => unsafe {
+            libbpf_sys::bpf_link_detach(std::os::fd::AsRawFd::as_raw_fd(&link))
+        },
+        // SAFETY: a plain netlink request; no options.
+        None => unsafe { libbpf_sys::bpf_xdp_detach(ifindex as i32, 0, std::ptr::null()) },
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(-result)
+    }
+}

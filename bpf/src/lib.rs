@@ -68,6 +68,24 @@ pub enum BpfError {
         #[source]
         source: libbpf_rs::Error,
     },
+    /// Another XDP program is already attached to the interface.
+    #[error("another XDP program is already attached: {name:?} (id {id}); stop what attached it, or run again with --force to detach it")]
+    Occupied {
+        /// The interface index.
+        ifindex: u32,
+        /// The program's id.
+        id: u32,
+        /// The program's name.
+        name: String,
+    },
+    /// `--force` could not detach the program already attached.
+    #[error("could not detach the XDP program already attached (id {id}): {error}")]
+    Detach {
+        /// The program's id.
+        id: u32,
+        /// What the kernel said.
+        error: std::io::Error,
+    },
     /// A map read failed.
     #[error("could not read the receive counters: {0}")]
     Read(#[source] libbpf_rs::Error),
@@ -203,8 +221,22 @@ impl RxCounter {
 
     /// Attaches the program to `ifindex` (an index in the calling thread's
     /// network namespace) through a bpf_link, letting the kernel choose
-    /// driver mode where the device supports it, and reports the mode.
-    pub fn attach(&mut self, ifindex: u32) -> Result<XdpAttachMode, BpfError> {
+    /// driver mode where the device supports it, and reports the mode. If
+    /// another XDP program is attached, fails naming it, unless `force`:
+    /// then that program is detached first.
+    pub fn attach(&mut self, ifindex: u32, force: bool) -> Result<XdpAttachMode, BpfError> {
+        if let Some(id) = introspect::attached_xdp_program(ifindex) {
+            if !force {
+                let name = introspect::program_info(id)
+                    .map(|info| info.name)
+                    .unwrap_or_default();
+                return Err(BpfError::Occupied { ifindex, id, name });
+            }
+            introspect::detach_xdp(ifindex).map_err(|code| BpfError::Detach {
+                id,
+                error: std::io::Error::from_raw_os_error(code),
+            })?;
+        }
         let link = self.with_program(|program| {
             program
                 .attach_xdp(ifindex as i32)

@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// the run goes.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Detach an XDP program that is already on a receiving port (another
+    /// tool's) instead of refusing to run.
+    #[arg(long)]
+    pub force: bool,
     /// Pass counted frames on to the receiving port's stack instead of
     /// dropping them, so that a capture (tcpdump) there sees them.
     #[arg(long)]

@@ -172,6 +172,7 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
         }),
         batch_size: run_args.batch,
         release_interval: std::time::Duration::from_micros(u64::from(run_args.release_interval)),
+        force_xdp: run_args.force,
         busy_poll: run_args.busy_poll.map(|usecs| BusyPoll {
             usecs,
             budget: run_args.batch,

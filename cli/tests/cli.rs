@@ -622,3 +622,57 @@ fn sigkill_leaves_no_xdp_program_or_map_behind() {
         stderr(&output)
     );
 }
+
+#[test]
+fn another_xdp_program_on_the_port_is_named_and_force_detaches_it() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    // Another tool's program on the receiving port, through its own link.
+    let mut other = linerate_bpf::DropProgram::load().expect("load the drop program");
+    {
+        let _inside = linerate_engine::netns::NetnsGuard::enter(&spec.b.namespace)
+            .expect("enter the namespace");
+        let ifindex =
+            linerate_engine::netns::interface_index(&spec.b.interface, Some(&spec.b.namespace))
+                .expect("interface");
+        other.attach(ifindex).expect("attach the other program");
+    }
+    let other_id =
+        xdp_program_id(&spec.b.namespace, &spec.b.interface).expect("the other program is on");
+    let scenario = TempScenario::new("busy.toml", &scenario_for(spec, 2_000, "20kpps", "b"));
+
+    let output = linerate(&["run", scenario.path()]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    for words in [
+        "another XDP program is already attached",
+        "\"xdp_drop_all\"",
+        &format!("id {other_id}"),
+        "--force",
+        &spec.b.interface,
+    ] {
+        assert!(message.contains(words), "{words:?} in {message}");
+    }
+    assert_eq!(
+        xdp_program_id(&spec.b.namespace, &spec.b.interface),
+        Some(other_id),
+        "refusing leaves the other program where it was"
+    );
+
+    let output = linerate(&["run", scenario.path(), "--force"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert_eq!(
+        summary_line(&stdout(&output), "cli")
+            .split_whitespace()
+            .nth(2),
+        Some("2000")
+    );
+    assert_eq!(xdp_program_id(&spec.b.namespace, &spec.b.interface), None);
+}

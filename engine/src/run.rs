@@ -388,6 +388,8 @@ pub struct RunOptions {
     /// leaves at most this long after it falls due, and a wakeup carries a
     /// burst rather than one frame.
     pub release_interval: Duration,
+    /// Detach an XDP program already on a receiving port instead of failing.
+    pub force_xdp: bool,
 }
 
 impl Default for RunOptions {
@@ -398,6 +400,7 @@ impl Default for RunOptions {
             counted_frames: CountedFrames::Drop,
             busy_poll: None,
             release_interval: DEFAULT_RELEASE_INTERVAL,
+            force_xdp: false,
         }
     }
 }
@@ -434,7 +437,7 @@ pub fn run(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let (rx_ports, rx_infos) = attach_counters(plan, options.counted_frames)?;
+    let (rx_ports, rx_infos) = attach_counters(plan, options.counted_frames, options.force_xdp)?;
     let workers = plan_workers(plan);
     let counters = Arc::new(TxCounters::new(plan.streams.len(), workers.len()));
     let senders_stop = Arc::new(AtomicBool::new(false));
@@ -631,8 +634,13 @@ fn in_namespace<T>(
 }
 
 /// Attaches `counter` to `port`'s interface: the interface is looked up
-/// and the bpf_link created inside the port's namespace, entered once.
-fn attach_to_port(port: &PortPlan, counter: &mut RxCounter) -> Result<XdpAttachMode, RunError> {
+/// and the bpf_link created inside the port's namespace, entered once. An
+/// XDP program already there is an error, or detached when `force`.
+fn attach_to_port(
+    port: &PortPlan,
+    counter: &mut RxCounter,
+    force: bool,
+) -> Result<XdpAttachMode, RunError> {
     let port_error = |source| RunError::Port {
         port: port.name.clone(),
         source,
@@ -640,16 +648,19 @@ fn attach_to_port(port: &PortPlan, counter: &mut RxCounter) -> Result<XdpAttachM
     let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(port_error)?;
     let ifindex =
         netns::interface_index(&port.interface, port.namespace.as_deref()).map_err(port_error)?;
-    counter.attach(ifindex).map_err(|source| RunError::Receive {
-        port: port.name.clone(),
-        interface: port.describe(),
-        source,
-    })
+    counter
+        .attach(ifindex, force)
+        .map_err(|source| RunError::Receive {
+            port: port.name.clone(),
+            interface: port.describe(),
+            source,
+        })
 }
 
 fn attach_counters(
     plan: &Plan,
     counted: CountedFrames,
+    force: bool,
 ) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunError> {
     let mut by_port: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
     for stream in &plan.streams {
@@ -666,7 +677,7 @@ fn attach_counters(
         };
         let mut counter =
             RxCounter::load(plan.streams.len() as u32, counted).map_err(receive_error)?;
-        let mode = attach_to_port(port, &mut counter)?;
+        let mode = attach_to_port(port, &mut counter, force)?;
         infos.push(RxPortInfo {
             port: port.name.clone(),
             interface: port.describe(),
@@ -952,7 +963,7 @@ pub fn count(
         source,
     };
     let mut counter = RxCounter::load(1, CountedFrames::Drop).map_err(receive_error)?;
-    attach_to_port(port, &mut counter)?;
+    attach_to_port(port, &mut counter, false)?;
     let read = |counter: &RxCounter| -> PortCounts {
         let stream = counter.stream_rx(0).unwrap_or_default();
         let totals = counter.totals().unwrap_or_default();
