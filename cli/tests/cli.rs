@@ -676,3 +676,31 @@ fn another_xdp_program_on_the_port_is_named_and_force_detaches_it() {
     );
     assert_eq!(xdp_program_id(&spec.b.namespace, &spec.b.interface), None);
 }
+
+#[test]
+fn rates_above_the_link_speed_are_refused_naming_both() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    // veth says 10000 Mbit/s; 20 Gbit/s of 1514-byte frames is refused
+    // before anything is sent.
+    let text = format!(
+        "[run]\nframes = 1000\n{}{}",
+        spec.port_tables(),
+        spec.stream_table("fast", "b", 1514, "20Gbps")
+    );
+    let scenario = TempScenario::new("fast.toml", &text);
+    let output = linerate(&["run", scenario.path()]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    for words in [
+        "port \"a\"",
+        "20000.0 Mbit/s at L1",
+        "above the link speed",
+        &spec.a.interface,
+        "10000 Mbit/s",
+        "lower their rates",
+    ] {
+        assert!(message.contains(words), "{words:?} in {message}");
+    }
+    assert!(!stdout(&output).contains("summary"), "nothing was sent");
+}

@@ -166,6 +166,65 @@ pub fn interface_names() -> Vec<String> {
 
 /// The MTU of `interface` in the calling thread's namespace.
 pub fn interface_mtu(interface: &str) -> io::Result<u32> {
+    let request = interface_ioctl(interface, libc::SIOCGIFMTU, |_| {})?;
+    // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member of the union.
+    let mtu = unsafe { request.ifr_ifru.ifru_mtu };
+    Ok(mtu.max(0) as u32)
+}
+
+/// `struct ethtool_cmd` from linux/ethtool.h (ETHTOOL_GSET).
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolCommand {
+    cmd: u32,
+    supported: u32,
+    advertising: u32,
+    speed: u16,
+    duplex: u8,
+    port: u8,
+    phy_address: u8,
+    transceiver: u8,
+    autoneg: u8,
+    mdio_support: u8,
+    maxtxpkt: u32,
+    maxrxpkt: u32,
+    speed_hi: u16,
+    eth_tp_mdix: u8,
+    eth_tp_mdix_ctrl: u8,
+    lp_advertising: u32,
+    reserved: [u32; 2],
+}
+
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+const ETHTOOL_GSET: u32 = 1;
+/// What drivers report when they do not know the speed.
+const SPEED_UNKNOWN: u32 = u32::MAX;
+
+/// The link speed of `interface` (in the calling thread's namespace) in
+/// Mbit/s, as the driver reports it; `None` when it does not know (or the
+/// link is down, or there is no driver to ask, as for loopback).
+pub fn interface_speed_mbps(interface: &str) -> Option<u64> {
+    let mut command = EthtoolCommand {
+        cmd: ETHTOOL_GSET,
+        ..EthtoolCommand::default()
+    };
+    let data = (&mut command as *mut EthtoolCommand).cast::<libc::c_char>();
+    interface_ioctl(interface, SIOCETHTOOL, |request| {
+        request.ifr_ifru.ifru_data = data;
+    })
+    .ok()?;
+    let speed = u32::from(command.speed) | (u32::from(command.speed_hi) << 16);
+    (speed != 0 && speed != SPEED_UNKNOWN && speed != u32::from(u16::MAX))
+        .then_some(u64::from(speed))
+}
+
+/// Runs the interface ioctl `code` on `interface` (in the calling thread's
+/// namespace) with a request `prepare` fills in, and returns the request.
+fn interface_ioctl(
+    interface: &str,
+    code: libc::c_ulong,
+    prepare: impl FnOnce(&mut libc::ifreq),
+) -> io::Result<libc::ifreq> {
     let mut request: libc::ifreq = unsafe_zeroed_ifreq();
     let bytes = interface.as_bytes();
     if bytes.len() >= request.ifr_name.len() {
@@ -177,23 +236,23 @@ pub fn interface_mtu(interface: &str) -> io::Result<u32> {
     for (slot, byte) in request.ifr_name.iter_mut().zip(bytes) {
         *slot = *byte as libc::c_char;
     }
+    prepare(&mut request);
     // SAFETY: plain socket creation; the fd is closed below.
     let socket = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if socket < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `request` is a valid ifreq with a NUL-terminated name; the
-    // kernel writes the MTU into its union.
-    let result = unsafe { libc::ioctl(socket, libc::SIOCGIFMTU, &mut request) };
+    // SAFETY: `request` is a valid ifreq with a NUL-terminated name; any
+    // pointer `prepare` put in its union points at a live buffer of the
+    // size the ioctl expects, which the kernel may write.
+    let result = unsafe { libc::ioctl(socket, code, &mut request) };
     let error = io::Error::last_os_error();
     // SAFETY: `socket` is an fd we own and close once.
     unsafe { libc::close(socket) };
     if result < 0 {
         return Err(error);
     }
-    // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member of the union.
-    let mtu = unsafe { request.ifr_ifru.ifru_mtu };
-    Ok(mtu.max(0) as u32)
+    Ok(request)
 }
 
 fn unsafe_zeroed_ifreq() -> libc::ifreq {

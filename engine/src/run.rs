@@ -60,6 +60,18 @@ pub enum RunError {
         /// The MTU the frame needs.
         needed: usize,
     },
+    /// The streams sending from a port ask for more than its link carries.
+    #[error("port {port:?}: its streams ask for {asked_mbps:.1} Mbit/s at L1, above the link speed of {interface}, {speed_mbps} Mbit/s; lower their rates (or use rate = \"max\")")]
+    AboveLinkSpeed {
+        /// The port.
+        port: String,
+        /// Its interface.
+        interface: String,
+        /// What the streams ask for, L1.
+        asked_mbps: f64,
+        /// The link speed the driver reports.
+        speed_mbps: u64,
+    },
     /// The receive program could not be loaded or attached.
     #[error("port {port:?} ({interface}): {source}")]
     Receive {
@@ -596,14 +608,37 @@ fn send_duration(summaries: &[TxSummary], start_ns: u64) -> Duration {
     }
 }
 
-/// Checks every port's namespace and interface, and every stream's frame
-/// against its sending interface's MTU, before anything is attached.
+/// Checks every port's namespace and interface, every stream's frame
+/// against its sending interface's MTU, and each port's paced rates against
+/// its link speed (where the driver reports one), before anything is
+/// attached.
 fn preflight(plan: &Plan) -> Result<(), RunError> {
     for (index, port) in plan.ports.iter().enumerate() {
-        let mtu = in_namespace(port, || {
+        let (mtu, speed_mbps) = in_namespace(port, || {
             netns::interface_index(&port.interface, port.namespace.as_deref())?;
-            Ok(netns::interface_mtu(&port.interface).unwrap_or(u32::MAX))
+            Ok((
+                netns::interface_mtu(&port.interface).unwrap_or(u32::MAX),
+                netns::interface_speed_mbps(&port.interface),
+            ))
         })?;
+        // Every paced stream sending from the port, at L1 (frame, FCS,
+        // preamble and gap), against what the link carries.
+        let l1_bits_per_second: f64 = plan
+            .streams
+            .iter()
+            .filter(|stream| stream.tx_port == index && stream.rate.frames_per_second().is_finite())
+            .map(StreamPlan::l1_bits_per_second)
+            .sum();
+        if let Some(speed_mbps) = speed_mbps {
+            if l1_bits_per_second > speed_mbps as f64 * 1e6 {
+                return Err(RunError::AboveLinkSpeed {
+                    port: port.name.clone(),
+                    interface: port.describe(),
+                    asked_mbps: l1_bits_per_second / 1e6,
+                    speed_mbps,
+                });
+            }
+        }
         for stream in plan.streams.iter().filter(|stream| stream.tx_port == index) {
             let needed = stream.frame.mtu_needed();
             if needed > mtu as usize {

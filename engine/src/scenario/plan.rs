@@ -180,6 +180,13 @@ pub struct StreamPlan {
 }
 
 impl StreamPlan {
+    /// Bits per second on the wire at L1 (frame, FCS, preamble and gap) at
+    /// the stream's rate, varying sizes at their average; infinite for max.
+    pub fn l1_bits_per_second(&self) -> f64 {
+        let average_frame = (self.frame.size.min() + self.frame.size.max()) as f64 / 2.0;
+        self.rate.frames_per_second() * (average_frame + super::L1_OVERHEAD_BYTES as f64) * 8.0
+    }
+
     /// How many frames this stream sends in a run that stops on `stop`
     /// (`u64::MAX` for a rate of max over a duration: it stops on time).
     pub fn frames_to_send(&self, stop: StopCondition) -> u64 {
