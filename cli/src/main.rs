@@ -127,6 +127,7 @@ fn command_count(
         cores: Vec::new(),
         xsk_mode: None,
     };
+    require_privileges(port.namespace.is_some())?;
     install_stop_handler();
     println!(
         "counting on {} for {:.1} s",
@@ -197,9 +198,20 @@ struct ReportFiles {
     csv: Option<std::path::PathBuf>,
 }
 
+/// Fails with one line naming the missing capabilities, if any.
+fn require_privileges(enters_namespaces: bool) -> anyhow::Result<()> {
+    let missing = linerate_engine::privilege::missing_for_run(enters_namespaces);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(linerate_engine::privilege::explain(&missing)))
+    }
+}
+
 /// Runs a plan, prints live lines and the summary, writes the report files,
 /// returns the exit code.
 fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Result<u8> {
+    require_privileges(plan.ports.iter().any(|port| port.namespace.is_some()))?;
     let mut recorder = report::Recorder::new(files.csv.as_deref(), files.json.is_some())?;
     install_stop_handler();
     println!(
@@ -232,6 +244,9 @@ fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Res
 
 fn command_lab(action: LabAction) -> anyhow::Result<u8> {
     let spec = LabSpec::standard();
+    if !matches!(action, LabAction::Status) {
+        require_privileges(true)?;
+    }
     match action {
         LabAction::Up {
             queues,
@@ -293,6 +308,7 @@ fn command_demo(scenario_path: Option<&Path>) -> anyhow::Result<u8> {
         Some(path) => load_plan(path)?,
         None => scenario::parse(QUICKSTART, QUICKSTART_NAME).map_err(|error| anyhow!("{error}"))?,
     };
+    require_privileges(true)?;
     let spec = LabSpec::standard();
     let already = lab::is_up(&spec);
     lab::up(&spec).map_err(|error| anyhow!("{error}"))?;

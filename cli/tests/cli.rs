@@ -704,3 +704,37 @@ fn rates_above_the_link_speed_are_refused_naming_both() {
     }
     assert!(!stdout(&output).contains("summary"), "nothing was sent");
 }
+
+#[test]
+fn without_privileges_the_missing_capabilities_are_named() {
+    // Scenario as the quickstart's (namespaces): checked before anything else.
+    let scenario = TempScenario::new(
+        "unprivileged.toml",
+        &std::fs::read_to_string(repo_file("scenarios/quickstart.toml")).expect("quickstart"),
+    );
+    for args in [vec!["run", scenario.path()], vec!["lab", "up"]] {
+        let output = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                env!("CARGO_BIN_EXE_linerate"),
+            ])
+            .args(&args)
+            .output()
+            .expect("setpriv runs (util-linux)");
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+        assert_eq!(message.lines().count(), 1, "one line: {message}");
+        for words in [
+            "needs root",
+            "CAP_NET_ADMIN",
+            "CAP_BPF",
+            "CAP_SYS_ADMIN",
+            "run it as root",
+        ] {
+            assert!(message.contains(words), "{args:?}: {words:?} in {message}");
+        }
+    }
+}

@@ -10,6 +10,7 @@ pub mod lab;
 pub mod netns;
 pub mod pacer;
 pub mod pcap;
+pub mod privilege;
 pub mod run;
 pub mod scenario;
 pub mod sequence;
