@@ -212,7 +212,7 @@ fn require_privileges(enters_namespaces: bool) -> anyhow::Result<()> {
 /// returns the exit code.
 fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Result<u8> {
     require_privileges(plan.ports.iter().any(|port| port.namespace.is_some()))?;
-    let mut recorder = report::Recorder::new(files.csv.as_deref(), files.json.is_some())?;
+    let mut recorder = report::Recorder::new(files.csv.as_deref(), files.json.as_deref())?;
     install_stop_handler();
     println!(
         "linerate {}: {} ({} stream(s), {} port(s))",

@@ -1,7 +1,8 @@
 //! The machine-readable reports: `--csv FILE` (one row per stream per
 //! interval, written as the run goes) and `--json FILE` (one document at the
 //! end: scenario, environment, interval series, per-stream totals, latency
-//! percentiles and verdict, as docs/report.schema.json describes).
+//! percentiles and verdict, as docs/report.schema.json describes; the series
+//! waits in a file beside it, so memory stays flat on long runs).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -48,35 +49,65 @@ fn report_error(path: &Path) -> impl Fn(std::io::Error) -> ReportError + '_ {
     }
 }
 
-/// Records intervals for the CSV file (streamed) and the JSON document
-/// (kept until the end).
+/// A file written line by line as the run goes.
+#[derive(Debug)]
+struct LineFile {
+    path: PathBuf,
+    writer: BufWriter<File>,
+}
+
+impl LineFile {
+    fn create(path: PathBuf) -> Result<LineFile, ReportError> {
+        let file = File::create(&path).map_err(report_error(&path))?;
+        Ok(LineFile {
+            writer: BufWriter::new(file),
+            path,
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), ReportError> {
+        self.writer.flush().map_err(report_error(&self.path))
+    }
+}
+
+/// Where the JSON document's interval series waits until the run ends: one
+/// compact JSON object per line in a file beside the report, so that memory
+/// stays flat however long the run.
+fn intervals_path(json: &Path) -> PathBuf {
+    let mut name = json.as_os_str().to_owned();
+    name.push(".intervals");
+    PathBuf::from(name)
+}
+
+/// Records intervals: CSV rows and the JSON document's series, both
+/// written to disk as they come (nothing grows in memory).
 #[derive(Debug, Default)]
 pub struct Recorder {
-    csv: Option<(PathBuf, BufWriter<File>)>,
-    keep_intervals: bool,
-    intervals: Vec<JsonInterval>,
+    csv: Option<LineFile>,
+    intervals: Option<LineFile>,
     /// The first write error; reported when the run ends.
     failed: Option<ReportError>,
     started_unix_s: f64,
 }
 
 impl Recorder {
-    /// Creates the CSV file now (so a bad path fails before sending), and
-    /// keeps intervals if a JSON document is wanted.
-    pub fn new(csv: Option<&Path>, json: bool) -> Result<Recorder, ReportError> {
+    /// Creates the CSV file, and the JSON document's interval file, now (so
+    /// that a bad path fails before sending).
+    pub fn new(csv: Option<&Path>, json: Option<&Path>) -> Result<Recorder, ReportError> {
         let csv = match csv {
             Some(path) => {
-                let file = File::create(path).map_err(report_error(path))?;
-                let mut writer = BufWriter::new(file);
-                writeln!(writer, "{CSV_HEADER}").map_err(report_error(path))?;
-                Some((path.to_path_buf(), writer))
+                let mut file = LineFile::create(path.to_path_buf())?;
+                writeln!(file.writer, "{CSV_HEADER}").map_err(report_error(path))?;
+                Some(file)
             }
             None => None,
         };
+        let intervals = json
+            .map(|path| LineFile::create(intervals_path(path)))
+            .transpose()?;
         Ok(Recorder {
             csv,
-            keep_intervals: json,
-            intervals: Vec::new(),
+            intervals,
             failed: None,
             started_unix_s: unix_seconds(SystemTime::now()),
         })
@@ -84,22 +115,31 @@ impl Recorder {
 
     /// Takes in one interval report.
     pub fn interval(&mut self, report: &IntervalReport) {
-        if let Some((path, writer)) = &mut self.csv {
+        if let Some(file) = &mut self.csv {
             let written = report
                 .streams
                 .iter()
-                .try_for_each(|stream| write_csv_row(writer, report, stream))
-                .and_then(|()| writer.flush());
+                .try_for_each(|stream| write_csv_row(&mut file.writer, report, stream))
+                .and_then(|()| file.writer.flush());
             if let Err(error) = written {
                 self.failed.get_or_insert(ReportError {
-                    path: path.clone(),
+                    path: file.path.clone(),
                     error,
                 });
                 self.csv = None;
             }
         }
-        if self.keep_intervals {
-            self.intervals.push(JsonInterval::from(report));
+        if let Some(file) = &mut self.intervals {
+            let written = serde_json::to_writer(&mut file.writer, &JsonInterval::from(report))
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(file.writer));
+            if let Err(error) = written {
+                self.failed.get_or_insert(ReportError {
+                    path: file.path.clone(),
+                    error,
+                });
+                self.intervals = None;
+            }
         }
     }
 
@@ -108,13 +148,14 @@ impl Recorder {
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
-        if let Some((path, mut writer)) = self.csv.take() {
-            writer.flush().map_err(report_error(&path))?;
+        if let Some(mut file) = self.csv.take() {
+            file.flush()?;
         }
         Ok(())
     }
 
-    /// Writes the JSON document for the finished run to `path`.
+    /// Writes the JSON document for the finished run to `path`, the
+    /// interval series copied in from its file (which is then removed).
     pub fn write_json(
         &mut self,
         path: &Path,
@@ -126,7 +167,7 @@ impl Recorder {
             linerate_version: env!("CARGO_PKG_VERSION"),
             scenario: JsonScenario::from(plan),
             environment: JsonEnvironment::now(&report.setup, self.started_unix_s),
-            intervals: std::mem::take(&mut self.intervals),
+            intervals: Vec::new(),
             streams: report.streams.iter().map(JsonStream::from).collect(),
             verdict: JsonVerdict {
                 passed: report.passed(),
@@ -137,15 +178,47 @@ impl Recorder {
             frames_unknown_stream: report.frames_unknown_stream,
             send_duration_s: report.send_duration.as_secs_f64(),
         };
-        let file = File::create(path).map_err(report_error(path))?;
-        let mut writer = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut writer, &document)
+        let text = serde_json::to_string_pretty(&document)
             .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(writer))
-            .and_then(|()| writer.flush())
-            .map_err(report_error(path))
+            .map_err(report_error(path))?;
+        // The empty series is the one place the document says `"intervals": []`.
+        let (before, after) = text
+            .split_once(INTERVALS_PLACEHOLDER)
+            .unwrap_or((text.as_str(), ""));
+        let series = match self.intervals.take() {
+            Some(mut file) => {
+                file.flush()?;
+                Some(file.path)
+            }
+            None => None,
+        };
+        let mut writer = LineFile::create(path.to_path_buf())?;
+        let written = (|| -> std::io::Result<()> {
+            writer.writer.write_all(before.as_bytes())?;
+            writer.writer.write_all(b"\"intervals\": [")?;
+            if let Some(series) = &series {
+                let reader = std::io::BufReader::new(File::open(series)?);
+                for (index, line) in std::io::BufRead::lines(reader).enumerate() {
+                    writer
+                        .writer
+                        .write_all(if index == 0 { b"\n    " } else { b",\n    " })?;
+                    writer.writer.write_all(line?.as_bytes())?;
+                }
+            }
+            writer.writer.write_all(b"\n  ]")?;
+            writer.writer.write_all(after.as_bytes())?;
+            writeln!(writer.writer)
+        })();
+        if let Some(series) = &series {
+            let _ = std::fs::remove_file(series);
+        }
+        written.map_err(report_error(path))?;
+        writer.flush()
     }
 }
+
+/// How serde_json writes the (empty) interval series in the pretty document.
+const INTERVALS_PLACEHOLDER: &str = "\"intervals\": []";
 
 fn write_csv_row(
     writer: &mut impl Write,
@@ -206,6 +279,7 @@ struct JsonReport {
     linerate_version: &'static str,
     scenario: JsonScenario,
     environment: JsonEnvironment,
+    /// Serialized empty: the series is spliced in from its file.
     intervals: Vec<JsonInterval>,
     streams: Vec<JsonStream>,
     verdict: JsonVerdict,

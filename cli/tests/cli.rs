@@ -484,6 +484,10 @@ fn json_report_validates_against_the_documented_schema_and_csv_has_every_interva
     )
     .expect("the schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    assert!(
+        !scenario.dir.join("report.json.intervals").exists(),
+        "the interval series' side file is removed once spliced in"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).expect("report written"))
             .expect("the report is JSON");
