@@ -9,7 +9,7 @@ CARGO ?= cargo
 # frames linerate writes, and ethtool reads veth queue counters, in the tests.
 DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench fuzz clean
 
 all: build
 
@@ -42,6 +42,20 @@ test: deps
 
 bench: deps
 	$(CARGO) bench -p linerate-benches
+
+# cargo-fuzz on nightly: the scenario parser (seeded with scenarios/) and
+# the receive counter's frame recognition, FUZZ_SECONDS each. (The XDP
+# program itself meets random and mutated frames in `make test`, through
+# BPF_PROG_TEST_RUN, against a Rust model of it.) A crash leaves its input
+# in fuzz/artifacts/ and fails the target.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@command -v c++ >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++; }
+	mkdir -p fuzz/corpus/scenario_parse && cp scenarios/*.toml fuzz/corpus/scenario_parse/
+	cd fuzz && $(CARGO) +nightly fuzz run -s none scenario_parse -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
+	cd fuzz && $(CARGO) +nightly fuzz run -s none frame_recognise -- -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	$(CARGO) clean

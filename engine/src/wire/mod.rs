@@ -8,6 +8,7 @@ pub mod ethernet;
 pub mod ipv4;
 pub mod ipv6;
 pub mod payload;
+pub mod recognise;
 pub mod udp;
 pub mod vlan;
 
