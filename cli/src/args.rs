@@ -56,6 +56,16 @@ pub enum Command {
         #[arg(long, default_value = "10s")]
         duration: String,
     },
+    /// Report what the kernel and driver say about an interface (driver,
+    /// queues, rings, MTU, speed, XDP and zero-copy support, CPU governor,
+    /// IRQ affinity), with advice for running at line rate.
+    Doctor {
+        /// The interface.
+        interface: String,
+        /// Its network namespace, if not the current one.
+        #[arg(long)]
+        namespace: Option<String>,
+    },
     /// Build the lab, run the quickstart scenario, print the report, remove the lab.
     Demo {
         /// Scenario to run instead of the built-in quickstart.

@@ -69,6 +69,10 @@ fn main() -> ExitCode {
             namespace,
             duration,
         } => command_count(interface, namespace, &duration),
+        Command::Doctor {
+            interface,
+            namespace,
+        } => command_doctor(&interface, namespace.as_deref()),
         Command::Demo { scenario } => command_demo(scenario.as_deref()),
     };
     match outcome {
@@ -160,6 +164,14 @@ fn command_count(
         counts.frames_other,
         elapsed.as_secs_f64()
     );
+    Ok(EXIT_PASS)
+}
+
+fn command_doctor(interface: &str, namespace: Option<&str>) -> anyhow::Result<u8> {
+    require_privileges(namespace.is_some())?;
+    let diagnosis = linerate_engine::doctor::diagnose(interface, namespace)
+        .map_err(|error| anyhow!("{error}"))?;
+    output::print_diagnosis(&diagnosis);
     Ok(EXIT_PASS)
 }
 

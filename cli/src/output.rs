@@ -256,3 +256,121 @@ fn print_sequence_accounting(report: &RunReport) {
         }
     }
 }
+
+/// Prints what `linerate doctor` found, and its advice.
+pub fn print_diagnosis(diagnosis: &linerate_engine::doctor::Diagnosis) {
+    let not_reported = || "not reported by the driver".to_string();
+    match &diagnosis.namespace {
+        Some(namespace) => println!("{} (namespace {namespace})", diagnosis.interface),
+        None => println!("{}", diagnosis.interface),
+    }
+    let driver = diagnosis
+        .driver
+        .as_ref()
+        .map(|driver| {
+            let or_dash = |text: &str| {
+                if text.is_empty() {
+                    "-".to_string()
+                } else {
+                    text.to_string()
+                }
+            };
+            format!(
+                "{} {} (firmware {}, bus {})",
+                driver.driver,
+                driver.version,
+                or_dash(&driver.firmware),
+                or_dash(&driver.bus)
+            )
+        })
+        .unwrap_or_else(not_reported);
+    println!("  driver    {driver}");
+    println!(
+        "  link      MTU {}, speed {}",
+        diagnosis
+            .mtu
+            .map_or_else(|| "unknown".to_string(), |mtu| mtu.to_string()),
+        diagnosis
+            .speed_mbps
+            .map_or_else(|| "unknown".to_string(), |speed| format!("{speed} Mbit/s"))
+    );
+    let queues = diagnosis
+        .channels
+        .map(|channels| {
+            format!(
+                "{} combined of at most {} (rx-only {}, tx-only {})",
+                channels.combined, channels.max_combined, channels.rx, channels.tx
+            )
+        })
+        .unwrap_or_else(not_reported);
+    println!("  queues    {queues}");
+    let rings = diagnosis
+        .rings
+        .map(|rings| {
+            format!(
+                "rx {} of at most {}, tx {} of at most {}",
+                rings.rx, rings.rx_max, rings.tx, rings.tx_max
+            )
+        })
+        .unwrap_or_else(not_reported);
+    println!("  rings     {rings}");
+    let xdp = diagnosis
+        .xdp
+        .map(|xdp| {
+            let names = xdp.names();
+            format!(
+                "{}; AF_XDP zero-copy: {}",
+                if names.is_empty() {
+                    "no native XDP (generic only)".to_string()
+                } else {
+                    names.join(", ")
+                },
+                if xdp.bits & linerate_engine::doctor::XdpFeatures::XSK_ZEROCOPY != 0 {
+                    format!("yes, up to {} buffers a frame", xdp.zero_copy_max_segments)
+                } else {
+                    "no (copy mode)".to_string()
+                }
+            )
+        })
+        .unwrap_or_else(|| "not reported by the kernel".to_string());
+    println!("  XDP       {xdp}");
+    println!(
+        "  attached  {}",
+        diagnosis.attached.as_ref().map_or_else(
+            || "no XDP program".to_string(),
+            |(id, name)| format!("{name:?} (id {id})")
+        )
+    );
+    if diagnosis.governors.is_empty() {
+        println!("  CPUs      no frequency scaling reported (virtual machine?)");
+    } else {
+        let governors: Vec<String> = diagnosis
+            .governors
+            .iter()
+            .map(|(governor, count)| format!("{governor} on {count} CPU(s)"))
+            .collect();
+        println!("  CPUs      governor {}", governors.join(", "));
+    }
+    if diagnosis.irqs.is_empty() {
+        println!(
+            "  IRQs      none named after {} (a virtual device?)",
+            diagnosis.interface
+        );
+    } else {
+        let irqs: Vec<String> = diagnosis
+            .irqs
+            .iter()
+            .map(|(irq, cpus)| format!("{irq} on CPUs {cpus}"))
+            .collect();
+        println!("  IRQs      {}", irqs.join(", "));
+    }
+    if diagnosis.advice.is_empty() {
+        println!("advice: none; the port is set up for line rate");
+    } else {
+        println!("advice:");
+        for advice in &diagnosis.advice {
+            println!("  - {advice}");
+        }
+    }
+    flush();
+}

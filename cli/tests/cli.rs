@@ -742,3 +742,35 @@ fn without_privileges_the_missing_capabilities_are_named() {
         }
     }
 }
+
+#[test]
+fn doctor_reports_what_the_kernel_says_about_a_port() {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let output = linerate(&[
+        "doctor",
+        &spec.a.interface,
+        "--namespace",
+        &spec.a.namespace,
+    ]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    for words in [
+        "driver    veth",
+        "MTU 1500, speed 10000 Mbit/s",
+        "native XDP",
+        "AF_XDP zero-copy: no (copy mode)",
+        "attached  no XDP program",
+        "advice:",
+        "has no AF_XDP zero-copy",
+    ] {
+        assert!(text.contains(words), "{words:?} in {text}");
+    }
+    let output = linerate(&["doctor", "eth-missing", "--namespace", &spec.a.namespace]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("no interface \"eth-missing\"") && message.contains(&spec.a.interface),
+        "{message}"
+    );
+}

@@ -5,6 +5,7 @@
 //! [`scenario`].
 
 pub mod clock;
+pub mod doctor;
 pub mod frame;
 pub mod lab;
 pub mod netns;

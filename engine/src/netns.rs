@@ -208,14 +208,142 @@ pub fn interface_speed_mbps(interface: &str) -> Option<u64> {
         cmd: ETHTOOL_GSET,
         ..EthtoolCommand::default()
     };
-    let data = (&mut command as *mut EthtoolCommand).cast::<libc::c_char>();
-    interface_ioctl(interface, SIOCETHTOOL, |request| {
-        request.ifr_ifru.ifru_data = data;
-    })
-    .ok()?;
+    ethtool(interface, &mut command).ok()?;
     let speed = u32::from(command.speed) | (u32::from(command.speed_hi) << 16);
     (speed != 0 && speed != SPEED_UNKNOWN && speed != u32::from(u16::MAX))
         .then_some(u64::from(speed))
+}
+
+/// `struct ethtool_drvinfo` (ETHTOOL_GDRVINFO).
+#[repr(C)]
+struct EthtoolDriverInfo {
+    cmd: u32,
+    driver: [u8; 32],
+    version: [u8; 32],
+    fw_version: [u8; 32],
+    bus_info: [u8; 32],
+    erom_version: [u8; 32],
+    reserved2: [u8; 12],
+    n_priv_flags: u32,
+    n_stats: u32,
+    testinfo_len: u32,
+    eedump_len: u32,
+    regdump_len: u32,
+}
+
+/// `struct ethtool_channels` (ETHTOOL_GCHANNELS).
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolChannels {
+    cmd: u32,
+    max_rx: u32,
+    max_tx: u32,
+    max_other: u32,
+    max_combined: u32,
+    rx_count: u32,
+    tx_count: u32,
+    other_count: u32,
+    combined_count: u32,
+}
+
+/// `struct ethtool_ringparam` (ETHTOOL_GRINGPARAM).
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolRings {
+    cmd: u32,
+    rx_max_pending: u32,
+    rx_mini_max_pending: u32,
+    rx_jumbo_max_pending: u32,
+    tx_max_pending: u32,
+    rx_pending: u32,
+    rx_mini_pending: u32,
+    rx_jumbo_pending: u32,
+    tx_pending: u32,
+}
+
+const ETHTOOL_GDRVINFO: u32 = 0x03;
+const ETHTOOL_GRINGPARAM: u32 = 0x10;
+const ETHTOOL_GCHANNELS: u32 = 0x3c;
+
+/// An ethtool request structure: a repr(C) struct whose first field is
+/// the command, laid out as linux/ethtool.h defines it for that command.
+trait EthtoolRequest {}
+impl EthtoolRequest for EthtoolCommand {}
+impl EthtoolRequest for EthtoolDriverInfo {}
+impl EthtoolRequest for EthtoolChannels {}
+impl EthtoolRequest for EthtoolRings {}
+
+/// Runs the ethtool ioctl whose command and buffer `request` is.
+fn ethtool<T: EthtoolRequest>(interface: &str, request: &mut T) -> io::Result<()> {
+    let data = (request as *mut T).cast::<libc::c_char>();
+    interface_ioctl(interface, SIOCETHTOOL, |ifreq| {
+        ifreq.ifr_ifru.ifru_data = data;
+    })
+    .map(|_| ())
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    let end = bytes
+        .iter()
+        .position(|byte| *byte == 0)
+        .unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// What the driver of `interface` (in the calling thread's namespace) says
+/// about itself.
+pub fn driver_info(interface: &str) -> io::Result<crate::doctor::DriverInfo> {
+    let mut info = EthtoolDriverInfo {
+        cmd: ETHTOOL_GDRVINFO,
+        driver: [0; 32],
+        version: [0; 32],
+        fw_version: [0; 32],
+        bus_info: [0; 32],
+        erom_version: [0; 32],
+        reserved2: [0; 12],
+        n_priv_flags: 0,
+        n_stats: 0,
+        testinfo_len: 0,
+        eedump_len: 0,
+        regdump_len: 0,
+    };
+    ethtool(interface, &mut info)?;
+    Ok(crate::doctor::DriverInfo {
+        driver: text_of(&info.driver),
+        version: text_of(&info.version),
+        firmware: text_of(&info.fw_version),
+        bus: text_of(&info.bus_info),
+    })
+}
+
+/// The queue counts of `interface` (in the calling thread's namespace).
+pub fn channels(interface: &str) -> io::Result<crate::doctor::Channels> {
+    let mut channels = EthtoolChannels {
+        cmd: ETHTOOL_GCHANNELS,
+        ..EthtoolChannels::default()
+    };
+    ethtool(interface, &mut channels)?;
+    Ok(crate::doctor::Channels {
+        combined: channels.combined_count,
+        max_combined: channels.max_combined,
+        rx: channels.rx_count,
+        tx: channels.tx_count,
+    })
+}
+
+/// The ring sizes of `interface` (in the calling thread's namespace).
+pub fn rings(interface: &str) -> io::Result<crate::doctor::Rings> {
+    let mut rings = EthtoolRings {
+        cmd: ETHTOOL_GRINGPARAM,
+        ..EthtoolRings::default()
+    };
+    ethtool(interface, &mut rings)?;
+    Ok(crate::doctor::Rings {
+        rx: rings.rx_pending,
+        rx_max: rings.rx_max_pending,
+        tx: rings.tx_pending,
+        tx_max: rings.tx_max_pending,
+    })
 }
 
 /// Runs the interface ioctl `code` on `interface` (in the calling thread's
