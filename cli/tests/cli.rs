@@ -146,6 +146,17 @@ fn run_through_a_lab_passes_with_exact_counts() {
     assert!(text.contains("verdict: PASS"), "{text}");
 }
 
+/// Fails unless `output` exited with `code`, showing what it printed.
+fn expect_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
 /// The stream's line in the summary's counts table (the first after
 /// "summary:" that starts with its name).
 fn summary_line<'a>(text: &'a str, stream: &str) -> &'a str {
@@ -471,13 +482,7 @@ fn json_report_validates_against_the_documented_schema_and_csv_has_every_interva
         "--csv",
         csv_path.to_str().expect("utf-8"),
     ]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    expect_exit(&output, 0);
 
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo_file("docs/report.schema.json")).expect("schema file"),
@@ -618,13 +623,7 @@ fn sigkill_leaves_no_xdp_program_or_map_behind() {
     // The next run starts cleanly on the same ports.
     let again = TempScenario::new("again.toml", &scenario_for(spec, 2_000, "20kpps", "b"));
     let output = linerate(&["run", again.path()]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    expect_exit(&output, 0);
 }
 
 #[test]
@@ -665,13 +664,7 @@ fn another_xdp_program_on_the_port_is_named_and_force_detaches_it() {
     );
 
     let output = linerate(&["run", scenario.path(), "--force"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
+    expect_exit(&output, 0);
     assert_eq!(
         summary_line(&stdout(&output), "cli")
             .split_whitespace()
