@@ -239,8 +239,10 @@ fn lab_up_twice_and_down_twice_are_not_errors() {
     assert!(!linerate_engine::lab::is_up(&standard));
 }
 
-#[test]
-fn ctrl_c_stops_sending_and_reports_partial_results() {
+/// Stops a 10-second run with `signal` part way; it must exit with
+/// `code`, print the partial summary and write the partial JSON report,
+/// both marked interrupted, every frame sent before the stop counted.
+fn stopped_run_reports_partial_results(signal: libc::c_int, code: i32) {
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
     // 10 s of sending unless interrupted.
     let scenario = TempScenario::new(
@@ -260,14 +262,14 @@ fn ctrl_c_stops_sending_and_reports_partial_results() {
         .spawn()
         .expect("linerate starts");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    // SAFETY: sending SIGINT to our own child process.
-    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    // SAFETY: sending a signal to our own child process.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     assert_eq!(sent, 0);
     let output = child.wait_with_output().expect("linerate ends");
     let text = stdout(&output);
     assert_eq!(
         output.status.code(),
-        Some(130),
+        Some(code),
         "{text}\n{}",
         stderr(&output)
     );
@@ -294,6 +296,16 @@ fn ctrl_c_stops_sending_and_reports_partial_results() {
             .expect("JSON");
     assert_eq!(report["verdict"]["interrupted"], true);
     assert_eq!(report["streams"][0]["frames_sent"], fields[0]);
+}
+
+#[test]
+fn ctrl_c_stops_sending_and_reports_partial_results() {
+    stopped_run_reports_partial_results(libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_stops_sending_and_reports_partial_results() {
+    stopped_run_reports_partial_results(libc::SIGTERM, 143);
 }
 
 #[test]
