@@ -147,12 +147,15 @@ fn measure(
                 xdp_packets(&spec.b.namespace, &spec.b.interface)?,
                 cpu_ns(napi)?,
             );
-            let program_before = match (&bare, &counter) {
-                (Some(bare), _) => bare.run_stats(),
-                (_, Some(counter)) => counter.run_stats(),
-                _ => Ok(Default::default()),
-            }
-            .map_err(|error| error.to_string())?;
+            let program_stats = || {
+                match (&bare, &counter) {
+                    (Some(bare), _) => bare.run_stats(),
+                    (_, Some(counter)) => counter.run_stats(),
+                    _ => Ok(Default::default()),
+                }
+                .map_err(|error| error.to_string())
+            };
+            let program_before = program_stats()?;
             run::run(
                 plan,
                 RunOptions::default(),
@@ -162,12 +165,7 @@ fn measure(
             .map_err(|error| error.to_string())?;
             let frames = xdp_packets(&spec.b.namespace, &spec.b.interface)? - frames_before;
             let cpu = cpu_ns(napi)? - cpu_before;
-            let program_after = match (&bare, &counter) {
-                (Some(bare), _) => bare.run_stats(),
-                (_, Some(counter)) => counter.run_stats(),
-                _ => Ok(Default::default()),
-            }
-            .map_err(|error| error.to_string())?;
+            let program_after = program_stats()?;
             let in_program = (program_after.run_time_ns - program_before.run_time_ns) as f64
                 / (program_after.run_count - program_before.run_count).max(1) as f64;
             program_ns[which].push(in_program);

@@ -115,32 +115,18 @@ impl Recorder {
 
     /// Takes in one interval report.
     pub fn interval(&mut self, report: &IntervalReport) {
-        if let Some(file) = &mut self.csv {
-            let written = report
+        write_or_stop(&mut self.csv, &mut self.failed, |writer| {
+            report
                 .streams
                 .iter()
-                .try_for_each(|stream| write_csv_row(&mut file.writer, report, stream))
-                .and_then(|()| file.writer.flush());
-            if let Err(error) = written {
-                self.failed.get_or_insert(ReportError {
-                    path: file.path.clone(),
-                    error,
-                });
-                self.csv = None;
-            }
-        }
-        if let Some(file) = &mut self.intervals {
-            let written = serde_json::to_writer(&mut file.writer, &JsonInterval::from(report))
+                .try_for_each(|stream| write_csv_row(writer, report, stream))
+                .and_then(|()| writer.flush())
+        });
+        write_or_stop(&mut self.intervals, &mut self.failed, |writer| {
+            serde_json::to_writer(&mut *writer, &JsonInterval::from(report))
                 .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(file.writer));
-            if let Err(error) = written {
-                self.failed.get_or_insert(ReportError {
-                    path: file.path.clone(),
-                    error,
-                });
-                self.intervals = None;
-            }
-        }
+                .and_then(|()| writeln!(writer))
+        });
     }
 
     /// Ends the CSV file; returns the first error met while writing it.
@@ -214,6 +200,24 @@ impl Recorder {
         }
         written.map_err(report_error(path))?;
         writer.flush()
+    }
+}
+
+/// Runs `write` on `file`, if it is still open; the first failure is kept
+/// in `failed` (reported when the run ends) and the file is given up.
+fn write_or_stop(
+    file: &mut Option<LineFile>,
+    failed: &mut Option<ReportError>,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) {
+    if let Some(open) = file {
+        if let Err(error) = write(&mut open.writer) {
+            failed.get_or_insert(ReportError {
+                path: open.path.clone(),
+                error,
+            });
+            *file = None;
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::clock::monotonic_ns;
 use crate::frame::{FrameError, FrameGenerator};
 use crate::netns::{self, NetnsError, NetnsGuard};
 use crate::scenario::{PassCriteria, Plan, PortPlan, StopCondition, StreamPlan};
-use crate::stats::{latency_summary, per_second, Aggregator, LatencyHistogram, LatencySummary};
+use crate::stats::{latency_histogram, latency_summary, per_second, Aggregator, LatencySummary};
 pub use crate::stats::{IntervalReport, StreamCounts, StreamInterval};
 use crate::tx::{
     BusyPoll, TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode, XskModeRequest,
@@ -360,9 +360,7 @@ impl RunReport {
 
 /// The latency of `stream` at `percentile` over the whole run.
 pub fn stream_percentile(stream: &StreamResult, percentile: f64) -> u64 {
-    let latency = &stream.counts.rx.latency;
-    LatencyHistogram::from_buckets(&latency.buckets, Some((latency.min_ns, latency.max_ns)))
-        .percentile(percentile)
+    latency_histogram(&stream.counts).percentile(percentile)
 }
 
 /// A latency in ns as text with a fitting unit: "850 ns", "12.3 us", "4.56 ms".

@@ -174,6 +174,13 @@ impl LatencyHistogram {
     }
 }
 
+/// A stream's latency so far as a histogram: the counter's cumulative
+/// buckets, bounded by its exact extremes.
+pub fn latency_histogram(counts: &StreamCounts) -> LatencyHistogram {
+    let latency = &counts.rx.latency;
+    LatencyHistogram::from_buckets(&latency.buckets, Some((latency.min_ns, latency.max_ns)))
+}
+
 /// The whole run's latency for a stream: the cumulative histogram, with the
 /// exact extremes and mean from the counter.
 pub fn latency_summary(counts: &StreamCounts) -> Option<LatencySummary> {
@@ -181,12 +188,12 @@ pub fn latency_summary(counts: &StreamCounts) -> Option<LatencySummary> {
     if latency.count == 0 {
         return None;
     }
-    let histogram =
-        LatencyHistogram::from_buckets(&latency.buckets, Some((latency.min_ns, latency.max_ns)));
-    histogram.summary(counts.rx.jitter_ns).map(|mut summary| {
-        summary.mean_ns = latency.sum_ns as f64 / latency.count as f64;
-        summary
-    })
+    latency_histogram(counts)
+        .summary(counts.rx.jitter_ns)
+        .map(|mut summary| {
+            summary.mean_ns = latency.sum_ns as f64 / latency.count as f64;
+            summary
+        })
 }
 
 /// One stream's line in an interval report.
