@@ -76,14 +76,25 @@ pub(crate) fn run(plan: &FileIoPlan, counters: &FileIoCounters, stop: &Stop) {
     let mut sizes = XorShift::new(plan.rate_bps ^ plan.max_size);
     let mut buffer = vec![0u8; CHUNK];
     let mut written_total: u64 = 0;
-    let tag: String = plan.name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let tag: String = plan
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     for index in 0_u64.. {
         if stop.is_stopped() || plan.max_files.is_some_and(|max| index >= max) {
             break;
         }
         let size = plan.min_size + sizes.next() % (plan.max_size - plan.min_size + 1);
-        let path = plan.directory.join(format!("linerate-{tag}-{}-{index}.dat", std::process::id()));
-        let file = WrittenFile { path, size, seed: index, sync: plan.sync };
+        let path = plan
+            .directory
+            .join(format!("linerate-{tag}-{}-{index}.dat", std::process::id()));
+        let file = WrittenFile {
+            path,
+            size,
+            seed: index,
+            sync: plan.sync,
+        };
         let written = file.write(&mut buffer, &pace, &mut written_total, counters, stop);
         match written {
             Ok(Some(crc)) => {
@@ -91,9 +102,9 @@ pub(crate) fn run(plan: &FileIoPlan, counters: &FileIoCounters, stop: &Stop) {
                 file.verify(crc, &mut buffer, counters);
             }
             Ok(None) => {}
-            Err(error) => counters
-                .errors
-                .record(ErrorKind::Io, || format!("writing {}: {error}", file.path.display())),
+            Err(error) => counters.errors.record(ErrorKind::Io, || {
+                format!("writing {}: {error}", file.path.display())
+            }),
         }
         if !plan.keep_files {
             let _ = std::fs::remove_file(&file.path);
@@ -115,7 +126,14 @@ struct WrittenFile {
 impl WrittenFile {
     /// Writes the file, paced; its CRC-32, or `None` if the run stopped
     /// part-way.
-    fn write(&self, buffer: &mut [u8], pace: &Pace, written_total: &mut u64, counters: &FileIoCounters, stop: &Stop) -> std::io::Result<Option<u32>> {
+    fn write(
+        &self,
+        buffer: &mut [u8],
+        pace: &Pace,
+        written_total: &mut u64,
+        counters: &FileIoCounters,
+        stop: &Stop,
+    ) -> std::io::Result<Option<u32>> {
         let mut file = File::create(&self.path)?;
         let mut content = XorShift::new(self.seed);
         let mut crc = crc32fast::Hasher::new();
@@ -154,15 +172,19 @@ impl WrittenFile {
                     });
                 }
             }
-            Err(error) => counters
-                .errors
-                .record(ErrorKind::Io, || format!("reading {} back: {error}", self.path.display())),
+            Err(error) => counters.errors.record(ErrorKind::Io, || {
+                format!("reading {} back: {error}", self.path.display())
+            }),
         }
     }
 }
 
 /// The length and CRC-32 of a file, counting the bytes read.
-fn read_checksum(path: &Path, buffer: &mut [u8], counters: &FileIoCounters) -> std::io::Result<(u64, u32)> {
+fn read_checksum(
+    path: &Path,
+    buffer: &mut [u8],
+    counters: &FileIoCounters,
+) -> std::io::Result<(u64, u32)> {
     let mut file = File::open(path)?;
     let mut crc = crc32fast::Hasher::new();
     let mut length = 0u64;
@@ -183,15 +205,27 @@ mod tests {
 
     #[test]
     fn a_changed_byte_fails_verification() {
-        let directory = std::env::temp_dir().join(format!("lrtest-fileio-unit-{}", std::process::id()));
+        let directory =
+            std::env::temp_dir().join(format!("lrtest-fileio-unit-{}", std::process::id()));
         std::fs::create_dir_all(&directory).expect("temp dir");
         let (_sender, stop) = crate::stop::stop_signal(None);
         let counters = FileIoCounters::default();
-        let pace = Pace { start: Instant::now(), bytes_per_second: 1e12 };
-        let file = WrittenFile { path: directory.join("f.dat"), size: 100_000, seed: 3, sync: true };
+        let pace = Pace {
+            start: Instant::now(),
+            bytes_per_second: 1e12,
+        };
+        let file = WrittenFile {
+            path: directory.join("f.dat"),
+            size: 100_000,
+            seed: 3,
+            sync: true,
+        };
         let mut buffer = vec![0u8; CHUNK];
         let mut total = 0;
-        let crc = file.write(&mut buffer, &pace, &mut total, &counters, &stop).expect("write").expect("not stopped");
+        let crc = file
+            .write(&mut buffer, &pace, &mut total, &counters, &stop)
+            .expect("write")
+            .expect("not stopped");
         file.verify(crc, &mut buffer, &counters);
         assert_eq!(counters.verify_failures.load(Relaxed), 0);
         let mut bytes = std::fs::read(&file.path).expect("read");

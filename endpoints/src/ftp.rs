@@ -33,7 +33,11 @@ struct Placement {
 
 impl Placement {
     fn connect(&self, target: SocketAddr) -> std::io::Result<TcpStream> {
-        let socket = Socket::new(Domain::for_address(target), Type::STREAM, Some(Protocol::TCP))?;
+        let socket = Socket::new(
+            Domain::for_address(target),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
         if let Some(device) = &self.device {
             socket.bind_device(Some(device.as_bytes()))?;
         }
@@ -48,7 +52,12 @@ impl Placement {
 }
 
 /// One FTP transfer, start to QUIT.
-pub(crate) fn transfer(plan: &UrlPlan, url: &ParsedUrl, counters: &UrlCounters, stop: &Stop) -> Outcome {
+pub(crate) fn transfer(
+    plan: &UrlPlan,
+    url: &ParsedUrl,
+    counters: &UrlCounters,
+    stop: &Stop,
+) -> Outcome {
     match session(plan, url, counters, stop) {
         Ok(outcome) => outcome,
         Err((kind, message)) => Outcome::Failed(kind, format!("{}: {message}", plan.url)),
@@ -57,27 +66,42 @@ pub(crate) fn transfer(plan: &UrlPlan, url: &ParsedUrl, counters: &UrlCounters, 
 
 type Failure = (ErrorKind, String);
 
-fn session(plan: &UrlPlan, url: &ParsedUrl, counters: &UrlCounters, stop: &Stop) -> Result<Outcome, Failure> {
+fn session(
+    plan: &UrlPlan,
+    url: &ParsedUrl,
+    counters: &UrlCounters,
+    stop: &Stop,
+) -> Result<Outcome, Failure> {
     let placement = Placement {
         device: plan.bind_device.clone(),
         address: plan.bind_address,
         timeout: plan.timeout,
     };
-    let targets = resolve_blocking(&url.host, url.port).map_err(|failure| (ErrorKind::DnsFailure, failure.0))?;
+    let targets = resolve_blocking(&url.host, url.port)
+        .map_err(|failure| (ErrorKind::DnsFailure, failure.0))?;
     let control = connect_any(&placement, &targets)?;
     let builder = placement.clone();
     let mut ftp = FtpStream::connect_with_stream(control)
         .map_err(|error| classify(&error, "greeting"))?
-        .passive_stream_builder(move |address| builder.connect(address).map_err(FtpError::ConnectionError));
+        .passive_stream_builder(move |address| {
+            builder.connect(address).map_err(FtpError::ConnectionError)
+        });
     let user = url.user.clone().unwrap_or_else(|| "anonymous".to_string());
-    let password = url.password.clone().unwrap_or_else(|| "linerate@".to_string());
+    let password = url
+        .password
+        .clone()
+        .unwrap_or_else(|| "linerate@".to_string());
     ftp.login(&user, &password)
         .map_err(|error| classify(&error, &format!("login as {user:?}")))?;
     ftp.transfer_type(FileType::Binary)
         .map_err(|error| classify(&error, "TYPE I"))?;
-    let path = url.path.clone();
+    // RFC 1738: the URL path is relative to the login directory; a
+    // leading %2F (decoded to a second '/') makes it absolute.
+    let path = url.path.strip_prefix('/').unwrap_or(&url.path).to_string();
     let outcome = match &plan.direction {
-        UrlDirection::Download { destination } => download(&mut ftp, &path, destination.as_deref(), counters, stop)?,
+        UrlDirection::Download { destination } => {
+            download(&mut ftp, &path, destination.as_deref(), counters, stop)?
+        }
         UrlDirection::Upload { size } => upload(&mut ftp, &path, *size, counters, stop)?,
     };
     let _ = ftp.quit();
@@ -93,14 +117,31 @@ fn connect_any(placement: &Placement, targets: &[SocketAddr]) -> Result<TcpStrea
         }
     }
     Err(match last {
-        Some((target, error)) => (ErrorKind::of_io(&error), format!("cannot connect to {target}: {error}")),
-        None => (ErrorKind::DnsFailure, "no address to connect to".to_string()),
+        Some((target, error)) => (
+            ErrorKind::of_io(&error),
+            format!("cannot connect to {target}: {error}"),
+        ),
+        None => (
+            ErrorKind::DnsFailure,
+            "no address to connect to".to_string(),
+        ),
     })
 }
 
-fn download(ftp: &mut FtpStream, path: &str, destination: Option<&std::path::Path>, counters: &UrlCounters, stop: &Stop) -> Result<Outcome, Failure> {
+fn download(
+    ftp: &mut FtpStream,
+    path: &str,
+    destination: Option<&std::path::Path>,
+    counters: &UrlCounters,
+    stop: &Stop,
+) -> Result<Outcome, Failure> {
     let mut file = match destination {
-        Some(path) => Some(std::fs::File::create(path).map_err(|error| (ErrorKind::Io, format!("cannot write {}: {error}", path.display())))?),
+        Some(path) => Some(std::fs::File::create(path).map_err(|error| {
+            (
+                ErrorKind::Io,
+                format!("cannot write {}: {error}", path.display()),
+            )
+        })?),
         None => None,
     };
     let mut data = ftp
@@ -111,9 +152,12 @@ fn download(ftp: &mut FtpStream, path: &str, destination: Option<&std::path::Pat
         if stop.is_stopped() {
             return Ok(Outcome::Abandoned);
         }
-        let count = data
-            .read(&mut buffer)
-            .map_err(|error| (ErrorKind::of_io(&error), format!("RETR {path}: reading data: {error}")))?;
+        let count = data.read(&mut buffer).map_err(|error| {
+            (
+                ErrorKind::of_io(&error),
+                format!("RETR {path}: reading data: {error}"),
+            )
+        })?;
         if count == 0 {
             break;
         }
@@ -128,7 +172,13 @@ fn download(ftp: &mut FtpStream, path: &str, destination: Option<&std::path::Pat
     Ok(Outcome::Completed)
 }
 
-fn upload(ftp: &mut FtpStream, path: &str, size: u64, counters: &UrlCounters, stop: &Stop) -> Result<Outcome, Failure> {
+fn upload(
+    ftp: &mut FtpStream,
+    path: &str,
+    size: u64,
+    counters: &UrlCounters,
+    stop: &Stop,
+) -> Result<Outcome, Failure> {
     let mut data = ftp
         .put_with_stream(path)
         .map_err(|error| classify(&error, &format!("STOR {path}")))?;
@@ -139,8 +189,12 @@ fn upload(ftp: &mut FtpStream, path: &str, size: u64, counters: &UrlCounters, st
             return Ok(Outcome::Abandoned);
         }
         let count = left.min(CHUNK as u64) as usize;
-        data.write_all(&buffer[..count])
-            .map_err(|error| (ErrorKind::of_io(&error), format!("STOR {path}: writing data: {error}")))?;
+        data.write_all(&buffer[..count]).map_err(|error| {
+            (
+                ErrorKind::of_io(&error),
+                format!("STOR {path}: writing data: {error}"),
+            )
+        })?;
         counters.tx_bytes.fetch_add(count as u64, Relaxed);
         left -= count as u64;
     }

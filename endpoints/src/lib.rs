@@ -23,7 +23,9 @@ pub mod url;
 pub mod verdict;
 
 pub use error::{EndpointError, ErrorKind};
-pub use plan::{EndpointPlans, FileIoPlan, PingPlan, TcpPlan, TcpSide, TlsTrust, UrlDirection, UrlPlan};
+pub use plan::{
+    EndpointPlans, FileIoPlan, PingPlan, TcpPlan, TcpSide, TlsTrust, UrlDirection, UrlPlan,
+};
 pub use report::{EndpointsReport, EndpointsSnapshot};
 pub use set::EndpointSet;
 pub use verdict::{failures, EndpointCriteria};

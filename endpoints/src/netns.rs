@@ -36,7 +36,9 @@ impl Namespace {
         let probe = namespace.clone();
         std::thread::spawn(move || probe.enter_this_thread())
             .join()
-            .map_err(|_| format!("cannot enter network namespace {name:?}: the probe thread died"))??;
+            .map_err(|_| {
+                format!("cannot enter network namespace {name:?}: the probe thread died")
+            })??;
         Ok(namespace)
     }
 

@@ -29,8 +29,9 @@ pub(crate) fn open_socket(plan: &PingPlan) -> Result<UdpSocket, String> {
         IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
         IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
     };
-    let socket = Socket::new(domain, Type::RAW, Some(protocol))
-        .map_err(|error| format!("cannot open a raw ICMP socket: {error} (linerate needs root or CAP_NET_RAW)"))?;
+    let socket = Socket::new(domain, Type::RAW, Some(protocol)).map_err(|error| {
+        format!("cannot open a raw ICMP socket: {error} (linerate needs root or CAP_NET_RAW)")
+    })?;
     if let Some(device) = &plan.bind_device {
         socket
             .bind_device(Some(device.as_bytes()))
@@ -45,7 +46,8 @@ pub(crate) fn open_socket(plan: &PingPlan) -> Result<UdpSocket, String> {
         .set_nonblocking(true)
         .map_err(|error| format!("cannot make the ICMP socket non-blocking: {error}"))?;
     let std_socket: std::net::UdpSocket = socket.into();
-    UdpSocket::from_std(std_socket).map_err(|error| format!("cannot register the ICMP socket: {error}"))
+    UdpSocket::from_std(std_socket)
+        .map_err(|error| format!("cannot register the ICMP socket: {error}"))
 }
 
 /// A probe's state, by sequence number.
@@ -77,7 +79,9 @@ impl Pinger {
     /// A pinger on `socket` with an identifier no other in this process uses.
     pub(crate) fn new(plan: PingPlan, socket: UdpSocket, counters: Arc<PingCounters>) -> Pinger {
         static NEXT: AtomicU16 = AtomicU16::new(0);
-        let identifier = (std::process::id() as u16).wrapping_mul(31).wrapping_add(NEXT.fetch_add(1, Relaxed));
+        let identifier = (std::process::id() as u16)
+            .wrapping_mul(31)
+            .wrapping_add(NEXT.fetch_add(1, Relaxed));
         Pinger {
             plan,
             socket,
@@ -91,7 +95,11 @@ impl Pinger {
     /// Sends every interval until the count is sent or the run stops, then
     /// waits up to the timeout for the answers still outstanding.
     pub(crate) async fn run(mut self, mut stop: Stop) {
-        let mut request = echo_request(self.plan.destination, self.identifier, self.plan.payload_size);
+        let mut request = echo_request(
+            self.plan.destination,
+            self.identifier,
+            self.plan.payload_size,
+        );
         let mut buffer = vec![0u8; RECEIVE_BUFFER];
         let destination = SocketAddr::new(self.plan.destination, 0);
         let start = Instant::now();
@@ -103,7 +111,11 @@ impl Pinger {
                 break;
             }
             let next_send = start + self.plan.interval.mul_f64(sent as f64);
-            let wake = if sending { next_send } else { last_send + self.plan.timeout };
+            let wake = if sending {
+                next_send
+            } else {
+                last_send + self.plan.timeout
+            };
             tokio::select! {
                 received = self.socket.recv_from(&mut buffer) => match received {
                     Ok((length, _)) => self.answer(&buffer[..length]),
@@ -135,10 +147,9 @@ impl Pinger {
                 Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EADDRNOTAVAIL) => {
                     self.counters.unreachable.fetch_add(1, Relaxed);
                 }
-                _ => self
-                    .counters
-                    .errors
-                    .record(ErrorKind::Other, || format!("sending to {}: {error}", self.plan.destination)),
+                _ => self.counters.errors.record(ErrorKind::Other, || {
+                    format!("sending to {}: {error}", self.plan.destination)
+                }),
             }
         }
     }
@@ -253,7 +264,11 @@ mod tests {
     #[test]
     fn checksum_of_an_echo_request_verifies() {
         let message = echo_request("198.18.0.2".parse().expect("address"), 0x1234, 56);
-        assert_eq!(internet_checksum(&message), 0, "a correct checksum sums to zero");
+        assert_eq!(
+            internet_checksum(&message),
+            0,
+            "a correct checksum sums to zero"
+        );
         assert_eq!(echo_of(&message, 8, 0x1234), Some(0));
         assert_eq!(echo_of(&message, 8, 0x1235), None);
     }

@@ -28,7 +28,10 @@ pub struct EndpointPlans {
 impl EndpointPlans {
     /// True when there is no endpoint at all.
     pub fn is_empty(&self) -> bool {
-        self.tcp.is_empty() && self.url.is_empty() && self.ping.is_empty() && self.file_io.is_empty()
+        self.tcp.is_empty()
+            && self.url.is_empty()
+            && self.ping.is_empty()
+            && self.file_io.is_empty()
     }
 }
 
@@ -64,7 +67,13 @@ pub struct TcpPlan {
 
 impl TcpPlan {
     /// A validated TCP plan.
-    pub fn new(name: &str, a: TcpSide, b: TcpSide, port: u16, write_size: usize) -> Result<TcpPlan, EndpointError> {
+    pub fn new(
+        name: &str,
+        a: TcpSide,
+        b: TcpSide,
+        port: u16,
+        write_size: usize,
+    ) -> Result<TcpPlan, EndpointError> {
         let invalid = |field, message: &str| EndpointError::Invalid {
             kind: "tcp",
             endpoint: name.to_string(),
@@ -75,7 +84,10 @@ impl TcpPlan {
             return Err(invalid("port", "B's listening port must be 1 to 65535"));
         }
         if !(1..=1 << 20).contains(&write_size) {
-            return Err(invalid("write_size", "must be 1 byte to 1 MiB (1460 fills one segment at MTU 1500)"));
+            return Err(invalid(
+                "write_size",
+                "must be 1 byte to 1 MiB (1460 fills one segment at MTU 1500)",
+            ));
         }
         if a.address.is_ipv4() != b.address.is_ipv4() {
             return Err(invalid("address", "A and B must both be IPv4 or both IPv6"));
@@ -174,20 +186,35 @@ impl UrlPlan {
         };
         let parsed = crate::url::parse(url).map_err(|message| invalid("url", message))?;
         if parsed.scheme == "ftp" && parsed.path.trim_start_matches('/').is_empty() {
-            return Err(invalid("url", format!("{url:?}: an FTP URL needs a file path (ftp://host/dir/file)")));
+            return Err(invalid(
+                "url",
+                format!("{url:?}: an FTP URL needs a file path (ftp://host/dir/file)"),
+            ));
         }
         if requests_per_ten == Some(0) {
-            return Err(invalid("requests_per_ten", "must be at least 1 (leave it out for as fast as possible)".to_string()));
+            return Err(invalid(
+                "requests_per_ten",
+                "must be at least 1 (leave it out for as fast as possible)".to_string(),
+            ));
         }
         if timeout.is_zero() {
             return Err(invalid("timeout", "must be more than zero".to_string()));
         }
         if let TlsTrust::CaFile(path) = &tls {
             if parsed.scheme == "http" {
-                return Err(invalid("ca_file", "a CA file only applies to https URLs".to_string()));
+                return Err(invalid(
+                    "ca_file",
+                    "a CA file only applies to https URLs".to_string(),
+                ));
             }
             if !path.is_file() {
-                return Err(invalid("ca_file", format!("{} is not a readable file; give a PEM file of CA certificates", path.display())));
+                return Err(invalid(
+                    "ca_file",
+                    format!(
+                        "{} is not a readable file; give a PEM file of CA certificates",
+                        path.display()
+                    ),
+                ));
             }
         }
         Ok(UrlPlan {
@@ -206,7 +233,12 @@ impl UrlPlan {
 
     /// The same plan with its sockets in `namespace`, bound to `device`
     /// and/or `address`.
-    pub fn placed(mut self, namespace: Option<String>, device: Option<String>, address: Option<IpAddr>) -> UrlPlan {
+    pub fn placed(
+        mut self,
+        namespace: Option<String>,
+        device: Option<String>,
+        address: Option<IpAddr>,
+    ) -> UrlPlan {
         self.namespace = namespace;
         self.bind_device = device;
         self.bind_address = address;
@@ -267,7 +299,10 @@ impl PingPlan {
             return Err(invalid("interval", "must be at least 1 ms"));
         }
         if count == Some(0) {
-            return Err(invalid("count", "must be at least 1 (leave it out to ping until the run ends)"));
+            return Err(invalid(
+                "count",
+                "must be at least 1 (leave it out to ping until the run ends)",
+            ));
         }
         if payload_size > MAX_PING_PAYLOAD {
             return Err(invalid("payload_size", "must be at most 65000 bytes"));
@@ -293,7 +328,12 @@ impl PingPlan {
 
     /// The same plan with its socket in `namespace`, bound to `device`
     /// and/or `address`.
-    pub fn placed(mut self, namespace: Option<String>, device: Option<String>, address: Option<IpAddr>) -> PingPlan {
+    pub fn placed(
+        mut self,
+        namespace: Option<String>,
+        device: Option<String>,
+        address: Option<IpAddr>,
+    ) -> PingPlan {
         self.namespace = namespace;
         self.bind_device = device;
         self.bind_address = address;
@@ -326,7 +366,13 @@ pub struct FileIoPlan {
 
 impl FileIoPlan {
     /// A validated File-IO plan.
-    pub fn new(name: &str, directory: PathBuf, min_size: u64, max_size: u64, rate_bps: u64) -> Result<FileIoPlan, EndpointError> {
+    pub fn new(
+        name: &str,
+        directory: PathBuf,
+        min_size: u64,
+        max_size: u64,
+        rate_bps: u64,
+    ) -> Result<FileIoPlan, EndpointError> {
         let invalid = |field, message: String| EndpointError::Invalid {
             kind: "file_io",
             endpoint: name.to_string(),
@@ -334,13 +380,22 @@ impl FileIoPlan {
             message,
         };
         if min_size == 0 || min_size > max_size {
-            return Err(invalid("min_size", format!("must be at least 1 byte and at most max_size ({max_size})")));
+            return Err(invalid(
+                "min_size",
+                format!("must be at least 1 byte and at most max_size ({max_size})"),
+            ));
         }
         if rate_bps == 0 {
             return Err(invalid("rate", "must be more than zero".to_string()));
         }
         if !directory.is_dir() {
-            return Err(invalid("directory", format!("{} is not a directory; create it or mount the share there", directory.display())));
+            return Err(invalid(
+                "directory",
+                format!(
+                    "{} is not a directory; create it or mount the share there",
+                    directory.display()
+                ),
+            ));
         }
         Ok(FileIoPlan {
             name: name.to_string(),

@@ -20,9 +20,15 @@ pub(crate) struct ErrorCounters {
 impl ErrorCounters {
     /// Counts one error of `kind`; the first message is kept.
     pub(crate) fn record(&self, kind: ErrorKind, message: impl FnOnce() -> String) {
-        let index = ErrorKind::ALL.iter().position(|&k| k == kind).unwrap_or(ErrorKind::ALL.len() - 1);
+        let index = ErrorKind::ALL
+            .iter()
+            .position(|&k| k == kind)
+            .unwrap_or(ErrorKind::ALL.len() - 1);
         self.counts[index].fetch_add(1, Relaxed);
-        let mut first = self.first.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut first = self
+            .first
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if first.is_none() {
             *first = Some(format!("{}: {}", kind.name(), message()));
         }
@@ -37,7 +43,10 @@ impl ErrorCounters {
     }
 
     fn first(&self) -> Option<String> {
-        self.first.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.first
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
@@ -259,7 +268,11 @@ impl PingCounters {
             replies,
             unreachable: self.unreachable.load(Relaxed),
             rtt_min_ns: if min == u64::MAX { 0 } else { min },
-            rtt_avg_ns: self.rtt_sum_ns.load(Relaxed).checked_div(replies).unwrap_or(0),
+            rtt_avg_ns: self
+                .rtt_sum_ns
+                .load(Relaxed)
+                .checked_div(replies)
+                .unwrap_or(0),
             rtt_max_ns: self.rtt_max_ns.load(Relaxed),
             errors: self.errors.counts(),
         }
@@ -451,11 +464,19 @@ pub(crate) fn bits_per_second(bytes: u64, seconds: f64) -> f64 {
     }
 }
 
-pub(crate) fn tcp_report(plan: &crate::plan::TcpPlan, counters: &TcpCounters, fallback_s: f64) -> TcpReport {
+pub(crate) fn tcp_report(
+    plan: &crate::plan::TcpPlan,
+    counters: &TcpCounters,
+    fallback_s: f64,
+) -> TcpReport {
     let counts = counters.counts(&plan.name);
     let direction = |target: Option<u64>, c: DirectionCounts, live: &DirectionCounters| {
         let nanos = live.send_nanos.load(Relaxed);
-        let seconds = if nanos > 0 { nanos as f64 / 1e9 } else { fallback_s };
+        let seconds = if nanos > 0 {
+            nanos as f64 / 1e9
+        } else {
+            fallback_s
+        };
         TcpDirectionReport {
             target_bps: target,
             sent_bytes: c.sent_bytes,
@@ -472,7 +493,11 @@ pub(crate) fn tcp_report(plan: &crate::plan::TcpPlan, counters: &TcpCounters, fa
     }
 }
 
-pub(crate) fn url_report(plan: &crate::plan::UrlPlan, counters: &UrlCounters, seconds: f64) -> UrlReport {
+pub(crate) fn url_report(
+    plan: &crate::plan::UrlPlan,
+    counters: &UrlCounters,
+    seconds: f64,
+) -> UrlReport {
     let counts = counters.counts(&plan.name);
     UrlReport {
         name: plan.name.clone(),
@@ -480,10 +505,15 @@ pub(crate) fn url_report(plan: &crate::plan::UrlPlan, counters: &UrlCounters, se
         requests_per_ten: plan.requests_per_ten,
         expected_requests: plan.requests_per_ten.map(|per_ten| {
             let expected = per_ten as f64 * seconds / 600.0;
-            plan.max_requests.map_or(expected, |max| expected.min(max as f64))
+            plan.max_requests
+                .map_or(expected, |max| expected.min(max as f64))
         }),
         completed: counts.completed,
-        urls_per_second: if seconds > 0.0 { counts.completed as f64 / seconds } else { 0.0 },
+        urls_per_second: if seconds > 0.0 {
+            counts.completed as f64 / seconds
+        } else {
+            0.0
+        },
         rx_bytes: counts.rx_bytes,
         tx_bytes: counts.tx_bytes,
         rx_bps: bits_per_second(counts.rx_bytes, seconds),
@@ -510,10 +540,18 @@ pub(crate) fn ping_report(plan: &crate::plan::PingPlan, counters: &PingCounters)
     }
 }
 
-pub(crate) fn file_io_report(plan: &crate::plan::FileIoPlan, counters: &FileIoCounters, fallback_s: f64) -> FileIoReport {
+pub(crate) fn file_io_report(
+    plan: &crate::plan::FileIoPlan,
+    counters: &FileIoCounters,
+    fallback_s: f64,
+) -> FileIoReport {
     let counts = counters.counts(&plan.name);
     let nanos = counters.write_nanos.load(Relaxed);
-    let seconds = if nanos > 0 { nanos as f64 / 1e9 } else { fallback_s };
+    let seconds = if nanos > 0 {
+        nanos as f64 / 1e9
+    } else {
+        fallback_s
+    };
     FileIoReport {
         target_bps: plan.rate_bps,
         write_bps: bits_per_second(counts.bytes_written, seconds),

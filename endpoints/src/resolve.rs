@@ -43,7 +43,10 @@ impl reqwest::dns::Resolve for NamespaceResolver {
         Box::pin(async move {
             let resolved = tokio::task::spawn_blocking(move || resolve_blocking(&host, 0))
                 .await
-                .map_err(|error| Box::new(DnsFailure(format!("resolver task failed: {error}"))) as Box<dyn std::error::Error + Send + Sync>)?;
+                .map_err(|error| {
+                    Box::new(DnsFailure(format!("resolver task failed: {error}")))
+                        as Box<dyn std::error::Error + Send + Sync>
+                })?;
             match resolved {
                 Ok(addresses) => Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs),
                 Err(failure) => Err(Box::new(failure) as Box<dyn std::error::Error + Send + Sync>),

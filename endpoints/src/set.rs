@@ -14,7 +14,10 @@ use tokio::task::JoinHandle;
 use crate::error::EndpointError;
 use crate::netns::Namespace;
 use crate::plan::{EndpointPlans, UrlPlan};
-use crate::report::{self, EndpointsReport, EndpointsSnapshot, FileIoCounters, PingCounters, TcpCounters, UrlCounters};
+use crate::report::{
+    self, EndpointsReport, EndpointsSnapshot, FileIoCounters, PingCounters, TcpCounters,
+    UrlCounters,
+};
 use crate::stop::{stop_signal, Stop, StopSender};
 use crate::url::Transport;
 
@@ -44,7 +47,10 @@ pub struct EndpointSet {
 }
 
 /// A runtime whose threads live in `namespace` (or linerate's own).
-fn namespace_runtime(namespace: Option<&Namespace>, endpoint: &str) -> Result<Runtime, EndpointError> {
+fn namespace_runtime(
+    namespace: Option<&Namespace>,
+    endpoint: &str,
+) -> Result<Runtime, EndpointError> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder
         .worker_threads(WORKERS)
@@ -73,9 +79,18 @@ impl EndpointSet {
     /// (`None`: when [`EndpointSet::stop`] is called). Fails, with nothing
     /// left running, when a namespace is missing, a listener cannot bind, a
     /// raw socket cannot be opened or a CA file cannot be read.
-    pub fn start(plans: EndpointPlans, duration: Option<Duration>) -> Result<EndpointSet, EndpointError> {
+    pub fn start(
+        plans: EndpointPlans,
+        duration: Option<Duration>,
+    ) -> Result<EndpointSet, EndpointError> {
         let (stop_sender, stop) = stop_signal(duration);
-        let drain = plans.ping.iter().map(|plan| plan.timeout).max().unwrap_or_default() + DRAIN;
+        let drain = plans
+            .ping
+            .iter()
+            .map(|plan| plan.timeout)
+            .max()
+            .unwrap_or_default()
+            + DRAIN;
         let mut set = EndpointSet {
             plans: EndpointPlans::default(),
             runtimes: BTreeMap::new(),
@@ -113,7 +128,9 @@ impl EndpointSet {
             self.ping.push(counters.clone());
             let opening = plan.clone();
             let socket = self
-                .run_in(plan.namespace.as_deref(), &plan.name, async move { crate::ping::open_socket(&opening) })?
+                .run_in(plan.namespace.as_deref(), &plan.name, async move {
+                    crate::ping::open_socket(&opening)
+                })?
                 .map_err(|message| setup("ping", &plan.name, message))?;
             let pinger = crate::ping::Pinger::new(plan.clone(), socket, counters);
             let stop = self.stop.clone();
@@ -136,7 +153,9 @@ impl EndpointSet {
         self.tcp.push(counters.clone());
         let listening = plan.clone();
         let listener = self
-            .run_in(plan.b.namespace.as_deref(), &plan.name, async move { crate::tcp::listen(&listening).await })?
+            .run_in(plan.b.namespace.as_deref(), &plan.name, async move {
+                crate::tcp::listen(&listening).await
+            })?
             .map_err(|message| setup("tcp", &plan.name, message))?;
         let stop = self.stop.clone();
         self.spawn(
@@ -155,11 +174,14 @@ impl EndpointSet {
     fn start_url(&mut self, plan: &UrlPlan) -> Result<(), EndpointError> {
         let counters = Arc::new(UrlCounters::default());
         self.url.push(counters.clone());
-        let parsed = crate::url::parse(&plan.url).map_err(|message| setup("url", &plan.name, message))?;
+        let parsed =
+            crate::url::parse(&plan.url).map_err(|message| setup("url", &plan.name, message))?;
         let transport = if parsed.scheme == "ftp" {
             Transport::Ftp
         } else {
-            Transport::Http(crate::http::client(plan).map_err(|message| setup("url", &plan.name, message))?)
+            Transport::Http(
+                crate::http::client(plan).map_err(|message| setup("url", &plan.name, message))?,
+            )
         };
         let stop = self.stop.clone();
         self.spawn(
@@ -170,7 +192,11 @@ impl EndpointSet {
     }
 
     /// The runtime for `namespace`, made on first use.
-    fn runtime(&mut self, namespace: Option<&str>, endpoint: &str) -> Result<&Runtime, EndpointError> {
+    fn runtime(
+        &mut self,
+        namespace: Option<&str>,
+        endpoint: &str,
+    ) -> Result<&Runtime, EndpointError> {
         let key = namespace.map(str::to_string);
         if !self.runtimes.contains_key(&key) {
             let opened = namespace
@@ -183,10 +209,17 @@ impl EndpointSet {
             let runtime = namespace_runtime(opened.as_ref(), endpoint)?;
             self.runtimes.insert(key.clone(), runtime);
         }
-        self.runtimes.get(&key).ok_or_else(|| setup("endpoint", endpoint, "runtime missing".to_string()))
+        self.runtimes
+            .get(&key)
+            .ok_or_else(|| setup("endpoint", endpoint, "runtime missing".to_string()))
     }
 
-    fn spawn<F>(&mut self, namespace: Option<&str>, endpoint: &str, task: F) -> Result<(), EndpointError>
+    fn spawn<F>(
+        &mut self,
+        namespace: Option<&str>,
+        endpoint: &str,
+        task: F,
+    ) -> Result<(), EndpointError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -196,7 +229,12 @@ impl EndpointSet {
     }
 
     /// Runs `task` on a worker of `namespace`'s runtime and waits for it.
-    fn run_in<F, T>(&mut self, namespace: Option<&str>, endpoint: &str, task: F) -> Result<T, EndpointError>
+    fn run_in<F, T>(
+        &mut self,
+        namespace: Option<&str>,
+        endpoint: &str,
+        task: F,
+    ) -> Result<T, EndpointError>
     where
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
@@ -212,16 +250,43 @@ impl EndpointSet {
     pub fn snapshot(&self) -> EndpointsSnapshot {
         EndpointsSnapshot {
             elapsed_s: self.started.elapsed().as_secs_f64(),
-            tcp: self.plans.tcp.iter().zip(&self.tcp).map(|(plan, c)| c.counts(&plan.name)).collect(),
-            url: self.plans.url.iter().zip(&self.url).map(|(plan, c)| c.counts(&plan.name)).collect(),
-            ping: self.plans.ping.iter().zip(&self.ping).map(|(plan, c)| c.counts(&plan.name)).collect(),
-            file_io: self.plans.file_io.iter().zip(&self.file_io).map(|(plan, c)| c.counts(&plan.name)).collect(),
+            tcp: self
+                .plans
+                .tcp
+                .iter()
+                .zip(&self.tcp)
+                .map(|(plan, c)| c.counts(&plan.name))
+                .collect(),
+            url: self
+                .plans
+                .url
+                .iter()
+                .zip(&self.url)
+                .map(|(plan, c)| c.counts(&plan.name))
+                .collect(),
+            ping: self
+                .plans
+                .ping
+                .iter()
+                .zip(&self.ping)
+                .map(|(plan, c)| c.counts(&plan.name))
+                .collect(),
+            file_io: self
+                .plans
+                .file_io
+                .iter()
+                .zip(&self.file_io)
+                .map(|(plan, c)| c.counts(&plan.name))
+                .collect(),
         }
     }
 
     /// Stops every endpoint (senders stop; receivers and pings drain).
     pub fn stop(&self) {
-        let mut stopped_at = self.stopped_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut stopped_at = self
+            .stopped_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if stopped_at.is_none() {
             *stopped_at = Some(Instant::now());
         }
@@ -244,18 +309,43 @@ impl EndpointSet {
             _ => now,
         };
         {
-            let mut stopped_at = self.stopped_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut stopped_at = self
+                .stopped_at
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             stopped_at.get_or_insert(end);
         }
         self.stop();
-        let ended = self.stopped_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).unwrap_or(end);
+        let ended = self
+            .stopped_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or(end);
         self.wait_for_tasks();
         let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
         let report = EndpointsReport {
             duration_s: seconds,
-            tcp: self.plans.tcp.iter().zip(&self.tcp).map(|(plan, c)| report::tcp_report(plan, c, seconds)).collect(),
-            url: self.plans.url.iter().zip(&self.url).map(|(plan, c)| report::url_report(plan, c, seconds)).collect(),
-            ping: self.plans.ping.iter().zip(&self.ping).map(|(plan, c)| report::ping_report(plan, c)).collect(),
+            tcp: self
+                .plans
+                .tcp
+                .iter()
+                .zip(&self.tcp)
+                .map(|(plan, c)| report::tcp_report(plan, c, seconds))
+                .collect(),
+            url: self
+                .plans
+                .url
+                .iter()
+                .zip(&self.url)
+                .map(|(plan, c)| report::url_report(plan, c, seconds))
+                .collect(),
+            ping: self
+                .plans
+                .ping
+                .iter()
+                .zip(&self.ping)
+                .map(|(plan, c)| report::ping_report(plan, c))
+                .collect(),
             file_io: self
                 .plans
                 .file_io

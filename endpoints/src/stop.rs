@@ -41,7 +41,10 @@ pub(crate) fn stop_signal(duration: Option<Duration>) -> (StopSender, Stop) {
 impl Stop {
     /// True once the deadline has passed or a stop was sent.
     pub(crate) fn is_stopped(&self) -> bool {
-        *self.stopped.borrow() || self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
+        *self.stopped.borrow()
+            || self
+                .deadline
+                .is_some_and(|deadline| Instant::now() >= deadline)
     }
 
     /// Sleeps until `when`, or less if the run stops first. Returns whether

@@ -22,6 +22,8 @@ use crate::stop::Stop;
 
 /// How long A waits for B to accept.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most write sizes one catch-up write carries.
+const CATCH_UP_WRITES: usize = 16;
 /// Bytes per read.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -42,7 +44,8 @@ fn side_socket(side: &TcpSide) -> std::io::Result<TcpSocket> {
 /// B's listener; run on B's namespace runtime. Errors name what to fix.
 pub(crate) async fn listen(plan: &TcpPlan) -> Result<TcpListener, String> {
     let address = plan.listen_address();
-    let socket = side_socket(&plan.b).map_err(|error| format!("cannot make B's socket: {error}"))?;
+    let socket =
+        side_socket(&plan.b).map_err(|error| format!("cannot make B's socket: {error}"))?;
     socket.bind(address).map_err(|error| {
         format!("B cannot listen on {address}: {error} (is the address on an interface in B's namespace, and the port free?)")
     })?;
@@ -52,7 +55,12 @@ pub(crate) async fn listen(plan: &TcpPlan) -> Result<TcpListener, String> {
 }
 
 /// B's side: accepts A's connection, then sends and counts.
-pub(crate) async fn run_b(listener: TcpListener, plan: TcpPlan, counters: Arc<TcpCounters>, mut stop: Stop) {
+pub(crate) async fn run_b(
+    listener: TcpListener,
+    plan: TcpPlan,
+    counters: Arc<TcpCounters>,
+    mut stop: Stop,
+) {
     let accepted = tokio::select! {
         accepted = listener.accept() => accepted,
         _ = stop.stopped() => return,
@@ -67,9 +75,9 @@ pub(crate) async fn run_b(listener: TcpListener, plan: TcpPlan, counters: Arc<Tc
             };
             link.run(stream, counters, stop).await;
         }
-        Err(error) => counters
-            .errors
-            .record(ErrorKind::of_io(&error), || format!("B could not accept: {error}")),
+        Err(error) => counters.errors.record(ErrorKind::of_io(&error), || {
+            format!("B could not accept: {error}")
+        }),
     }
 }
 
@@ -139,29 +147,52 @@ impl Link {
     }
 
     /// Writes at the side's rate until the run stops, then half-closes.
-    async fn send(&self, mut writer: OwnedWriteHalf, counters: &DirectionCounters, errors: &ErrorCounters, mut stop: Stop) {
-        let buffer = vec![0x5a_u8; self.write_size];
+    /// On schedule each write is one write size; a side that has fallen
+    /// more than [`CATCH_UP_WRITES`] writes behind (a busy CPU) catches up
+    /// with writes of that many write sizes at once, so that fewer system
+    /// calls carry the bytes owed.
+    async fn send(
+        &self,
+        mut writer: OwnedWriteHalf,
+        counters: &DirectionCounters,
+        errors: &ErrorCounters,
+        mut stop: Stop,
+    ) {
+        let buffer = vec![0x5a_u8; self.write_size * CATCH_UP_WRITES];
         let start = Instant::now();
         let unit = self.write_size as u64;
         let mut sent: u64 = 0;
-        let mut offset = 0usize;
+        // Bytes of the current write still to go (a write may be partial).
+        let mut pending: usize = 0;
         while !stop.is_stopped() {
-            if offset == 0 {
-                if let Some(rate) = self.rate_bps {
-                    if rate == 0 {
+            if pending == 0 {
+                pending = match self.rate_bps {
+                    None => buffer.len(),
+                    Some(0) => {
                         stop.stopped().await;
                         break;
                     }
-                    // When the next whole write is paid for.
-                    let due_nanos = u128::from(sent + unit) * 8 * 1_000_000_000 / u128::from(rate);
-                    let due = start + Duration::from_nanos(u64::try_from(due_nanos).unwrap_or(u64::MAX));
-                    if due > Instant::now() && stop.sleep_until(due).await {
-                        break;
+                    Some(rate) => {
+                        let owed = owed_units(start, sent, unit, rate);
+                        if owed == 0 {
+                            let due = due_at(start, sent + unit, rate);
+                            if stop.sleep_until(due).await {
+                                break;
+                            }
+                            continue;
+                        }
+                        // A timer tick's worth owed goes out write by write;
+                        // more than CATCH_UP_WRITES owed is a side behind.
+                        if owed > CATCH_UP_WRITES as u64 {
+                            CATCH_UP_WRITES * self.write_size
+                        } else {
+                            self.write_size
+                        }
                     }
-                }
+                };
             }
             let written = tokio::select! {
-                written = writer.write(&buffer[offset..]) => written,
+                written = writer.write(&buffer[..pending]) => written,
                 _ = stop.stopped() => break,
             };
             match written {
@@ -169,10 +200,12 @@ impl Link {
                 Ok(count) => {
                     sent += count as u64;
                     counters.sent_bytes.fetch_add(count as u64, Relaxed);
-                    offset = (offset + count) % self.write_size;
+                    pending -= count;
                 }
                 Err(error) => {
-                    errors.record(ErrorKind::of_io(&error), || format!("write failed: {error}"));
+                    errors.record(ErrorKind::of_io(&error), || {
+                        format!("write failed: {error}")
+                    });
                     break;
                 }
             }
@@ -180,13 +213,33 @@ impl Link {
         let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         counters.send_nanos.store(nanos.max(1), Relaxed);
         if let Err(error) = writer.shutdown().await {
-            errors.record(ErrorKind::of_io(&error), || format!("closing the sending direction failed: {error}"));
+            errors.record(ErrorKind::of_io(&error), || {
+                format!("closing the sending direction failed: {error}")
+            });
         }
     }
 }
 
+/// When `bytes` in all are paid for at `rate` bits per second from `start`.
+fn due_at(start: Instant, bytes: u64, rate: u64) -> Instant {
+    let nanos = u128::from(bytes) * 8 * 1_000_000_000 / u128::from(rate);
+    start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// Whole writes of `unit` bytes paid for by now and not yet sent.
+fn owed_units(start: Instant, sent: u64, unit: u64, rate: u64) -> u64 {
+    let elapsed = start.elapsed().as_nanos();
+    let budget = elapsed * u128::from(rate) / 8 / 1_000_000_000;
+    let owed = budget.saturating_sub(u128::from(sent)) / u128::from(unit);
+    u64::try_from(owed).unwrap_or(u64::MAX)
+}
+
 /// Reads until the other side half-closes, counting bytes.
-async fn count_received(mut reader: OwnedReadHalf, counters: &DirectionCounters, errors: &ErrorCounters) {
+async fn count_received(
+    mut reader: OwnedReadHalf,
+    counters: &DirectionCounters,
+    errors: &ErrorCounters,
+) {
     let mut buffer = vec![0u8; READ_BUFFER];
     loop {
         match reader.read(&mut buffer).await {

@@ -32,7 +32,8 @@ pub struct ParsedUrl {
 
 /// Parses and checks a URL: one of [`URL_SCHEMES`], with a host.
 pub fn parse(text: &str) -> Result<ParsedUrl, String> {
-    let url = reqwest::Url::parse(text).map_err(|error| format!("{text:?} is not a URL: {error}"))?;
+    let url =
+        reqwest::Url::parse(text).map_err(|error| format!("{text:?} is not a URL: {error}"))?;
     let scheme = url.scheme().to_string();
     if !URL_SCHEMES.contains(&scheme.as_str()) {
         return Err(format!(
@@ -101,7 +102,12 @@ pub(crate) enum Transport {
 }
 
 /// Runs the URL endpoint until the run stops or its request limit is met.
-pub(crate) async fn run(plan: Arc<UrlPlan>, transport: Transport, counters: Arc<UrlCounters>, mut stop: Stop) {
+pub(crate) async fn run(
+    plan: Arc<UrlPlan>,
+    transport: Transport,
+    counters: Arc<UrlCounters>,
+    mut stop: Stop,
+) {
     let parsed = match parse(&plan.url) {
         Ok(parsed) => Arc::new(parsed),
         Err(message) => {
@@ -117,7 +123,10 @@ pub(crate) async fn run(plan: Arc<UrlPlan>, transport: Transport, counters: Arc<
             break;
         }
         let stopped = match interval {
-            Some(interval) => stop.sleep_until(start + interval.mul_f64(issued as f64)).await,
+            Some(interval) => {
+                stop.sleep_until(start + interval.mul_f64(issued as f64))
+                    .await
+            }
             None => stop.is_stopped(),
         };
         if stopped {
@@ -139,14 +148,28 @@ pub(crate) async fn run(plan: Arc<UrlPlan>, transport: Transport, counters: Arc<
     }
 }
 
-async fn request(plan: &Arc<UrlPlan>, parsed: &Arc<crate::url::ParsedUrl>, transport: &Transport, counters: &Arc<UrlCounters>, stop: &Stop) -> Outcome {
+async fn request(
+    plan: &Arc<UrlPlan>,
+    parsed: &Arc<crate::url::ParsedUrl>,
+    transport: &Transport,
+    counters: &Arc<UrlCounters>,
+    stop: &Stop,
+) -> Outcome {
     match transport {
         Transport::Http(client) => crate::http::request(client, plan, counters).await,
         Transport::Ftp => {
-            let (plan, parsed, counters, stop) = (plan.clone(), parsed.clone(), counters.clone(), stop.clone());
-            tokio::task::spawn_blocking(move || crate::ftp::transfer(&plan, &parsed, &counters, &stop))
-                .await
-                .unwrap_or_else(|error| Outcome::Failed(ErrorKind::Other, format!("FTP transfer task failed: {error}")))
+            let (plan, parsed, counters, stop) =
+                (plan.clone(), parsed.clone(), counters.clone(), stop.clone());
+            tokio::task::spawn_blocking(move || {
+                crate::ftp::transfer(&plan, &parsed, &counters, &stop)
+            })
+            .await
+            .unwrap_or_else(|error| {
+                Outcome::Failed(
+                    ErrorKind::Other,
+                    format!("FTP transfer task failed: {error}"),
+                )
+            })
         }
     }
 }

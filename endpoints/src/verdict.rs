@@ -42,14 +42,23 @@ fn mbit(bps: f64) -> String {
     format!("{:.1} Mbit/s", bps / 1e6)
 }
 
-fn too_many_errors(kind: &str, name: &str, errors: &ErrorCounts, first: &Option<String>, criteria: &EndpointCriteria) -> Option<String> {
+fn too_many_errors(
+    kind: &str,
+    name: &str,
+    errors: &ErrorCounts,
+    first: &Option<String>,
+    criteria: &EndpointCriteria,
+) -> Option<String> {
     (errors.total() > criteria.max_errors).then(|| {
         format!(
             "{kind} endpoint {name:?}: {} error(s) ({}), at most {} allowed{}",
             errors.total(),
             errors.describe(),
             criteria.max_errors,
-            first.as_ref().map(|first| format!("; first: {first}")).unwrap_or_default()
+            first
+                .as_ref()
+                .map(|first| format!("; first: {first}"))
+                .unwrap_or_default()
         )
     })
 }
@@ -78,7 +87,13 @@ pub fn failures(report: &EndpointsReport, criteria: &EndpointCriteria) -> Vec<St
                 ));
             }
         }
-        failures.extend(too_many_errors("tcp", &tcp.name, &tcp.errors, &tcp.first_error, criteria));
+        failures.extend(too_many_errors(
+            "tcp",
+            &tcp.name,
+            &tcp.errors,
+            &tcp.first_error,
+            criteria,
+        ));
     }
     for url in &report.url {
         if let Some(expected) = url.expected_requests.filter(|&expected| expected >= 1.0) {
@@ -93,7 +108,13 @@ pub fn failures(report: &EndpointsReport, criteria: &EndpointCriteria) -> Vec<St
                 ));
             }
         }
-        failures.extend(too_many_errors("url", &url.name, &url.errors, &url.first_error, criteria));
+        failures.extend(too_many_errors(
+            "url",
+            &url.name,
+            &url.errors,
+            &url.first_error,
+            criteria,
+        ));
     }
     for ping in &report.ping {
         let name = &ping.counts.name;
@@ -115,7 +136,13 @@ pub fn failures(report: &EndpointsReport, criteria: &EndpointCriteria) -> Vec<St
                 ping.loss_percent, ping.destination, ping.counts.replies, ping.counts.sent, criteria.max_ping_loss_percent
             ));
         }
-        failures.extend(too_many_errors("ping", name, &ping.counts.errors, &ping.first_error, criteria));
+        failures.extend(too_many_errors(
+            "ping",
+            name,
+            &ping.counts.errors,
+            &ping.first_error,
+            criteria,
+        ));
     }
     for file_io in &report.file_io {
         let name = &file_io.counts.name;
@@ -134,7 +161,13 @@ pub fn failures(report: &EndpointsReport, criteria: &EndpointCriteria) -> Vec<St
                 file_io.counts.verify_failures, file_io.counts.files_read
             ));
         }
-        failures.extend(too_many_errors("file_io", name, &file_io.counts.errors, &file_io.first_error, criteria));
+        failures.extend(too_many_errors(
+            "file_io",
+            name,
+            &file_io.counts.errors,
+            &file_io.first_error,
+            criteria,
+        ));
     }
     failures
 }

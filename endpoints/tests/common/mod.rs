@@ -22,7 +22,12 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `program args` inside namespace `namespace` (`ip netns exec`
     /// execs it, so the pid is the server's).
-    pub fn start(what: &'static str, namespace: &str, program: &str, args: &[&str]) -> ServerProcess {
+    pub fn start(
+        what: &'static str,
+        namespace: &str,
+        program: &str,
+        args: &[&str],
+    ) -> ServerProcess {
         let child = Command::new("ip")
             .args(["netns", "exec", namespace, program])
             .args(args)
@@ -76,7 +81,10 @@ pub fn wait_for_port(namespace: &str, address: SocketAddr) {
         let _inside = NetnsGuard::enter(&namespace).expect("enter namespace");
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "nothing accepted on {address} in {namespace} within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "nothing accepted on {address} in {namespace} within 10 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     })
@@ -85,7 +93,10 @@ pub fn wait_for_port(namespace: &str, address: SocketAddr) {
 }
 
 fn run(program: &str, args: &[&str]) {
-    let output = Command::new(program).args(args).output().unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
     assert!(
         output.status.success(),
         "{program} {args:?} failed: {}",
@@ -97,30 +108,88 @@ fn run(program: &str, args: &[&str]) {
 /// returns (ca.pem, server.pem, server.key).
 pub fn make_certificates(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    run("openssl", &[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", &path("ca.key"), "-out", &path("ca.pem"), "-days", "2", "-subj", "/CN=linerate test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    run("openssl", &[
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", &path("server.key"), "-out", &path("server.csr"), "-subj", &format!("/CN={ip}"),
-    ]);
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &path("ca.key"),
+            "-out",
+            &path("ca.pem"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=linerate test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    run(
+        "openssl",
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &path("server.key"),
+            "-out",
+            &path("server.csr"),
+            "-subj",
+            &format!("/CN={ip}"),
+        ],
+    );
     std::fs::write(
         dir.join("server.ext"),
         format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n"),
     )
     .expect("write ext");
-    run("openssl", &[
-        "x509", "-req", "-in", &path("server.csr"), "-CA", &path("ca.pem"), "-CAkey", &path("ca.key"),
-        "-CAcreateserial", "-out", &path("server.pem"), "-days", "2", "-extfile", &path("server.ext"),
-    ]);
-    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &path("server.csr"),
+            "-CA",
+            &path("ca.pem"),
+            "-CAkey",
+            &path("ca.key"),
+            "-CAcreateserial",
+            "-out",
+            &path("server.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            &path("server.ext"),
+        ],
+    );
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }
 
 /// nginx serving `www` on `ip` port 80 and, with a certificate, 443, in
 /// `namespace`; one process (`master_process off`), files under `dir`.
-pub fn start_nginx(namespace: &str, ip: &str, dir: &Path, www: &Path, tls: Option<(&Path, &Path)>) -> ServerProcess {
+pub fn start_nginx(
+    namespace: &str,
+    ip: &str,
+    dir: &Path,
+    www: &Path,
+    tls: Option<(&Path, &Path)>,
+) -> ServerProcess {
     let d = dir.display();
     let https = tls
         .map(|(certificate, key)| {
@@ -148,7 +217,16 @@ pub fn start_nginx(namespace: &str, ip: &str, dir: &Path, www: &Path, tls: Optio
         "nginx",
         namespace,
         "nginx",
-        &["-p", &prefix, "-e", &error_log, "-c", &config_text, "-g", "daemon off;"],
+        &[
+            "-p",
+            &prefix,
+            "-e",
+            &error_log,
+            "-c",
+            &config_text,
+            "-g",
+            "daemon off;",
+        ],
     );
     wait_for_port(namespace, format!("{ip}:80").parse().expect("address"));
     server
@@ -168,9 +246,15 @@ impl FtpUser {
         let name = format!("lrftp{}", std::process::id() % 100_000);
         let password = "linerate-test-pw".to_string();
         let _ = Command::new("userdel").arg(&name).output();
-        run("useradd", &["-M", "-d", &home.to_string_lossy(), "-s", "/bin/sh", &name]);
+        run(
+            "useradd",
+            &["-M", "-d", &home.to_string_lossy(), "-s", "/bin/sh", &name],
+        );
         let user = FtpUser { name, password };
-        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("chpasswd");
         use std::io::Write;
         chpasswd
             .stdin
@@ -178,7 +262,10 @@ impl FtpUser {
             .expect("stdin")
             .write_all(format!("{}:{}\n", user.name, user.password).as_bytes())
             .expect("write password");
-        assert!(chpasswd.wait().expect("chpasswd").success(), "chpasswd failed");
+        assert!(
+            chpasswd.wait().expect("chpasswd").success(),
+            "chpasswd failed"
+        );
         run("chown", &[&user.name, &home.to_string_lossy()]);
         user
     }
@@ -207,12 +294,22 @@ pub fn start_vsftpd(namespace: &str, ip: &str, dir: &Path, root: &Path) -> Serve
     );
     let config_path = dir.join("vsftpd.conf");
     std::fs::write(&config_path, config).expect("write vsftpd.conf");
-    let server = ServerProcess::start("vsftpd", namespace, "vsftpd", &[&config_path.to_string_lossy()]);
+    let server = ServerProcess::start(
+        "vsftpd",
+        namespace,
+        "vsftpd",
+        &[&config_path.to_string_lossy()],
+    );
     wait_for_port(namespace, format!("{ip}:21").parse().expect("address"));
     server
 }
 
 /// Adds an IPv6 address (no duplicate detection) to a lab end.
 pub fn add_ipv6(namespace: &str, interface: &str, address: &str) {
-    run("ip", &["-n", namespace, "addr", "add", address, "dev", interface, "nodad"]);
+    run(
+        "ip",
+        &[
+            "-n", namespace, "addr", "add", address, "dev", interface, "nodad",
+        ],
+    );
 }
