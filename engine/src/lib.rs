@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod doctor;
+pub mod ethtool;
 pub mod frame;
 pub mod lab;
 pub mod netns;
@@ -17,6 +18,7 @@ pub mod scenario;
 pub mod sequence;
 pub mod stats;
 pub mod tx;
+pub mod types;
 pub mod wire;
 
 /// What the receive counter does with counted frames (re-exported for callers).

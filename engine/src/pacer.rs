@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::Rate;
+use crate::types::Rate;
 
 /// Paces one stream.
 #[derive(Debug, Clone)]

@@ -615,8 +615,8 @@ fn preflight(plan: &Plan) -> Result<(), RunError> {
         let (mtu, speed_mbps) = in_namespace(port, || {
             netns::interface_index(&port.interface, port.namespace.as_deref())?;
             Ok((
-                netns::interface_mtu(&port.interface).unwrap_or(u32::MAX),
-                netns::interface_speed_mbps(&port.interface),
+                crate::ethtool::interface_mtu(&port.interface).unwrap_or(u32::MAX),
+                crate::ethtool::interface_speed_mbps(&port.interface),
             ))
         })?;
         // Every paced stream sending from the port, at L1 (frame, FCS,

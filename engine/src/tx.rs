@@ -21,8 +21,9 @@ use xsk_rs::{CompQueue, FrameDesc, Socket, TxQueue, Umem};
 use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
 use crate::pacer::Pacer;
-use crate::scenario::Rate;
 use crate::sequence::{FaultCounts, SequenceFault, SequenceSource};
+use crate::types::Rate;
+pub use crate::types::{BusyPoll, XskMode, XskModeRequest};
 
 /// UMEM chunk size: one page, the largest aligned chunk AF_XDP accepts.
 pub const UMEM_FRAME_SIZE: u32 = 4096;
@@ -59,28 +60,6 @@ pub const DEFAULT_RELEASE_INTERVAL: Duration = Duration::from_micros(20);
 /// How long the sender waits for the kernel to complete what it produced.
 pub const COMPLETION_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Which AF_XDP bind mode to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum XskModeRequest {
-    /// Zero-copy if the driver supports it, else copy.
-    #[default]
-    Auto,
-    /// Copy mode only.
-    Copy,
-    /// Zero-copy or fail.
-    ZeroCopy,
-}
-
-/// Busy polling on the socket, for NICs whose driver supports it: the
-/// sender's own calls poll the device instead of waiting for interrupts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BusyPoll {
-    /// How long a poll may spin, in microseconds (SO_BUSY_POLL).
-    pub usecs: u32,
-    /// Descriptors a poll may handle (SO_BUSY_POLL_BUDGET).
-    pub budget: u32,
-}
-
 // asm-generic socket option numbers (x86_64, aarch64, riscv64).
 const SO_BUSY_POLL: libc::c_int = 46;
 const SO_PREFER_BUSY_POLL: libc::c_int = 69;
@@ -106,24 +85,6 @@ fn set_socket_option(
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
-    }
-}
-
-/// The AF_XDP mode a socket is bound in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum XskMode {
-    /// The NIC DMAs straight from the UMEM.
-    ZeroCopy,
-    /// The kernel copies each frame into an skb.
-    Copy,
-}
-
-impl std::fmt::Display for XskMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            XskMode::ZeroCopy => "zero-copy",
-            XskMode::Copy => "copy",
-        })
     }
 }
 
