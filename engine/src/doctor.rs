@@ -6,46 +6,9 @@
 
 use std::io;
 
+use crate::ethtool;
+pub use crate::ethtool::{Channels, DriverInfo, Rings};
 use crate::netns::{self, NetnsError, NetnsGuard};
-
-/// What the driver reports about itself (ETHTOOL_GDRVINFO).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DriverInfo {
-    /// The driver's name, e.g. "ixgbe" or "veth".
-    pub driver: String,
-    /// Its version.
-    pub version: String,
-    /// Firmware version, if any.
-    pub firmware: String,
-    /// Bus address, if any.
-    pub bus: String,
-}
-
-/// Queue counts (ETHTOOL_GCHANNELS): current and maximum.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Channels {
-    /// Combined (RX and TX) queues now.
-    pub combined: u32,
-    /// Most combined queues.
-    pub max_combined: u32,
-    /// RX-only queues now.
-    pub rx: u32,
-    /// TX-only queues now.
-    pub tx: u32,
-}
-
-/// Ring sizes (ETHTOOL_GRINGPARAM): current and maximum.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Rings {
-    /// RX descriptors now.
-    pub rx: u32,
-    /// Most RX descriptors.
-    pub rx_max: u32,
-    /// TX descriptors now.
-    pub tx: u32,
-    /// Most TX descriptors.
-    pub tx_max: u32,
-}
 
 /// XDP abilities as the kernel reports them (netdev family, kernel 6.3+).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,11 +96,11 @@ pub fn diagnose(interface: &str, namespace: Option<&str>) -> Result<Diagnosis, N
         Diagnosis {
             interface: interface.to_string(),
             namespace: namespace.map(str::to_string),
-            mtu: netns::interface_mtu(interface).ok(),
-            speed_mbps: netns::interface_speed_mbps(interface),
-            driver: netns::driver_info(interface).ok(),
-            channels: netns::channels(interface).ok(),
-            rings: netns::rings(interface).ok(),
+            mtu: ethtool::interface_mtu(interface).ok(),
+            speed_mbps: ethtool::interface_speed_mbps(interface),
+            driver: ethtool::driver_info(interface).ok(),
+            channels: ethtool::channels(interface).ok(),
+            rings: ethtool::rings(interface).ok(),
             xdp: netdev_xdp_features(ifindex).ok(),
             attached,
             ..Diagnosis::default()

@@ -6,17 +6,23 @@
 
 pub mod clock;
 pub mod doctor;
+pub mod ethtool;
 pub mod frame;
 pub mod lab;
 pub mod netns;
+pub mod outcome;
 pub mod pacer;
 pub mod pcap;
 pub mod privilege;
+pub mod report;
 pub mod run;
 pub mod scenario;
+mod senders;
 pub mod sequence;
+pub mod session;
 pub mod stats;
 pub mod tx;
+pub mod types;
 pub mod wire;
 
 /// What the receive counter does with counted frames (re-exported for callers).

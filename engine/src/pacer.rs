@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::Rate;
+use crate::types::Rate;
 
 /// Paces one stream.
 #[derive(Debug, Clone)]
@@ -14,6 +14,9 @@ pub struct Pacer {
     frames_released: u64,
     burst_limit: u32,
     start_ns: u64,
+    /// Frames released before `start_ns` (a stream resumed after a pause
+    /// counts its schedule from the resume).
+    released_before_start: u64,
 }
 
 impl Pacer {
@@ -26,6 +29,7 @@ impl Pacer {
             frames_released: 0,
             burst_limit: burst_limit.max(1),
             start_ns,
+            released_before_start: 0,
         }
     }
 
@@ -33,6 +37,15 @@ impl Pacer {
     pub fn restart_at(&mut self, start_ns: u64) {
         self.start_ns = start_ns;
         self.frames_released = 0;
+        self.released_before_start = 0;
+    }
+
+    /// Counts the schedule again from `now_ns`, keeping what was released:
+    /// a stream resumed after a pause goes on at its rate, without a burst
+    /// for the time it was paused.
+    pub fn resume_at(&mut self, now_ns: u64) {
+        self.start_ns = now_ns;
+        self.released_before_start = self.frames_released;
     }
 
     /// Frames that may go at `now_ns`: those due by then and not yet
@@ -40,7 +53,10 @@ impl Pacer {
     #[inline]
     pub fn due(&self, now_ns: u64) -> u32 {
         let elapsed = Duration::from_nanos(now_ns.saturating_sub(self.start_ns));
-        let target = self.rate.frames_in(elapsed).min(self.frames_total);
+        let target = self
+            .released_before_start
+            .saturating_add(self.rate.frames_in(elapsed))
+            .min(self.frames_total);
         let owed = target.saturating_sub(self.frames_released);
         owed.min(u64::from(self.burst_limit)) as u32
     }
@@ -75,7 +91,8 @@ impl Pacer {
             return Some(self.start_ns);
         };
         // The smallest t with floor(t * millipps / 1e12) >= released + 1.
-        let needed = u128::from(self.frames_released + 1) * 1_000_000_000_000;
+        let since_start = self.frames_released - self.released_before_start;
+        let needed = u128::from(since_start + 1) * 1_000_000_000_000;
         let offset = needed.div_ceil(u128::from(millipps));
         Some(
             self.start_ns
@@ -149,6 +166,21 @@ mod tests {
         pacer.finish();
         assert!(pacer.is_done());
         assert_eq!(pacer.due(2), 0);
+    }
+
+    #[test]
+    fn a_resumed_stream_goes_on_at_its_rate_without_a_burst() {
+        let mut pacer = Pacer::new(pps(1000), 100, 1000, 0);
+        pacer.released(pacer.due(10_000_000));
+        assert_eq!(pacer.frames_released(), 10);
+        // Paused for a second, then resumed: nothing is owed for the pause.
+        pacer.resume_at(SECOND + 10_000_000);
+        assert_eq!(pacer.due(SECOND + 10_000_000), 0);
+        assert_eq!(pacer.next_due_ns(), Some(SECOND + 11_000_000));
+        assert_eq!(pacer.due(SECOND + 15_000_000), 5);
+        pacer.released(5);
+        // The total stays exact.
+        assert_eq!(pacer.due(100 * SECOND), 85);
     }
 
     #[test]

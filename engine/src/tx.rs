@@ -21,8 +21,9 @@ use xsk_rs::{CompQueue, FrameDesc, Socket, TxQueue, Umem};
 use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
 use crate::pacer::Pacer;
-use crate::scenario::Rate;
 use crate::sequence::{FaultCounts, SequenceFault, SequenceSource};
+use crate::types::Rate;
+pub use crate::types::{BusyPoll, XskMode, XskModeRequest};
 
 /// UMEM chunk size: one page, the largest aligned chunk AF_XDP accepts.
 pub const UMEM_FRAME_SIZE: u32 = 4096;
@@ -59,28 +60,6 @@ pub const DEFAULT_RELEASE_INTERVAL: Duration = Duration::from_micros(20);
 /// How long the sender waits for the kernel to complete what it produced.
 pub const COMPLETION_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Which AF_XDP bind mode to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum XskModeRequest {
-    /// Zero-copy if the driver supports it, else copy.
-    #[default]
-    Auto,
-    /// Copy mode only.
-    Copy,
-    /// Zero-copy or fail.
-    ZeroCopy,
-}
-
-/// Busy polling on the socket, for NICs whose driver supports it: the
-/// sender's own calls poll the device instead of waiting for interrupts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BusyPoll {
-    /// How long a poll may spin, in microseconds (SO_BUSY_POLL).
-    pub usecs: u32,
-    /// Descriptors a poll may handle (SO_BUSY_POLL_BUDGET).
-    pub budget: u32,
-}
-
 // asm-generic socket option numbers (x86_64, aarch64, riscv64).
 const SO_BUSY_POLL: libc::c_int = 46;
 const SO_PREFER_BUSY_POLL: libc::c_int = 69;
@@ -106,24 +85,6 @@ fn set_socket_option(
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
-    }
-}
-
-/// The AF_XDP mode a socket is bound in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum XskMode {
-    /// The NIC DMAs straight from the UMEM.
-    ZeroCopy,
-    /// The kernel copies each frame into an skb.
-    Copy,
-}
-
-impl std::fmt::Display for XskMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            XskMode::ZeroCopy => "zero-copy",
-            XskMode::Copy => "copy",
-        })
     }
 }
 
@@ -233,6 +194,56 @@ impl TxCounters {
     }
 }
 
+/// Per-stream switches a controller flips while a run goes (LANforge's
+/// stop_cx / start_cx on one cross-connect): each sender reads its own
+/// streams' switches once per release, never per frame.
+#[derive(Debug)]
+pub struct StreamSwitches {
+    /// Indexed by stream id: true while the stream is paused.
+    paused: Vec<CachePadded<AtomicBool>>,
+}
+
+impl StreamSwitches {
+    /// Switches for `stream_count` streams, all running.
+    pub fn new(stream_count: usize) -> StreamSwitches {
+        StreamSwitches {
+            paused: (0..stream_count)
+                .map(|_| CachePadded::new(AtomicBool::new(false)))
+                .collect(),
+        }
+    }
+
+    /// Pauses (true) or resumes (false) a stream; false for an unknown id.
+    pub fn set_paused(&self, stream_id: u16, paused: bool) -> bool {
+        match self.paused.get(usize::from(stream_id)) {
+            Some(flag) => {
+                flag.store(paused, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True while the stream is paused.
+    #[inline]
+    pub fn is_paused(&self, stream_id: u16) -> bool {
+        self.paused
+            .get(usize::from(stream_id))
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+}
+
+/// When a stream sent, as its sender saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamSendTimes {
+    /// The stream id.
+    pub stream_id: u16,
+    /// CLOCK_MONOTONIC of its last frame produced.
+    pub last_frame_ns: u64,
+    /// Time it spent paused by a controller.
+    pub paused_ns: u64,
+}
+
 /// What a sender did, once it has finished.
 #[derive(Debug, Clone, Default)]
 pub struct TxSummary {
@@ -240,8 +251,8 @@ pub struct TxSummary {
     pub first_frame_ns: Option<u64>,
     /// CLOCK_MONOTONIC of the last frame produced, if any.
     pub last_frame_ns: Option<u64>,
-    /// Per stream: (stream id, CLOCK_MONOTONIC of its last frame produced).
-    pub stream_last_frame_ns: Vec<(u16, u64)>,
+    /// Per stream that sent: when it last sent and how long it was paused.
+    pub stream_times: Vec<StreamSendTimes>,
     /// Frames produced but never completed by the kernel.
     pub frames_uncompleted: u64,
     /// True when it stopped early because it was told to.
@@ -256,9 +267,36 @@ struct StreamState {
     sequence: SequenceSource,
     /// CLOCK_MONOTONIC of the last frame produced, 0 before the first.
     last_frame_ns: u64,
+    /// Since when the stream is paused, if it is.
+    paused_since_ns: Option<u64>,
+    /// Time spent paused before `paused_since_ns`.
+    paused_ns: u64,
     /// Free slots of this stream's pool, by index of their first chunk;
     /// capacity is the pool size, so returning slots never allocates.
     free_slots: Vec<u32>,
+}
+
+impl StreamState {
+    /// Follows the stream's switch at `now_ns`: records a pause, or resumes
+    /// the schedule from now after one. True while the stream is paused.
+    #[inline]
+    fn follow_switch(&mut self, switches: &StreamSwitches, now_ns: u64) -> bool {
+        let paused = switches.is_paused(self.stream_id);
+        match (paused, self.paused_since_ns) {
+            (true, None) => {
+                self.paused_since_ns = Some(now_ns);
+                true
+            }
+            (true, Some(_)) => true,
+            (false, Some(since)) => {
+                self.paused_ns += now_ns.saturating_sub(since);
+                self.paused_since_ns = None;
+                self.pacer.resume_at(now_ns);
+                false
+            }
+            (false, None) => false,
+        }
+    }
 }
 
 /// An open AF_XDP sender, frames written and ready to run.
@@ -374,6 +412,8 @@ impl TxWorker {
                 bytes_sent: 0,
                 sequence: SequenceSource::new(setup.fault),
                 last_frame_ns: 0,
+                paused_since_ns: None,
+                paused_ns: 0,
                 free_slots,
             });
         }
@@ -410,12 +450,16 @@ impl TxWorker {
 
     /// Sends every stream's frames at its rate, counting from `start_ns`,
     /// until all are sent, `deadline_ns` passes, or `stop` is set; then waits for the kernel to
-    /// complete what was produced. Counters are updated once per batch.
+    /// complete what was produced. Counters are updated once per batch. A
+    /// stream whose switch is paused sends nothing until it is resumed, then
+    /// goes on at its rate from the resume.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
         start_ns: u64,
         deadline_ns: Option<u64>,
         stop: &AtomicBool,
+        switches: &StreamSwitches,
         counters: &TxCounters,
         worker_index: usize,
         release_interval: Duration,
@@ -473,6 +517,9 @@ impl TxWorker {
             let mut starved = false;
             for turn in 0..stream_count {
                 let stream = &mut self.streams[(first_stream + turn) % stream_count];
+                if stream.follow_switch(switches, now) {
+                    continue;
+                }
                 let due = stream.pacer.due(now) as usize;
                 if due == 0 {
                     continue;
@@ -594,11 +641,19 @@ impl TxWorker {
             .iter()
             .filter(|chunks| **chunks > 0)
             .count() as u64;
-        summary.stream_last_frame_ns = self
+        let end_ns = monotonic_ns();
+        summary.stream_times = self
             .streams
             .iter()
             .filter(|stream| stream.last_frame_ns != 0)
-            .map(|stream| (stream.stream_id, stream.last_frame_ns))
+            .map(|stream| StreamSendTimes {
+                stream_id: stream.stream_id,
+                last_frame_ns: stream.last_frame_ns,
+                paused_ns: stream.paused_ns
+                    + stream
+                        .paused_since_ns
+                        .map_or(0, |since| end_ns.saturating_sub(since)),
+            })
             .collect();
         Ok(summary)
     }
@@ -647,9 +702,18 @@ impl TxWorker {
         let Some(next_due) = self
             .streams
             .iter()
+            .filter(|stream| stream.paused_since_ns.is_none())
             .filter_map(|stream| stream.pacer.next_due_ns())
             .min()
         else {
+            if self
+                .streams
+                .iter()
+                .any(|stream| stream.paused_since_ns.is_some())
+            {
+                // Only paused streams are left: look at their switches again soon.
+                std::thread::sleep(Duration::from_millis(1));
+            }
             return;
         };
         let now = monotonic_ns();

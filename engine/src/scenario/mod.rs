@@ -375,9 +375,9 @@ impl Validator<'_> {
         let xsk_mode = match &port.xsk_mode {
             None => None,
             Some(mode) => Some(match mode.get_ref().as_str() {
-                "auto" => crate::tx::XskModeRequest::Auto,
-                "copy" => crate::tx::XskModeRequest::Copy,
-                "zero-copy" => crate::tx::XskModeRequest::ZeroCopy,
+                "auto" => crate::types::XskModeRequest::Auto,
+                "copy" => crate::types::XskModeRequest::Copy,
+                "zero-copy" => crate::types::XskModeRequest::ZeroCopy,
                 other => {
                     return Err(self.error(
                         mode.span(),

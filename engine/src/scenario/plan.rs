@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use crate::frame::FrameSpec;
 use crate::sequence::SequenceFault;
+pub use crate::types::Rate;
+use crate::types::XskModeRequest;
 
 /// A whole validated scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +103,7 @@ pub struct PortPlan {
     /// automatically.
     pub cores: Vec<usize>,
     /// The AF_XDP bind mode the scenario asks for, if any.
-    pub xsk_mode: Option<crate::tx::XskModeRequest>,
+    pub xsk_mode: Option<XskModeRequest>,
 }
 
 impl PortPlan {
@@ -110,48 +112,6 @@ impl PortPlan {
         match &self.namespace {
             Some(namespace) => format!("{} (namespace {namespace})", self.interface),
             None => self.interface.clone(),
-        }
-    }
-}
-
-/// A sending rate. Bit rates are turned into frame rates when the scenario
-/// is validated, from the stream's (average) frame size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rate {
-    /// Frames per second, in thousandths (so 0.5 pps is 500).
-    FramesPerSecond {
-        /// Thousandths of a frame per second.
-        millipps: u64,
-    },
-    /// As fast as the path takes them.
-    Max,
-}
-
-impl Rate {
-    /// The rate in frames per second.
-    pub fn frames_per_second(&self) -> f64 {
-        match self {
-            Rate::FramesPerSecond { millipps } => *millipps as f64 / 1000.0,
-            Rate::Max => f64::INFINITY,
-        }
-    }
-
-    /// True when the stream sends nothing.
-    pub fn is_zero(&self) -> bool {
-        match self {
-            Rate::FramesPerSecond { millipps } => *millipps == 0,
-            Rate::Max => false,
-        }
-    }
-
-    /// Frames due in `elapsed` at this rate, rounded down.
-    pub fn frames_in(&self, elapsed: Duration) -> u64 {
-        match self {
-            Rate::FramesPerSecond { millipps } => {
-                let frames = elapsed.as_nanos() * u128::from(*millipps) / 1_000_000_000_000;
-                u64::try_from(frames).unwrap_or(u64::MAX)
-            }
-            Rate::Max => u64::MAX,
         }
     }
 }

@@ -576,7 +576,7 @@ fn port_queues_cores_and_modes() {
     let port = &plan.ports[0];
     assert_eq!(
         (port.queues, port.cores.clone(), port.xsk_mode),
-        (2, vec![1, 0], Some(crate::tx::XskModeRequest::Copy))
+        (2, vec![1, 0], Some(crate::types::XskModeRequest::Copy))
     );
     assert_eq!((plan.ports[1].queues, plan.ports[1].xsk_mode), (1, None));
     for (from, to, field) in [

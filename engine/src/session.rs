@@ -1,0 +1,542 @@
+//! A run as a session, driven the same way by every front end: prepare
+//! (check the ports, resolve router MACs, build the frames, attach the
+//! receive counters, open the senders) → start → snapshot at any time →
+//! stop (the whole run, or one stream, which can be started again) →
+//! finish (join the senders, drain, final counts and report). [`drive`] is
+//! the one loop that takes a session from start to report; the CLI's run,
+//! the HTTP server and the suites all call it. A [`SessionControl`] is the
+//! handle other threads hold to stop the run or one stream.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel;
+
+use crate::clock::monotonic_ns;
+use crate::frame::FrameGenerator;
+use crate::outcome::{RunReport, StreamResult, WorkerResult};
+use crate::run::{
+    attach_counters, preflight, resolve_router_macs, RunError, RunObserver, RunOptions, RunSetup,
+    RxPort,
+};
+use crate::scenario::Plan;
+use crate::senders::{open_senders, plan_workers, Sender};
+use crate::stats::{latency_summary, per_second, Aggregator, IntervalReport, StreamCounts};
+use crate::tx::{StreamSwitches, TxCounters, TxSummary};
+
+/// How long the start of sending is put off so that every sender is
+/// waiting for it when it comes.
+const START_DELAY: Duration = Duration::from_millis(20);
+/// During the drain, counters unchanged for this long mean nothing more
+/// is coming.
+const DRAIN_QUIET: Duration = Duration::from_millis(200);
+/// How often [`drive`] looks at the stop flags between reports.
+const POLL: Duration = Duration::from_millis(5);
+
+/// A stream command named a stream the run does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the run has no stream {name:?}; its streams are: {known}")]
+pub struct StreamCommandError {
+    /// The name asked for.
+    pub name: String,
+    /// The run's stream names, comma-separated (the first few).
+    pub known: String,
+}
+
+#[derive(Debug)]
+struct ControlShared {
+    stop_requested: AtomicBool,
+    switches: Arc<StreamSwitches>,
+    /// Stream names in id order.
+    names: Vec<String>,
+}
+
+/// A handle to a session that any thread may hold: stop the whole run, or
+/// stop and start one stream (LANforge's stop_cx / start_cx). Commands are
+/// flags the senders read once per release; nothing here blocks them.
+#[derive(Debug, Clone)]
+pub struct SessionControl {
+    shared: Arc<ControlShared>,
+}
+
+impl SessionControl {
+    /// Asks the run to stop sending; it then drains and reports as usual.
+    pub fn request_stop(&self) {
+        self.shared.stop_requested.store(true, Ordering::Relaxed);
+    }
+
+    /// True once a stop was asked for.
+    pub fn stop_requested(&self) -> bool {
+        self.shared.stop_requested.load(Ordering::Relaxed)
+    }
+
+    /// Stops one stream: it sends nothing more until started again.
+    pub fn stop_stream(&self, name: &str) -> Result<(), StreamCommandError> {
+        self.set_paused(name, true)
+    }
+
+    /// Starts a stopped stream again: it goes on at its rate from now.
+    pub fn start_stream(&self, name: &str) -> Result<(), StreamCommandError> {
+        self.set_paused(name, false)
+    }
+
+    /// Whether the stream is stopped; `None` for a name the run lacks.
+    pub fn stream_stopped(&self, name: &str) -> Option<bool> {
+        self.stream_id(name)
+            .map(|id| self.shared.switches.is_paused(id))
+    }
+
+    /// The run's stream names, in stream id order.
+    pub fn stream_names(&self) -> &[String] {
+        &self.shared.names
+    }
+
+    fn stream_id(&self, name: &str) -> Option<u16> {
+        self.shared
+            .names
+            .iter()
+            .position(|known| known == name)
+            .and_then(|index| u16::try_from(index).ok())
+    }
+
+    fn set_paused(&self, name: &str, paused: bool) -> Result<(), StreamCommandError> {
+        match self.stream_id(name) {
+            Some(id) if self.shared.switches.set_paused(id, paused) => Ok(()),
+            _ => Err(StreamCommandError {
+                name: name.to_string(),
+                known: known_names(&self.shared.names),
+            }),
+        }
+    }
+}
+
+/// The first few names, for an error message that stays one line.
+fn known_names(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(|name| format!("{name:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
+}
+
+/// When sending started.
+#[derive(Debug, Clone, Copy)]
+struct Started {
+    /// CLOCK_MONOTONIC of the common start.
+    start_ns: u64,
+    /// The same moment on the std clock.
+    at: Instant,
+}
+
+/// A prepared run: counters attached, senders open and waiting.
+pub struct Session {
+    plan: Plan,
+    setup: RunSetup,
+    rx_ports: Vec<RxPort>,
+    counters: Arc<TxCounters>,
+    control: SessionControl,
+    senders: Vec<Sender>,
+    start_signals: Vec<channel::Sender<u64>>,
+    senders_stop: Arc<AtomicBool>,
+    started: Option<Started>,
+    aggregator: Aggregator,
+    interrupted: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("source", &self.plan.source)
+            .field("streams", &self.plan.streams.len())
+            .field("senders", &self.senders.len())
+            .field("started", &self.started.is_some())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Prepares `plan`: checks every port, resolves `dst_mac = "router"`,
+    /// builds every stream's frames, attaches the receive counters and opens
+    /// the senders, which then wait for [`Session::start`]. Dropping the
+    /// session instead detaches and closes everything.
+    pub fn prepare(plan: &Plan, options: RunOptions) -> Result<Session, RunError> {
+        preflight(plan)?;
+        let (plan, router_macs) = resolve_router_macs(plan)?;
+        let generators = plan
+            .streams
+            .iter()
+            .map(|stream| {
+                FrameGenerator::new(&stream.frame, stream.id).map_err(|source| RunError::Template {
+                    stream: stream.name.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (rx_ports, rx_infos) =
+            attach_counters(&plan, options.counted_frames, options.force_xdp)?;
+        let workers = plan_workers(&plan);
+        let counters = Arc::new(TxCounters::new(plan.streams.len(), workers.len()));
+        let switches = Arc::new(StreamSwitches::new(plan.streams.len()));
+        let senders_stop = Arc::new(AtomicBool::new(false));
+        let (senders, tx_infos, start_signals) = open_senders(
+            &plan,
+            &workers,
+            options,
+            &generators,
+            &counters,
+            &switches,
+            &senders_stop,
+        )?;
+        let names: Vec<String> = plan
+            .streams
+            .iter()
+            .map(|stream| stream.name.clone())
+            .collect();
+        let aggregator = Aggregator::new(
+            names.clone(),
+            read_counts(&plan, &counters, &rx_ports),
+            Duration::ZERO,
+        );
+        Ok(Session {
+            setup: RunSetup {
+                tx_ports: tx_infos,
+                rx_ports: rx_infos,
+                router_macs,
+            },
+            control: SessionControl {
+                shared: Arc::new(ControlShared {
+                    stop_requested: AtomicBool::new(false),
+                    switches,
+                    names,
+                }),
+            },
+            plan,
+            rx_ports,
+            counters,
+            senders,
+            start_signals,
+            senders_stop,
+            started: None,
+            aggregator,
+            interrupted: false,
+        })
+    }
+
+    /// The plan as the session runs it (router MACs resolved).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// What was set up: senders with their modes, cores and UMEM; counters.
+    pub fn setup(&self) -> &RunSetup {
+        &self.setup
+    }
+
+    /// A handle to stop the run or one stream, for any thread.
+    pub fn control(&self) -> SessionControl {
+        self.control.clone()
+    }
+
+    /// Starts every sender at one common moment, shortly from now. Calling
+    /// it again does nothing.
+    pub fn start(&mut self) {
+        if self.started.is_some() {
+            return;
+        }
+        let start_ns = monotonic_ns() + START_DELAY.as_nanos() as u64;
+        for signal in self.start_signals.drain(..) {
+            // A sender that already failed has dropped its receiver; its
+            // error comes back when it is joined.
+            let _ = signal.send(start_ns);
+        }
+        self.started = Some(Started {
+            start_ns,
+            at: Instant::now() + START_DELAY,
+        });
+    }
+
+    /// Time since sending started (zero before).
+    pub fn elapsed(&self) -> Duration {
+        self.started
+            .map_or(Duration::ZERO, |started| now_since(started.at))
+    }
+
+    /// When sending started, on the std clock; `None` before [`Session::start`].
+    pub fn started_at(&self) -> Option<Instant> {
+        self.started.map(|started| started.at)
+    }
+
+    /// Every stream's counters now, in stream id order: a cheap read of the
+    /// senders' and the receive counters' own counters, no lock taken.
+    pub fn counts(&self) -> Vec<StreamCounts> {
+        read_counts(&self.plan, &self.counters, &self.rx_ports)
+    }
+
+    /// The report for the interval since the last snapshot (or the start).
+    pub fn snapshot(&mut self) -> IntervalReport {
+        let current = self.counts();
+        let elapsed = self.elapsed();
+        self.aggregator.interval(current, elapsed, false)
+    }
+
+    /// True while any sender is still sending (or waiting to start).
+    pub fn is_sending(&self) -> bool {
+        self.senders
+            .iter()
+            .any(|sender| !sender.handle.is_finished())
+    }
+
+    /// Stops sending because the user interrupted the run (Ctrl-C): the
+    /// report is marked interrupted and the verdict fails.
+    pub fn interrupt(&mut self) {
+        self.interrupted = true;
+        self.senders_stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Passes a stop asked for through [`SessionControl`] on to the senders.
+    fn follow_control(&self) {
+        if self.control.stop_requested() {
+            self.senders_stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits for the senders to end (stopping them first if a stop was
+    /// asked for), drains what is in flight, and returns the final report
+    /// with the last interval report (marked final).
+    pub fn finish(mut self) -> Result<(RunReport, IntervalReport), RunError> {
+        self.follow_control();
+        // Senders that never got a start time end when their channel closes.
+        self.start_signals.clear();
+        let mut summaries = Vec::with_capacity(self.senders.len());
+        let mut first_error = None;
+        for sender in std::mem::take(&mut self.senders) {
+            match sender.handle.join() {
+                Ok(Ok(summary)) => summaries.push(summary),
+                Ok(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                Err(_) => {
+                    first_error.get_or_insert(RunError::SenderPanicked {
+                        port: self.plan.ports[sender.port].name.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        let stopped_early = summaries.iter().any(|summary| summary.stopped_early);
+        let final_counts = drain(&self.plan, &self.counters, &self.rx_ports);
+        let last = self
+            .aggregator
+            .interval(final_counts.clone(), self.elapsed(), true);
+        let report = self.report(&summaries, final_counts, stopped_early);
+        Ok((report, last))
+    }
+
+    fn report(
+        &self,
+        summaries: &[TxSummary],
+        final_counts: Vec<StreamCounts>,
+        stopped_early: bool,
+    ) -> RunReport {
+        let plan = &self.plan;
+        let start_ns = self.started.map_or(0, |started| started.start_ns);
+        let duplicate_window = self
+            .rx_ports
+            .iter()
+            .map(|rx| rx.counter.window())
+            .min()
+            .unwrap_or(0);
+        let frames_unknown_stream = self
+            .rx_ports
+            .iter()
+            .filter_map(|rx| rx.counter.totals().ok())
+            .map(|totals| totals.frames_unknown_stream)
+            .sum();
+        // Each stream's rate is over the time it was running: from the start
+        // to its last frame, less the time it was stopped.
+        let mut stream_durations = vec![Duration::ZERO; plan.streams.len()];
+        for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
+            if let Some(duration) = stream_durations.get_mut(usize::from(times.stream_id)) {
+                *duration = Duration::from_nanos(
+                    times
+                        .last_frame_ns
+                        .saturating_sub(start_ns)
+                        .saturating_sub(times.paused_ns),
+                );
+            }
+        }
+        let streams = plan
+            .streams
+            .iter()
+            .zip(&final_counts)
+            .zip(&stream_durations)
+            .map(|((stream, counts), duration)| StreamResult {
+                id: stream.id,
+                name: stream.name.clone(),
+                latency: latency_summary(counts),
+                counts: counts.clone(),
+                target_fps: stream.rate.frames_per_second(),
+                tx_fps: per_second(counts.frames_sent, *duration),
+                rx_fps: per_second(counts.rx.frames, *duration),
+            })
+            .collect();
+        let workers = self
+            .setup
+            .tx_ports
+            .iter()
+            .zip(self.counters.workers.iter())
+            .map(|(info, own)| WorkerResult {
+                setup: info.clone(),
+                frames_sent: plan
+                    .streams
+                    .iter()
+                    .filter(|stream| info.streams.contains(&stream.name))
+                    .map(|stream| final_counts[usize::from(stream.id)].frames_sent)
+                    .sum(),
+                completions: own.completions.load(Ordering::Relaxed),
+                ring_full_events: own.ring_full_events.load(Ordering::Relaxed),
+                wakeups: own.wakeups.load(Ordering::Relaxed),
+            })
+            .collect();
+        RunReport {
+            source: plan.source.clone(),
+            workers,
+            setup: self.setup.clone(),
+            send_duration: send_duration(summaries, start_ns),
+            streams,
+            frames_unknown_stream,
+            interrupted: self.interrupted,
+            stopped_on_request: !self.interrupted && stopped_early,
+            pass: plan.pass.clone(),
+            duplicate_window,
+        }
+    }
+}
+
+impl Drop for Session {
+    /// A session dropped without [`Session::finish`] (an error, a server
+    /// shutting down) stops its senders and waits for them; the receive
+    /// counters detach as their links drop.
+    fn drop(&mut self) {
+        self.senders_stop.store(true, Ordering::Relaxed);
+        self.start_signals.clear();
+        for sender in std::mem::take(&mut self.senders) {
+            let _ = sender.handle.join();
+        }
+    }
+}
+
+/// Drives a prepared session from start to report: starts it, reports to
+/// `observer` at the plan's interval, stops when every sender is done, when
+/// `stop` is set (an interrupt: the report says so) or when its control
+/// asks, then finishes it. The one run loop every front end uses.
+pub fn drive(
+    mut session: Session,
+    stop: &AtomicBool,
+    observer: &mut dyn RunObserver,
+) -> Result<RunReport, RunError> {
+    session.start();
+    let interval = session.plan.run.report_interval;
+    let mut next_report = session.started_at().unwrap_or_else(Instant::now) + interval;
+    while session.is_sending() {
+        if stop.load(Ordering::Relaxed) && !session.interrupted {
+            session.interrupt();
+        }
+        session.follow_control();
+        let now = Instant::now();
+        if now >= next_report {
+            observer.interval(&session.snapshot());
+            next_report += interval;
+        }
+        std::thread::sleep(POLL.min(next_report.saturating_duration_since(now)));
+    }
+    let (report, last) = session.finish()?;
+    observer.interval(&last);
+    Ok(report)
+}
+
+/// Runs `plan` from preparation to report. `stop` ends sending early when
+/// set (the results so far are returned, marked interrupted); `observer`
+/// hears of setup and intervals.
+pub fn run(
+    plan: &Plan,
+    options: RunOptions,
+    stop: &AtomicBool,
+    observer: &mut dyn RunObserver,
+) -> Result<RunReport, RunError> {
+    let session = Session::prepare(plan, options)?;
+    observer.setup_done(session.setup());
+    drive(session, stop, observer)
+}
+
+fn now_since(instant: Instant) -> Duration {
+    Instant::now().saturating_duration_since(instant)
+}
+
+/// From the common start to the last frame any sender produced. Frame k of
+/// a stream at rate R falls due at k/R, so N frames span N/R and the rate
+/// computed over this duration is R.
+fn send_duration(summaries: &[TxSummary], start_ns: u64) -> Duration {
+    let last = summaries
+        .iter()
+        .filter_map(|summary| summary.last_frame_ns)
+        .max();
+    match last {
+        Some(last) => Duration::from_nanos(last.saturating_sub(start_ns)),
+        None => Duration::ZERO,
+    }
+}
+
+/// Every stream's counters now, in stream id order. The receive side is
+/// read first, so that a frame counted as received is always already
+/// counted as sent.
+fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamCounts> {
+    let mut counts = vec![StreamCounts::default(); plan.streams.len()];
+    for rx in rx_ports {
+        for &stream_id in &rx.streams {
+            if let Ok(received) = rx.counter.stream_rx(stream_id) {
+                counts[usize::from(stream_id)].rx = received;
+            }
+        }
+    }
+    for (stream, entry) in plan.streams.iter().zip(&mut counts) {
+        let tx = &counters.streams[usize::from(stream.id)];
+        entry.frames_sent = tx.frames_sent.load(Ordering::Relaxed);
+        entry.bytes_sent = tx.bytes_sent.load(Ordering::Relaxed);
+        entry.sequence_span = tx.sequence_span.load(Ordering::Relaxed);
+        entry.faults = tx.faults();
+    }
+    counts
+}
+
+/// Waits, at most the plan's drain time, until every stream has received
+/// what it sent or the receive counters stop moving; returns the counts.
+fn drain(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamCounts> {
+    let deadline = Instant::now() + plan.run.drain;
+    let mut counts = read_counts(plan, counters, rx_ports);
+    let mut quiet_since = Instant::now();
+    loop {
+        let complete = counts
+            .iter()
+            .all(|count| count.unique_received() >= count.unique_sent());
+        let now = Instant::now();
+        if complete || now >= deadline || now - quiet_since >= DRAIN_QUIET {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        let next = read_counts(plan, counters, rx_ports);
+        if next != counts {
+            quiet_since = Instant::now();
+        }
+        counts = next;
+    }
+}
