@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::EndpointError;
 
 /// Every endpoint of a run, by kind.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EndpointPlans {
     /// TCP cross-connects.
     pub tcp: Vec<TcpPlan>,
@@ -36,7 +36,7 @@ impl EndpointPlans {
 }
 
 /// One side of a TCP cross-connect.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TcpSide {
     /// The network namespace its socket lives in (`None`: linerate's own).
     pub namespace: Option<String>,
@@ -51,7 +51,7 @@ pub struct TcpSide {
 
 /// A TCP cross-connect: endpoint B listens, endpoint A connects, and each
 /// sends to the other at its own rate, in writes of `write_size` bytes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TcpPlan {
     /// The endpoint's name.
     pub name: String,
@@ -141,7 +141,7 @@ pub const URL_SCHEMES: [&str; 3] = ["http", "https", "ftp"];
 
 /// A URL endpoint: one request at a time, started at a target rate of
 /// `requests_per_ten` per ten minutes, or back to back.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UrlPlan {
     /// The endpoint's name.
     pub name: String,
@@ -253,7 +253,7 @@ impl UrlPlan {
 }
 
 /// A ping endpoint: ICMP echo requests to one destination every interval.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PingPlan {
     /// The endpoint's name.
     pub name: String,
@@ -344,7 +344,7 @@ impl PingPlan {
 /// A File-IO endpoint: writes files of sizes between `min_size` and
 /// `max_size` into `directory` at `rate_bps`, reads each back and checks
 /// its checksum.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileIoPlan {
     /// The endpoint's name.
     pub name: String,

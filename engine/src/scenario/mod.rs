@@ -2,6 +2,7 @@
 //! validated into the immutable [`Plan`] the engine runs. Every error names
 //! the file, line, column and field.
 
+mod endpoints;
 mod error;
 mod plan;
 mod raw;
@@ -209,12 +210,23 @@ impl Validator<'_> {
             Some(pass) => self.pass_criteria(pass.into_inner())?,
             None => PassCriteria::default(),
         };
+        let endpoints = self.endpoints(
+            endpoints::RawEndpoints {
+                tcp: raw.tcp,
+                url: raw.url,
+                ping: raw.ping,
+                file_io: raw.file_io,
+            },
+            &port_index,
+            &ports,
+        )?;
         Ok(Plan {
             source: self.source.to_string(),
             run,
             ports,
             streams,
             pass,
+            endpoints,
         })
     }
 
@@ -720,7 +732,47 @@ impl Validator<'_> {
                 Some(value) => Some(self.percent(value, "pass.min_rate_percent")?),
                 None => None,
             },
+            endpoints: self.endpoint_criteria(&raw)?,
         })
+    }
+
+    /// The endpoint keys of `[pass]`, each defaulting as without one.
+    fn endpoint_criteria(
+        &self,
+        raw: &RawPass,
+    ) -> Result<linerate_endpoints::EndpointCriteria, ScenarioError> {
+        let mut criteria = linerate_endpoints::EndpointCriteria::default();
+        let percents = [
+            (
+                &raw.tcp_min_rate_percent,
+                "pass.tcp_min_rate_percent",
+                &mut criteria.tcp_min_rate_percent,
+            ),
+            (
+                &raw.url_min_rate_percent,
+                "pass.url_min_rate_percent",
+                &mut criteria.url_min_rate_percent,
+            ),
+            (
+                &raw.file_io_min_rate_percent,
+                "pass.file_io_min_rate_percent",
+                &mut criteria.file_io_min_rate_percent,
+            ),
+            (
+                &raw.max_ping_loss_percent,
+                "pass.max_ping_loss_percent",
+                &mut criteria.max_ping_loss_percent,
+            ),
+        ];
+        for (value, field, slot) in percents {
+            if let Some(value) = value {
+                *slot = self.percent(value, field)?;
+            }
+        }
+        if let Some(value) = &raw.max_endpoint_errors {
+            criteria.max_errors = self.count(value, "pass.max_endpoint_errors")?;
+        }
+        Ok(criteria)
     }
 
     /// The rate in frames per second; bit rates from the stream's average

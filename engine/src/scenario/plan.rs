@@ -6,6 +6,7 @@ use crate::frame::FrameSpec;
 use crate::sequence::SequenceFault;
 pub use crate::types::Rate;
 use crate::types::XskModeRequest;
+use linerate_endpoints::{EndpointCriteria, EndpointPlans};
 
 /// A whole validated scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,9 @@ pub struct Plan {
     pub streams: Vec<StreamPlan>,
     /// What every stream must meet for the run to pass.
     pub pass: PassCriteria,
+    /// The endpoints on kernel sockets run beside the streams (`[[tcp]]`,
+    /// `[[url]]`, `[[ping]]`, `[[file_io]]`).
+    pub endpoints: EndpointPlans,
 }
 
 /// A latency limit at a percentile.
@@ -47,6 +51,9 @@ pub struct PassCriteria {
     /// Least achieved sending rate, percent of the target (streams with a
     /// target rate only).
     pub min_rate_percent: Option<f64>,
+    /// What the endpoints must meet (their defaults apply to any key a
+    /// `[pass]` table leaves out).
+    pub endpoints: EndpointCriteria,
 }
 
 impl Default for PassCriteria {
@@ -60,6 +67,7 @@ impl Default for PassCriteria {
             max_duplicates: None,
             max_latency: Vec::new(),
             min_rate_percent: Some(DEFAULT_MIN_RATE_PERCENT),
+            endpoints: EndpointCriteria::default(),
         }
     }
 }

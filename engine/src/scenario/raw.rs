@@ -5,6 +5,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use super::endpoints::{RawFileIo, RawPing, RawTcp, RawUrl};
+
 /// A value given either as a number or as a string with a unit.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -31,6 +33,18 @@ pub struct RawScenario {
     pub streams: Vec<Spanned<RawStream>>,
     /// `[pass]`: the criteria every stream must meet.
     pub pass: Option<Spanned<RawPass>>,
+    /// `[[tcp]]` cross-connects.
+    #[serde(default)]
+    pub tcp: Vec<Spanned<RawTcp>>,
+    /// `[[url]]` endpoints.
+    #[serde(default)]
+    pub url: Vec<Spanned<RawUrl>>,
+    /// `[[ping]]` endpoints.
+    #[serde(default)]
+    pub ping: Vec<Spanned<RawPing>>,
+    /// `[[file_io]]` endpoints.
+    #[serde(default)]
+    pub file_io: Vec<Spanned<RawFileIo>>,
 }
 
 /// `[pass]`.
@@ -49,6 +63,16 @@ pub struct RawPass {
     pub max_latency: Option<Spanned<Vec<Spanned<RawLatencyLimit>>>>,
     /// Least achieved sending rate, as a percentage of the target.
     pub min_rate_percent: Option<Spanned<NumberOrText>>,
+    /// Least rate of each TCP direction, % of its target (default 90).
+    pub tcp_min_rate_percent: Option<Spanned<NumberOrText>>,
+    /// Least URL request rate, % of requests_per_ten (default 90).
+    pub url_min_rate_percent: Option<Spanned<NumberOrText>>,
+    /// Least File-IO write rate, % of its target (default 90).
+    pub file_io_min_rate_percent: Option<Spanned<NumberOrText>>,
+    /// Most errors any one endpoint may count (default 0).
+    pub max_endpoint_errors: Option<Spanned<i64>>,
+    /// Most ping loss, percent (default 0).
+    pub max_ping_loss_percent: Option<Spanned<NumberOrText>>,
 }
 
 /// `{ percentile = 99.0, max = "1ms" }`.

@@ -616,6 +616,7 @@ fn pass_criteria_and_faults_become_the_plan() {
                 },
             ],
             min_rate_percent: Some(95.0),
+            endpoints: linerate_endpoints::EndpointCriteria::default(),
         }
     );
     assert_eq!(
@@ -719,4 +720,123 @@ fn pass_and_fault_errors_point_at_their_fields() {
         assert_eq!(error.field.as_deref(), Some(field), "{text}: {error}");
         assert_eq!(error.line, line_of(&text, needle), "{text}: {error}");
     }
+}
+
+const ENDPOINTS: &str = r#"
+[[tcp]]
+name = "cx"
+a = { port = "a", address = "198.18.0.1", rate = "100Mbps" }
+b = { port = "b", address = "198.18.0.2", rate = "max" }
+write_size = 1460
+
+[[url]]
+name = "web"
+url = "http://198.18.0.2/"
+port = "a"
+requests_per_ten = 600
+
+[[url]]
+name = "get"
+url = "ftp://user:pw@198.18.0.2/big.bin"
+namespace = "linerate-a"
+max_requests = 1
+timeout = "30s"
+
+[[ping]]
+name = "gw"
+destination = "198.18.0.2"
+port = "a"
+interval = "200ms"
+count = 10
+
+[[file_io]]
+name = "files"
+directory = "/tmp"
+min_size = 2048
+max_size = 1048576
+rate = "10Mbps"
+
+[pass]
+url_min_rate_percent = 80
+max_endpoint_errors = 2
+"#;
+
+#[test]
+fn endpoint_tables_become_plans() {
+    let plan = parse(&format!("{GOOD}{ENDPOINTS}"), "e.toml").expect("valid");
+    let endpoints = &plan.endpoints;
+    let tcp = &endpoints.tcp[0];
+    assert_eq!(tcp.a.namespace.as_deref(), Some("linerate-a"));
+    assert_eq!(tcp.a.bind_device.as_deref(), Some("lr-a"));
+    assert_eq!((tcp.a.rate_bps, tcp.b.rate_bps), (Some(100_000_000), None));
+    assert_eq!((tcp.port, tcp.write_size), (5001, 1460));
+    assert_eq!(endpoints.url[0].requests_per_ten, Some(600));
+    assert_eq!(endpoints.url[0].bind_device.as_deref(), Some("lr-a"));
+    assert_eq!(endpoints.url[1].max_requests, Some(1));
+    assert_eq!(endpoints.url[1].timeout, Duration::from_secs(30));
+    assert_eq!(endpoints.ping[0].count, Some(10));
+    assert_eq!(endpoints.ping[0].interval, Duration::from_millis(200));
+    assert_eq!(endpoints.file_io[0].rate_bps, 10_000_000);
+    assert_eq!(plan.pass.endpoints.url_min_rate_percent, 80.0);
+    assert_eq!(plan.pass.endpoints.max_errors, 2);
+    assert_eq!(plan.pass.endpoints.tcp_min_rate_percent, 90.0);
+}
+
+#[test]
+fn endpoint_errors_name_line_column_and_field() {
+    let text = format!("{GOOD}{ENDPOINTS}");
+    let error = |from: &str, to: &str| {
+        let changed = text.replacen(from, to, 1);
+        assert_ne!(changed, text, "{from} not in the scenario");
+        parse(&changed, "e.toml").expect_err("invalid").to_string()
+    };
+    let scheme = error(
+        "url = \"http://198.18.0.2/\"",
+        "url = \"gopher://198.18.0.2/\"",
+    );
+    assert!(
+        scheme.starts_with("e.toml:")
+            && scheme
+                .contains("url[0].url: \"gopher://198.18.0.2/\": unknown URL scheme \"gopher\""),
+        "{scheme}"
+    );
+    let line = text
+        .lines()
+        .position(|l| l.contains("gopher") || l.contains("url = \"http://198.18.0.2/\""))
+        .expect("line")
+        + 1;
+    assert!(
+        scheme.contains(&format!(":{line}:")),
+        "{scheme} (line {line})"
+    );
+    let rate = error("rate = \"10Mbps\"", "rate = \"10kpps\"");
+    assert!(rate.contains("file_io[0].rate: give a bit rate"), "{rate}");
+    let port = error(
+        "port = \"a\"\nrequests_per_ten",
+        "port = \"z\"\nrequests_per_ten",
+    );
+    assert!(
+        port.contains("url[0].port: no [[port]] named \"z\"; ports: a, b"),
+        "{port}"
+    );
+    let address = error("destination = \"198.18.0.2\"", "destination = \"b-host\"");
+    assert!(
+        address.contains("ping[0].destination: \"b-host\" is not an IPv4 or IPv6 address"),
+        "{address}"
+    );
+    let duplicate = error("name = \"gw\"", "name = \"web\"");
+    assert!(
+        duplicate.contains("ping[0].name: another endpoint is already named \"web\""),
+        "{duplicate}"
+    );
+    let unknown = error("requests_per_ten = 600", "requests_per_tne = 600");
+    assert!(
+        unknown.contains("did you mean `requests_per_ten`?"),
+        "{unknown}"
+    );
+    let missing_dir = error("directory = \"/tmp\"", "directory = \"/no/such/dir\"");
+    assert!(
+        missing_dir.contains("file_io[0].directory: /no/such/dir is not a directory"),
+        "{missing_dir}"
+    );
 }
