@@ -6,8 +6,10 @@ CARGO ?= cargo
 
 # clang/llvm build the XDP program; m4, libelf, zlib and libpcap build the
 # vendored libbpf and libxdp; iproute2 builds the lab; tshark checks the
-# frames linerate writes, and ethtool reads veth queue counters, in the tests.
-DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool
+# frames linerate writes, and ethtool reads veth queue counters, in the tests;
+# nginx, vsftpd and openssl (a test CA) are the servers the endpoint tests
+# fetch from, started in a lab namespace and stopped by the tests.
+DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool nginx vsftpd openssl
 
 .PHONY: all deps build demo test bench fuzz clean
 
