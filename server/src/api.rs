@@ -433,10 +433,10 @@ pub async fn delete_run(
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "metrics",
-    responses((status = 200, description = "Prometheus text exposition (OpenMetrics)", body = String,
-        content_type = "application/openmetrics-text")))]
+    responses((status = 200, description = "Prometheus text exposition, format 0.0.4", body = String,
+        content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let text = crate::metrics::exposition(&state.registry).map_err(|_| {
+    let text = crate::metrics::exposition(&state.runs).map_err(|_| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the metrics could not be encoded; this is a linerate bug",

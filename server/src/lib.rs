@@ -24,7 +24,6 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use prometheus_client::registry::Registry;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::error::ApiError;
@@ -80,8 +79,6 @@ pub struct AppState {
     pub token: Option<String>,
     /// Where reports go.
     pub report_dir: Option<PathBuf>,
-    /// The metrics registry (a collector over `runs`).
-    pub registry: Registry,
 }
 
 impl AppState {
@@ -90,7 +87,6 @@ impl AppState {
         let runs = Arc::new(Runs::default());
         AppState {
             scenarios: ScenarioStore::default(),
-            registry: metrics::registry(Arc::clone(&runs)),
             runs,
             token,
             report_dir,
