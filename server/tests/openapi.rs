@@ -9,13 +9,22 @@ use common::{client, TestServer};
 #[test]
 fn the_checked_in_openapi_document_is_the_one_served() {
     let server = TestServer::start();
-    let response = client().get(server.url("/openapi.json")).send().expect("answer");
+    let response = client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .expect("answer");
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let served = response.text().expect("text");
     let document: serde_json::Value = serde_json::from_str(&served).expect("JSON");
     assert_eq!(document["info"]["title"], "linerate");
-    for path in ["/scenarios", "/runs", "/runs/{id}/events", "/runs/{id}/streams/{name}/stop", "/metrics"] {
+    for path in [
+        "/scenarios",
+        "/runs",
+        "/runs/{id}/events",
+        "/runs/{id}/streams/{name}/stop",
+        "/metrics",
+    ] {
         assert!(document["paths"][path].is_object(), "{path} missing");
     }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
