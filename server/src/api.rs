@@ -133,8 +133,7 @@ pub async fn get_scenario(
 /// The engine's run options from a request, each checked as the CLI
 /// checks its flags.
 fn run_options(request: &RunRequest) -> Result<RunOptions, ApiError> {
-    let mut options = RunOptions::default();
-    options.xsk_mode = match request.xsk_mode.as_deref() {
+    let xsk_mode = match request.xsk_mode.as_deref() {
         None => None,
         Some("auto") => Some(XskModeRequest::Auto),
         Some("copy") => Some(XskModeRequest::Copy),
@@ -145,6 +144,10 @@ fn run_options(request: &RunRequest) -> Result<RunOptions, ApiError> {
                 format!("{other:?} is not an AF_XDP mode: auto, copy or zero-copy"),
             ))
         }
+    };
+    let mut options = RunOptions {
+        xsk_mode,
+        ..RunOptions::default()
     };
     if let Some(batch) = request.batch {
         if !(1..=2048).contains(&batch) {

@@ -89,8 +89,11 @@ fn escape_label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Reads one percentile out of a latency section, ns.
+type Percentile = fn(&linerate_engine::report::LatencySection) -> u64;
+
 /// The quantiles of the latest interval's latency that are exposed.
-const QUANTILES: [(&str, fn(&linerate_engine::report::LatencySection) -> u64); 4] = [
+const QUANTILES: [(&str, Percentile); 4] = [
     ("0.5", |latency| latency.p50),
     ("0.9", |latency| latency.p90),
     ("0.99", |latency| latency.p99),
