@@ -66,6 +66,9 @@ pub enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Serve the JSON HTTP API (scenarios, runs, live stats and events,
+    /// reports, Prometheus metrics) and the live dashboard.
+    Serve(ServeArgs),
     /// Build the lab, run the quickstart scenario, print the report, remove the lab.
     Demo {
         /// Scenario to run instead of the built-in quickstart.
@@ -110,6 +113,21 @@ pub struct RunArgs {
     /// Frames per batch handed to the kernel at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2048))]
     pub batch: u32,
+}
+
+/// Options of `linerate serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; one other than loopback needs --token-file.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// File holding the bearer token every request must send
+    /// (Authorization: Bearer TOKEN); one line.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Write every finished run's report here as <run-id>.json.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// `--xsk-mode` values.

@@ -20,7 +20,7 @@ use linerate_engine::scenario::{self, Plan};
 use linerate_engine::tx::{BusyPoll, XskModeRequest};
 use linerate_engine::CountedFrames;
 
-use args::{Args, Command, LabAction, RunArgs, XskModeArg};
+use args::{Args, Command, LabAction, RunArgs, ServeArgs, XskModeArg};
 
 /// The quickstart scenario, built in so that `linerate demo` runs anywhere.
 const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
@@ -73,6 +73,7 @@ fn main() -> ExitCode {
             interface,
             namespace,
         } => command_doctor(&interface, namespace.as_deref()),
+        Command::Serve(serve_args) => command_serve(&serve_args),
         Command::Demo { scenario } => command_demo(scenario.as_deref()),
     };
     match outcome {
@@ -337,4 +338,41 @@ fn command_demo(scenario_path: Option<&Path>) -> anyhow::Result<u8> {
         }
     );
     execute(&plan, RunOptions::default(), &ReportFiles::default())
+}
+
+/// `linerate serve`: the HTTP API until SIGINT or SIGTERM, then every run
+/// stopped and reported; exits 128 + the signal's number.
+fn command_serve(serve_args: &ServeArgs) -> anyhow::Result<u8> {
+    let token = match &serve_args.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| anyhow!("--token-file {}: {error}", path.display()))?;
+            let token = text.trim();
+            if token.is_empty() || token.contains(char::is_whitespace) {
+                return Err(anyhow!(
+                    "--token-file {}: put the token on one line, without spaces",
+                    path.display()
+                ));
+            }
+            Some(token.to_string())
+        }
+        None => None,
+    };
+    if !serve_args.listen.ip().is_loopback() && token.is_none() {
+        return Err(anyhow!(
+            "--listen {} is reachable from other machines: give --token-file FILE so that every request needs the token, or listen on 127.0.0.1",
+            serve_args.listen
+        ));
+    }
+    require_privileges(true)?;
+    let exit = linerate_server::serve_until_signal(linerate_server::ServeOptions {
+        listen: serve_args.listen,
+        token,
+        report_dir: serve_args.report_dir.clone(),
+    })
+    .map_err(|error| anyhow!("{error}"))?;
+    for line in &exit.stopped_runs {
+        println!("{line}");
+    }
+    Ok(128 + exit.signal.clamp(1, 127) as u8)
 }
