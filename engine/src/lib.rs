@@ -27,3 +27,5 @@ pub mod wire;
 
 /// What the receive counter does with counted frames (re-exported for callers).
 pub use linerate_bpf::CountedFrames;
+/// What the reflector sent back and passed (re-exported for callers).
+pub use linerate_bpf::ReflectTotals;
