@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod ethtool;
 pub mod frame;
 pub mod lab;
+pub mod merge;
 pub mod netns;
 pub mod outcome;
 pub mod pacer;
