@@ -78,7 +78,7 @@ static __always_inline void swap_bytes(__u8 *a, __u8 *b, int len)
  * header this program reads or writes is in the first buffer.
  */
 SEC("xdp.frags")
-int linerate_reflect(struct xdp_md *ctx)
+int lr_reflector(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;

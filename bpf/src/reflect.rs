@@ -20,7 +20,9 @@ use crate::{attach_exclusive, find_program, BpfError, XdpAttachMode};
 
 /// The compiled reflector object, as clang produced it.
 const REFLECT_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linerate_reflect.bpf.o"));
-const REFLECT_PROGRAM_NAME: &str = "linerate_reflect";
+/// The program's name, as the kernel keeps it (at most 15 characters) and
+/// `ip link` and the "already attached" error show it.
+const REFLECT_PROGRAM_NAME: &str = "lr_reflector";
 const REFLECT_TOTALS_MAP: &str = "lr_reflect_totals";
 
 /// What the reflector did, summed over every CPU (`struct
