@@ -1,7 +1,8 @@
 //! What a run is made of before and around its session: the errors that
 //! stop one, the options and observer a front end passes, what the run set
 //! up (ports, modes, router MACs), the checks and attachments made before
-//! sending (preflight, the receive counters), and `count`, which counts what
+//! sending (preflight, the receive counters, the reflectors of `reflect = true`
+//! ports), and `count`, which counts what
 //! arrives on a port without sending. The run itself is a
 //! [`Session`](crate::session::Session); [`run`] drives one from start to
 //! report.
