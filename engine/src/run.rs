@@ -374,7 +374,8 @@ pub(crate) fn attach_reflectors(
     Ok((reflectors, infos))
 }
 
-/// Loads the reflector and attaches it to `port` (see [`attach_reflectors`]).
+/// Loads the reflector and attaches it to `port`. An XDP program already
+/// there is an error, or detached when `force`.
 pub fn attach_reflector(
     port: &PortPlan,
     force: bool,
