@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use linerate_engine::lab::{Lab, LabHost, LabSpec};
 
+/// The verdict checks loss only: the achieved rate depends on how busy
+/// the machine is, which is not what this test is about.
+const PASS: &str = "\n[pass]\nmax_loss_frames = 0\n";
 const FRAMES: u64 = 20_000;
 
 fn linerate(args: &[&str]) -> Output {
@@ -115,7 +118,7 @@ fn reflect_sends_a_runs_frames_back_until_ctrl_c_and_leaves_nothing() {
     std::fs::write(
         &path,
         format!(
-            "[run]\nframes = {FRAMES}\nreport_interval = \"200ms\"\n{}{}",
+            "[run]\nframes = {FRAMES}\nreport_interval = \"200ms\"\n{}{}{PASS}",
             spec.port_tables(),
             spec.stream_table("rtt", "a", 128, "20kpps")
         ),

@@ -18,12 +18,15 @@ use linerate_engine::run::{RunOptions, RunReport};
 use linerate_engine::scenario::{self, Plan};
 use linerate_engine::stats::LatencyHistogram;
 
+/// The verdict checks loss only: the achieved rate depends on how busy
+/// the machine is, which is not what this test is about.
+const PASS: &str = "\n[pass]\nmax_loss_frames = 0\n";
 const FRAMES: u64 = 10_000;
 const STREAMS: [&str; 4] = ["s1", "s2", "s3", "s4"];
 
 fn plan(spec: &LabSpec, streams: &[&str]) -> Plan {
     let text = format!(
-        "[run]\nframes = {FRAMES}\nreport_interval = \"100ms\"\n{}{}",
+        "[run]\nframes = {FRAMES}\nreport_interval = \"100ms\"\n{}{}{PASS}",
         spec.port_tables(),
         streams
             .iter()

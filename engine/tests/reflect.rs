@@ -12,6 +12,9 @@ use common::run_text;
 use linerate_engine::lab::{Lab, LabHost, LabSpec};
 use linerate_engine::netns::{interface_index, NetnsGuard};
 
+/// The verdict checks loss only: the achieved rate depends on how busy
+/// the machine is, which is not what this test is about.
+const PASS: &str = "\n[pass]\nmax_loss_frames = 0\n";
 const FRAMES: u64 = 20_000;
 
 fn port_table(name: &str, host: &LabHost, reflect: bool) -> String {
@@ -25,7 +28,7 @@ fn port_table(name: &str, host: &LabHost, reflect: bool) -> String {
 /// with b reflecting when `reflect`.
 fn scenario(spec: &LabSpec, name: &str, rx: &str, reflect: bool) -> String {
     format!(
-        "[run]\nframes = {FRAMES}\nreport_interval = \"250ms\"\n{}{}{}",
+        "[run]\nframes = {FRAMES}\nreport_interval = \"250ms\"\n{}{}{}{PASS}",
         port_table("a", &spec.a, false),
         port_table("b", &spec.b, reflect),
         spec.stream_table(name, rx, 128, "20kpps")
