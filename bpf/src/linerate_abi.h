@@ -85,4 +85,12 @@ struct lr_rx_totals {
 	__u64 frames_passed;
 };
 
+/* Per-CPU totals of the reflector (linerate_reflect.bpf.c). */
+struct lr_reflect_totals {
+	/* linerate frames sent back with their addresses swapped (XDP_TX). */
+	__u64 frames_reflected;
+	/* Every other frame, passed to the stack untouched. */
+	__u64 frames_passed;
+};
+
 #endif /* LINERATE_ABI_H */

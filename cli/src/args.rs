@@ -56,6 +56,20 @@ pub enum Command {
         #[arg(long, default_value = "10s")]
         duration: String,
     },
+    /// Send every linerate frame arriving on an interface back where it came
+    /// from (XDP reflector: MACs, IP addresses and UDP ports swapped), until
+    /// Ctrl-C; a stream counted on its own sending port then measures the
+    /// round trip.
+    Reflect {
+        /// The interface.
+        interface: String,
+        /// Its network namespace, if not the current one.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Detach an XDP program already on the interface instead of refusing.
+        #[arg(long)]
+        force: bool,
+    },
     /// Report what the kernel and driver say about an interface (driver,
     /// queues, rings, MTU, speed, XDP and zero-copy support, CPU governor,
     /// IRQ affinity), with advice for running at line rate.

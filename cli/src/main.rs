@@ -69,6 +69,11 @@ fn main() -> ExitCode {
             namespace,
             duration,
         } => command_count(interface, namespace, &duration),
+        Command::Reflect {
+            interface,
+            namespace,
+            force,
+        } => command_reflect(interface, namespace, force),
         Command::Doctor {
             interface,
             namespace,
@@ -131,6 +136,7 @@ fn command_count(
         queues: 1,
         cores: Vec::new(),
         xsk_mode: None,
+        reflect: false,
     };
     require_privileges(port.namespace.is_some())?;
     install_stop_handler();
@@ -164,6 +170,57 @@ fn command_count(
         counts.frames_linerate,
         counts.frames_other,
         elapsed.as_secs_f64()
+    );
+    Ok(EXIT_PASS)
+}
+
+fn command_reflect(
+    interface: String,
+    namespace: Option<String>,
+    force: bool,
+) -> anyhow::Result<u8> {
+    let port = scenario::PortPlan {
+        name: interface.clone(),
+        interface,
+        namespace,
+        queues: 1,
+        cores: Vec::new(),
+        xsk_mode: None,
+        reflect: true,
+    };
+    require_privileges(port.namespace.is_some())?;
+    install_stop_handler();
+    let (reflector, mode) =
+        run::attach_reflector(&port, force).map_err(|error| anyhow!("{error}"))?;
+    println!(
+        "reflecting linerate frames on {} (XDP in {mode} mode) until Ctrl-C",
+        port.describe()
+    );
+    let started = std::time::Instant::now();
+    let mut previous = linerate_engine::ReflectTotals::default();
+    let mut next = started + std::time::Duration::from_secs(1);
+    while !STOP.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if std::time::Instant::now() < next {
+            continue;
+        }
+        next += std::time::Duration::from_secs(1);
+        let totals = reflector.totals().unwrap_or(previous);
+        println!(
+            "{:>7.1}s  {:>12} fps reflected  reflected {:>12}  passed {:>12}",
+            started.elapsed().as_secs_f64(),
+            totals.frames_reflected - previous.frames_reflected,
+            totals.frames_reflected,
+            totals.frames_passed
+        );
+        previous = totals;
+    }
+    let totals = reflector.totals().unwrap_or(previous);
+    println!(
+        "total: {} frames reflected, {} passed, in {:.3} s",
+        totals.frames_reflected,
+        totals.frames_passed,
+        started.elapsed().as_secs_f64()
     );
     Ok(EXIT_PASS)
 }

@@ -39,6 +39,12 @@ impl LivePrinter {
                 rx.port, rx.interface, rx.mode
             );
         }
+        for reflect in &setup.reflect_ports {
+            println!(
+                "reflect port {:<6} {}  XDP reflector in {} mode: linerate frames go back where they came from",
+                reflect.port, reflect.interface, reflect.mode
+            );
+        }
         for router in &setup.router_macs {
             println!(
                 "stream {}: dst_mac {} (router {})",

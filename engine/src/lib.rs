@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod ethtool;
 pub mod frame;
 pub mod lab;
+pub mod merge;
 pub mod netns;
 pub mod outcome;
 pub mod pacer;
@@ -27,3 +28,5 @@ pub mod wire;
 
 /// What the receive counter does with counted frames (re-exported for callers).
 pub use linerate_bpf::CountedFrames;
+/// What the reflector sent back and passed (re-exported for callers).
+pub use linerate_bpf::ReflectTotals;

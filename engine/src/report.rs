@@ -7,6 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use linerate_bpf::abi::{LATENCY_BUCKETS, LATENCY_SUB_BITS};
+use linerate_bpf::LatencyCounters;
+
+use crate::merge::MergeError;
 use crate::outcome::{RunReport, StreamResult};
 use crate::run::RunSetup;
 use crate::scenario::{Plan, StopCondition};
@@ -450,6 +454,82 @@ pub struct StreamSection {
     pub latency_ns: Option<LatencySection>,
     /// Frames whose TX timestamp was later than their arrival (clocks not shared).
     pub frames_without_latency: u64,
+    /// The whole run's latency histogram as the receive counter bucketed
+    /// it, exact and mergeable (null when nothing was measured; absent in
+    /// documents written before it existed).
+    #[serde(default)]
+    pub latency_histogram: Option<LatencyHistogramSection>,
+}
+
+/// The document's `latency_histogram` part: a stream's latency histogram
+/// in the receive counter's own log-linear buckets, compact (only the
+/// non-zero buckets), so that histograms from several agents add exactly
+/// ([`crate::merge`]). Bucket `i` below `2^sub_bucket_bits` holds exactly
+/// `i` ns; above, with `s = i / 2^sub_bucket_bits - 1`, it holds
+/// `[(2^sub_bucket_bits + i mod 2^sub_bucket_bits) << s, that + 2^s - 1]` ns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyHistogramSection {
+    /// log2 of the buckets per power of two of nanoseconds (5: 32 buckets,
+    /// each at most 1/32 = 3.1 % wide).
+    pub sub_bucket_bits: u32,
+    /// Frames measured.
+    pub count: u64,
+    /// Smallest latency, ns (exact).
+    pub min_ns: u64,
+    /// Largest latency, ns (exact).
+    pub max_ns: u64,
+    /// Sum of every latency, ns (exact: the mean is sum_ns / count).
+    pub sum_ns: u64,
+    /// The non-zero buckets as `[index, count]` pairs, in index order.
+    pub buckets: Vec<[u64; 2]>,
+}
+
+impl LatencyHistogramSection {
+    /// The compact form of a counter's histogram; `None` when it measured
+    /// nothing.
+    pub fn from_counters(latency: &LatencyCounters) -> Option<LatencyHistogramSection> {
+        (latency.count > 0).then(|| LatencyHistogramSection {
+            sub_bucket_bits: LATENCY_SUB_BITS,
+            count: latency.count,
+            min_ns: latency.min_ns,
+            max_ns: latency.max_ns,
+            sum_ns: latency.sum_ns,
+            buckets: latency
+                .buckets
+                .iter()
+                .enumerate()
+                .filter(|(_, count)| **count > 0)
+                .map(|(index, count)| [index as u64, *count])
+                .collect(),
+        })
+    }
+
+    /// The histogram back as the counter keeps it, every bucket present.
+    /// Refuses another bucket scheme or a bucket index the counter lacks.
+    pub fn to_counters(&self) -> Result<LatencyCounters, MergeError> {
+        if self.sub_bucket_bits != LATENCY_SUB_BITS {
+            return Err(MergeError::BucketScheme {
+                found: self.sub_bucket_bits,
+            });
+        }
+        let mut latency = LatencyCounters {
+            count: self.count,
+            sum_ns: self.sum_ns,
+            min_ns: self.min_ns,
+            max_ns: self.max_ns,
+            buckets: vec![0; LATENCY_BUCKETS],
+        };
+        for &[index, count] in &self.buckets {
+            let slot = usize::try_from(index)
+                .ok()
+                .and_then(|index| latency.buckets.get_mut(index))
+                .ok_or(MergeError::BucketOutOfRange {
+                    index: usize::try_from(index).unwrap_or(usize::MAX),
+                })?;
+            *slot += count;
+        }
+        Ok(latency)
+    }
 }
 
 /// The document's `fault_counts` part.
@@ -491,6 +571,7 @@ impl From<&StreamResult> for StreamSection {
             rate_percent: stream.rate_percent(),
             latency_ns: stream.latency.as_ref().map(LatencySection::from),
             frames_without_latency: counts.rx.clock_behind,
+            latency_histogram: LatencyHistogramSection::from_counters(&counts.rx.latency),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! What a run is made of before and around its session: the errors that
 //! stop one, the options and observer a front end passes, what the run set
 //! up (ports, modes, router MACs), the checks and attachments made before
-//! sending (preflight, the receive counters), and `count`, which counts what
+//! sending (preflight, the receive counters, the reflectors of `reflect = true`
+//! ports), and `count`, which counts what
 //! arrives on a port without sending. The run itself is a
 //! [`Session`](crate::session::Session); [`run`] drives one from start to
 //! report.
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use linerate_bpf::{BpfError, CountedFrames, RxCounter, XdpAttachMode};
+use linerate_bpf::{BpfError, CountedFrames, Reflector, RxCounter, XdpAttachMode};
 
 use crate::frame::FrameError;
 use crate::netns::{self, NetnsError, NetnsGuard};
@@ -63,6 +64,17 @@ pub enum RunError {
     /// The receive program could not be loaded or attached.
     #[error("port {port:?} ({interface}): {source}")]
     Receive {
+        /// The port.
+        port: String,
+        /// The interface.
+        interface: String,
+        /// What failed.
+        #[source]
+        source: BpfError,
+    },
+    /// The reflector could not be loaded or attached on a `reflect = true` port.
+    #[error("port {port:?} ({interface}): the reflector: {source}")]
+    Reflect {
         /// The port.
         port: String,
         /// The interface.
@@ -159,6 +171,8 @@ pub struct RunSetup {
     pub tx_ports: Vec<TxPortInfo>,
     /// The counters.
     pub rx_ports: Vec<RxPortInfo>,
+    /// The `reflect = true` ports, with the mode the reflector runs in.
+    pub reflect_ports: Vec<RxPortInfo>,
     /// Destination MACs taken from routers.
     pub router_macs: Vec<RouterMac>,
 }
@@ -298,13 +312,14 @@ pub(crate) fn in_namespace<T>(
     action().map_err(port_error)
 }
 
-/// Attaches `counter` to `port`'s interface: the interface is looked up
-/// and the bpf_link created inside the port's namespace, entered once. An
-/// XDP program already there is an error, or detached when `force`.
+/// Attaches an XDP program to `port`'s interface with `attach`, which gets
+/// the interface's index: the interface is looked up and the bpf_link
+/// created inside the port's namespace, entered once. `program_error`
+/// says which program failed.
 fn attach_to_port(
     port: &PortPlan,
-    counter: &mut RxCounter,
-    force: bool,
+    attach: impl FnOnce(u32) -> Result<XdpAttachMode, BpfError>,
+    program_error: impl FnOnce(BpfError) -> RunError,
 ) -> Result<XdpAttachMode, RunError> {
     let port_error = |source| RunError::Port {
         port: port.name.clone(),
@@ -313,13 +328,70 @@ fn attach_to_port(
     let _guard = NetnsGuard::enter_optional(port.namespace.as_deref()).map_err(port_error)?;
     let ifindex =
         netns::interface_index(&port.interface, port.namespace.as_deref()).map_err(port_error)?;
-    counter
-        .attach(ifindex, force)
-        .map_err(|source| RunError::Receive {
+    attach(ifindex).map_err(program_error)
+}
+
+/// Loads the receive counter and attaches it to `port`, for `stream_count`
+/// streams. An XDP program already there is an error, or detached when
+/// `force`.
+fn attach_counter(
+    port: &PortPlan,
+    stream_count: u32,
+    counted: CountedFrames,
+    force: bool,
+) -> Result<(RxCounter, XdpAttachMode), RunError> {
+    let receive_error = |source| RunError::Receive {
+        port: port.name.clone(),
+        interface: port.describe(),
+        source,
+    };
+    let mut counter = RxCounter::load(stream_count, counted).map_err(receive_error)?;
+    let mode = attach_to_port(
+        port,
+        |ifindex| counter.attach(ifindex, force),
+        receive_error,
+    )?;
+    Ok((counter, mode))
+}
+
+/// Attaches the reflector to every `reflect = true` port of `plan`. An XDP
+/// program already there is an error, or detached when `force`.
+pub(crate) fn attach_reflectors(
+    plan: &Plan,
+    force: bool,
+) -> Result<(Vec<Reflector>, Vec<RxPortInfo>), RunError> {
+    let mut reflectors = Vec::new();
+    let mut infos = Vec::new();
+    for port in plan.ports.iter().filter(|port| port.reflect) {
+        let (reflector, mode) = attach_reflector(port, force)?;
+        reflectors.push(reflector);
+        infos.push(RxPortInfo {
             port: port.name.clone(),
             interface: port.describe(),
-            source,
-        })
+            mode,
+        });
+    }
+    Ok((reflectors, infos))
+}
+
+/// Loads the reflector and attaches it to `port`. An XDP program already
+/// there is an error, or detached when `force`.
+pub fn attach_reflector(
+    port: &PortPlan,
+    force: bool,
+) -> Result<(Reflector, XdpAttachMode), RunError> {
+    let reflect_error = |source| RunError::Reflect {
+        port: port.name.clone(),
+        interface: port.describe(),
+        source,
+    };
+    let mut reflector = Reflector::load().map_err(reflect_error)?;
+    let mode = attach_to_port(
+        port,
+        |ifindex| reflector.attach(ifindex, force),
+        reflect_error,
+    )?;
+    Ok((reflector, mode))
 }
 
 pub(crate) fn attach_counters(
@@ -335,14 +407,7 @@ pub(crate) fn attach_counters(
     let mut infos = Vec::new();
     for (port_index, streams) in by_port {
         let port = &plan.ports[port_index];
-        let receive_error = |source| RunError::Receive {
-            port: port.name.clone(),
-            interface: port.describe(),
-            source,
-        };
-        let mut counter =
-            RxCounter::load(plan.streams.len() as u32, counted).map_err(receive_error)?;
-        let mode = attach_to_port(port, &mut counter, force)?;
+        let (counter, mode) = attach_counter(port, plan.streams.len() as u32, counted, force)?;
         infos.push(RxPortInfo {
             port: port.name.clone(),
             interface: port.describe(),
@@ -381,13 +446,7 @@ pub fn count(
     stop: &AtomicBool,
     on_interval: &mut dyn FnMut(Duration, PortCounts),
 ) -> Result<(PortCounts, Duration), RunError> {
-    let receive_error = |source| RunError::Receive {
-        port: port.name.clone(),
-        interface: port.describe(),
-        source,
-    };
-    let mut counter = RxCounter::load(1, CountedFrames::Drop).map_err(receive_error)?;
-    attach_to_port(port, &mut counter, false)?;
+    let (counter, _) = attach_counter(port, 1, CountedFrames::Drop, false)?;
     let read = |counter: &RxCounter| -> PortCounts {
         let stream = counter.stream_rx(0).unwrap_or_default();
         let totals = counter.totals().unwrap_or_default();

@@ -17,8 +17,8 @@ use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
 use crate::outcome::{RunReport, StreamResult, WorkerResult};
 use crate::run::{
-    attach_counters, preflight, resolve_router_macs, RunError, RunObserver, RunOptions, RunSetup,
-    RxPort,
+    attach_counters, attach_reflectors, preflight, resolve_router_macs, RunError, RunObserver,
+    RunOptions, RunSetup, RxPort,
 };
 use crate::scenario::Plan;
 use crate::senders::{open_senders, plan_workers, Sender};
@@ -140,6 +140,8 @@ pub struct Session {
     plan: Plan,
     setup: RunSetup,
     rx_ports: Vec<RxPort>,
+    /// The reflectors on `reflect = true` ports, detached when dropped.
+    _reflectors: Vec<linerate_bpf::Reflector>,
     counters: Arc<TxCounters>,
     control: SessionControl,
     senders: Vec<Sender>,
@@ -179,6 +181,7 @@ impl Session {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let (reflectors, reflect_infos) = attach_reflectors(&plan, options.force_xdp)?;
         let (rx_ports, rx_infos) =
             attach_counters(&plan, options.counted_frames, options.force_xdp)?;
         let workers = plan_workers(&plan);
@@ -208,6 +211,7 @@ impl Session {
             setup: RunSetup {
                 tx_ports: tx_infos,
                 rx_ports: rx_infos,
+                reflect_ports: reflect_infos,
                 router_macs,
             },
             control: SessionControl {
@@ -219,6 +223,7 @@ impl Session {
             },
             plan,
             rx_ports,
+            _reflectors: reflectors,
             counters,
             senders,
             start_signals,

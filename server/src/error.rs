@@ -121,6 +121,7 @@ impl ApiError {
             | RunError::Core { .. } => StatusCode::BAD_REQUEST,
             RunError::Receive { .. }
             | RunError::Transmit { .. }
+            | RunError::Reflect { .. }
             | RunError::SenderPanicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())

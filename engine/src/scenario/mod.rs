@@ -408,6 +408,7 @@ impl Validator<'_> {
             queues,
             cores,
             xsk_mode,
+            reflect: port.reflect.is_some_and(|reflect| *reflect.get_ref()),
         })
     }
 
@@ -442,6 +443,16 @@ impl Validator<'_> {
         };
         let tx_port = find_port(&stream.tx, "tx")?;
         let rx_port = find_port(&stream.rx, "rx")?;
+        if ports[rx_port].reflect {
+            return Err(self.error(
+                stream.rx.span(),
+                &field("rx"),
+                format!(
+                    "port {:?} reflects (reflect = true), so it counts no stream; count on the sending port (rx = {:?}) to measure the round trip",
+                    ports[rx_port].name, ports[tx_port].name
+                ),
+            ));
+        }
         let mac = |value: &Spanned<String>, key: &str| {
             value
                 .get_ref()

@@ -112,6 +112,11 @@ pub struct PortPlan {
     pub cores: Vec<usize>,
     /// The AF_XDP bind mode the scenario asks for, if any.
     pub xsk_mode: Option<XskModeRequest>,
+    /// `reflect = true`: during the run the XDP reflector on this port
+    /// sends every linerate frame back with its addresses swapped, so that
+    /// streams counted on their own sending port (`rx` = `tx`) measure the
+    /// round trip. Such a port counts no stream itself.
+    pub reflect: bool,
 }
 
 impl PortPlan {

@@ -129,6 +129,8 @@ pub struct RawPort {
     pub cores: Option<Spanned<Vec<i64>>>,
     /// AF_XDP bind mode: "auto", "copy" or "zero-copy".
     pub xsk_mode: Option<Spanned<String>>,
+    /// The port sends every linerate frame back (the XDP reflector).
+    pub reflect: Option<Spanned<bool>>,
 }
 
 /// `[[stream]]`.

@@ -840,3 +840,42 @@ fn endpoint_errors_name_line_column_and_field() {
         "{missing_dir}"
     );
 }
+
+#[test]
+fn a_reflecting_port_reflects_and_counts_no_stream() {
+    // Port b reflects; stream "one" is counted back on its own port a.
+    let text = good_with(
+        "interface = \"lr-b\"",
+        "interface = \"lr-b\"\nreflect = true",
+    )
+    .replacen("rx = \"b\"", "rx = \"a\"", 1);
+    let plan = parse(&text, "reflect.toml").expect("valid scenario");
+    assert_eq!(
+        plan.ports
+            .iter()
+            .map(|port| port.reflect)
+            .collect::<Vec<_>>(),
+        vec![false, true]
+    );
+    assert_eq!(plan.streams[0].tx_port, plan.streams[0].rx_port);
+
+    // Counting on the reflecting port is refused at the stream's rx.
+    let text = good_with(
+        "interface = \"lr-b\"",
+        "interface = \"lr-b\"\nreflect = true",
+    );
+    let message = error_for(&text).to_string();
+    assert!(
+        message.starts_with(&format!("bad.toml:{}:", line_of(&text, "rx = \"b\""))),
+        "{message}"
+    );
+    assert!(message.contains("stream[0].rx"), "{message}");
+    assert!(message.contains("port \"b\" reflects"), "{message}");
+    assert!(message.contains("rx = \"a\""), "{message}");
+
+    let text = good_with(
+        "interface = \"lr-b\"",
+        "interface = \"lr-b\"\nreflect = \"yes\"",
+    );
+    assert!(error_for(&text).to_string().contains("port[1].reflect"));
+}
