@@ -182,13 +182,44 @@
     }).observe(container);
   }
 
-  function yAxis(label, format, integer) {
+  /** A log scale's range: from the decade below the smallest value to the decade above the largest. */
+  function decadeRange(plot, min, max) {
+    if (!(min > 0) || !(max > 0)) return [1e3, 1e6];
+    var low = Math.pow(10, Math.floor(Math.log10(min)));
+    var high = Math.pow(10, Math.ceil(Math.log10(max)));
+    return [low, high > low ? high : low * 10];
+  }
+
+  /**
+   * Log-scale splits kept at 1, 2 and 5 times a power of ten while the
+   * axis spans at most two decades, at whole decades beyond: all nine
+   * lines of each decade crowd a small chart.
+   */
+  function logSplits(plot, splits) {
+    var scale = plot.scales.y;
+    var decades = scale.min > 0 ? Math.log10(scale.max / scale.min) : 99;
+    var kept = decades <= 2.01 ? [1, 2, 5] : [1];
+    return splits.map(function (v) {
+      if (!(v > 0)) return null;
+      var mantissa = Math.round(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)));
+      return kept.indexOf(mantissa) >= 0 ? v : null;
+    });
+  }
+
+  function yAxis(label, format, integer, log) {
     var axis = {
       label: label, labelFont: LABEL_FONT, font: AXIS_FONT, size: 64, labelSize: 18,
       grid: GRID, ticks: TICKS,
-      values: function (plot, splits) { return splits.map(function (v) { return format(v); }); },
+      values: function (plot, splits) {
+        return splits.map(function (v) { return v == null ? "" : format(v); });
+      },
     };
     if (integer) axis.incrs = WHOLE_STEPS;
+    if (log) {
+      axis.filter = logSplits;
+      axis.grid = { stroke: GRID.stroke, width: GRID.width, filter: logSplits };
+      axis.ticks = { stroke: TICKS.stroke, width: TICKS.width, size: TICKS.size, filter: logSplits };
+    }
     return axis;
   }
 
@@ -206,7 +237,7 @@
     var height = spec.height || 230;
     var format = spec.format;
     var yScale = spec.log
-      ? { distr: 3, log: 10 }
+      ? { distr: 3, log: 10, range: decadeRange }
       : { range: function (plot, min, max) { return [0, max > 0 ? max * 1.08 : 1]; } };
     var options = {
       title: spec.title,
@@ -219,7 +250,7 @@
           grid: GRID, ticks: TICKS,
           values: function (plot, splits) { return splits.map(function (v) { return trim(v, 4); }); },
         },
-        yAxis(spec.yLabel, spec.axisFormat || format, spec.integer),
+        yAxis(spec.yLabel, spec.axisFormat || format, spec.integer, spec.log),
       ],
       series: [{ label: "elapsed", value: function (plot, v) { return v == null ? "–" : seconds(v); } }]
         .concat(spec.series.map(function (s) {
@@ -242,13 +273,20 @@
     var self = this;
     this.columns = [[]].concat(this.spec.series.map(function () { return []; }));
     intervals.forEach(function (interval) { self.append(interval); });
-    this.plot.setData(this.columns);
+    this.redraw();
   };
 
   /** Adds one interval at the end and redraws. */
   TimeChart.prototype.push = function (interval) {
     this.append(interval);
+    this.redraw();
+  };
+
+  /** Draws the data; the legend shows the newest values until the cursor picks others. */
+  TimeChart.prototype.redraw = function () {
     this.plot.setData(this.columns);
+    var points = this.columns[0].length;
+    if (points > 0 && this.plot.cursor.idx == null) this.plot.setLegend({ idx: points - 1 });
   };
 
   TimeChart.prototype.append = function (interval) {
@@ -289,7 +327,10 @@
       title: spec.title,
       width: chartWidth(container),
       height: height,
-      scales: { x: { time: false, range: [-0.25, DISTRIBUTION.length - 0.75] }, y: { distr: 3, log: 10 } },
+      scales: {
+        x: { time: false, range: [-0.25, DISTRIBUTION.length - 0.75] },
+        y: { distr: 3, log: 10, range: decadeRange },
+      },
       axes: [
         {
           label: "percentile of the run's frames", labelFont: LABEL_FONT, font: AXIS_FONT, labelSize: 18,
@@ -299,7 +340,7 @@
             return splits.map(function (v) { return DISTRIBUTION[v] ? DISTRIBUTION[v][0] : ""; });
           },
         },
-        yAxis("latency", latency, false),
+        yAxis("latency", latency, false, true),
       ],
       series: series,
       legend: { live: true },

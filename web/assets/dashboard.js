@@ -111,7 +111,7 @@
   }
 
   function cell(text, className) {
-    return el("td", { text: text, class: className || "" });
+    return el("td", className ? { text: text, class: className } : { text: text });
   }
 
   function fill(tbody, rows) {

@@ -68,9 +68,9 @@ where
         })
     }
     .map_err(io::Error::from)?;
-    let (before, after) = shell.split_once(EMPTY_SERIES).ok_or_else(|| {
-        io::Error::other("the report document has no interval series to fill in")
-    })?;
+    let (before, after) = shell
+        .split_once(EMPTY_SERIES)
+        .ok_or_else(|| io::Error::other("the report document has no interval series to fill in"))?;
     out.write_all(json_in_script(before).as_bytes())?;
     out.write_all(b"\"intervals\":[")?;
     let own = document
@@ -230,15 +230,19 @@ fn run_section(document: &ReportDocument) -> String {
         ("scenario", escape(&scenario.source)),
         ("started", utc_time(environment.started_unix_s)),
         ("runs for", length),
+        ("sending took", format!("{:.3} s", document.send_duration_s)),
         (
-            "sending took",
-            format!("{:.3} s", document.send_duration_s),
+            "report interval",
+            format!("{} s", scenario.report_interval_s),
         ),
-        ("report interval", format!("{} s", scenario.report_interval_s)),
         ("host", escape(&environment.hostname)),
         (
             "kernel",
-            format!("{} · {} CPUs", escape(&environment.kernel), environment.cpus),
+            format!(
+                "{} · {} CPUs",
+                escape(&environment.kernel),
+                environment.cpus
+            ),
         ),
         ("linerate", escape(&document.linerate_version)),
         (
@@ -282,7 +286,11 @@ fn totals_section(document: &ReportDocument) -> String {
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             grouped(stream.frames_sent),
             grouped(stream.frames_received),
-            if stream.frames_lost > 0 { " class=\"bad\"" } else { "" },
+            if stream.frames_lost > 0 {
+                " class=\"bad\""
+            } else {
+                ""
+            },
             grouped(stream.frames_lost),
             stream.loss_percent,
             grouped(stream.duplicates),
@@ -327,7 +335,9 @@ fn latency_section(document: &ReportDocument) -> String {
         html.push_str(&stream_name_cell(index, &stream.name));
         match &stream.latency_ns {
             Some(latency) => html.push_str(&latency_cells(latency)),
-            None => html.push_str("<td colspan=\"9\" class=\"text muted\">no latency measured</td>"),
+            None => {
+                html.push_str("<td colspan=\"9\" class=\"text muted\">no latency measured</td>")
+            }
         }
         let _ = write!(
             html,
@@ -397,7 +407,10 @@ fn setup_section(document: &ReportDocument) -> String {
 fn criteria_section(pass: &PassSection) -> String {
     let mut criteria = Vec::new();
     if let Some(frames) = pass.max_loss_frames {
-        criteria.push(format!("at most {} frames lost per stream", grouped(frames)));
+        criteria.push(format!(
+            "at most {} frames lost per stream",
+            grouped(frames)
+        ));
     }
     if let Some(percent) = pass.max_loss_percent {
         criteria.push(format!("at most {percent} % of frames lost"));

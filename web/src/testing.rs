@@ -186,7 +186,10 @@ fn run_chromium(arguments: &[&str], timeout: Duration) -> Result<String, PageErr
             "--force-device-scale-factor=1",
             "--mute-audio",
         ])
-        .arg(format!("--user-data-dir={}", profile.0.join("data").display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.0.join("data").display()
+        ))
         .args(arguments)
         .stdin(Stdio::null())
         .stdout(create(&stdout_path)?)
@@ -201,7 +204,9 @@ fn run_chromium(arguments: &[&str], timeout: Duration) -> Result<String, PageErr
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < timeout => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
             Ok(None) | Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -230,7 +235,9 @@ fn non_background_share(path: &Path) -> Result<f64, PageError> {
     let file = File::open(path).map_err(|error| fail(error.to_string()))?;
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().map_err(|error| fail(error.to_string()))?;
+    let mut reader = decoder
+        .read_info()
+        .map_err(|error| fail(error.to_string()))?;
     let mut buffer = vec![0; reader.output_buffer_size()];
     let frame = reader
         .next_frame(&mut buffer)
