@@ -286,8 +286,8 @@ fn make_dashboard_fixture() {
         spec.stream_table("voice", "b", 128, "10kpps"),
         spec.stream_table("video", "b", 1024, "20kpps"),
     );
-    let scenario = dir.write(
-        "fixture.toml",
+    dir.write(
+        "shaped-link.toml",
         &format!(
             "[run]\nduration = \"10s\"\nreport_interval = \"500ms\"\ndrain = \"1s\"\n\
              [pass]\nmax_loss_percent = 0.01\nmax_latency = [{{ percentile = 99, max = \"2ms\" }}]\n{}{streams}",
@@ -296,7 +296,12 @@ fn make_dashboard_fixture() {
     );
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/tests/data/run-report.json");
     std::fs::create_dir_all(fixture.parent().expect("a directory")).expect("web/tests/data");
-    let output = linerate(&["run", &scenario, "--json", path_str(&fixture)]);
+    // Run from the scenario's directory, so that the report names it plainly.
+    let output = Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .current_dir(&dir.0)
+        .args(["run", "shaped-link.toml", "--json", path_str(&fixture)])
+        .output()
+        .expect("the linerate binary runs");
     println!("{}\n{}", text(&output.stdout), text(&output.stderr));
     assert!(fixture.exists(), "the fixture is written");
 }

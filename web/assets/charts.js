@@ -57,10 +57,11 @@
     return si(value, 4) + (bare ? "" : " fps");
   }
 
-  /** Bits per second, e.g. "96.0 Mbit/s". */
+  /** Bits per second, e.g. "96 Mbit/s". */
   function bits(value) {
     if (value == null || !isFinite(value)) return "–";
-    return si(value, 3) + "bit/s";
+    var parts = /^(-?[0-9.]+)([kMGT]?)$/.exec(si(value, 3));
+    return parts ? parts[1] + " " + parts[2] + "bit/s" : si(value, 3) + " bit/s";
   }
 
   /** A latency in nanoseconds, e.g. "850 ns", "12.4 µs", "1.25 ms". */
@@ -262,7 +263,10 @@
         })),
       legend: { live: true },
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
-      hooks: { draw: [markDrawn(container)] },
+      hooks: {
+        draw: [markDrawn(container)],
+        ready: [function (plot) { showInLegend(plot, plot.data[0].length - 1); }],
+      },
     };
     this.plot = new uPlot(options, this.columns, container);
     followWidth(container, this.plot, height);
@@ -285,9 +289,13 @@
   /** Draws the data; the legend shows the newest values until the cursor picks others. */
   TimeChart.prototype.redraw = function () {
     this.plot.setData(this.columns);
-    var points = this.columns[0].length;
-    if (points > 0 && this.plot.cursor.idx == null) this.plot.setLegend({ idx: points - 1 });
+    showInLegend(this.plot, this.columns[0].length - 1);
   };
+
+  /** Shows the values at `index` in the legend while the cursor is off the chart. */
+  function showInLegend(plot, index) {
+    if (index >= 0 && plot.cursor.idx == null) plot.setLegend({ idx: index });
+  }
 
   TimeChart.prototype.append = function (interval) {
     var columns = this.columns;
@@ -349,6 +357,8 @@
         draw: [function (plot) {
           if (plot.data.length > 1) container.dataset.drawn = (plot.data.length - 1) * xs.length + " points";
         }],
+        // The legend shows p99 while the cursor is off the chart.
+        ready: [function (plot) { showInLegend(plot, 3); }],
       },
     };
     if (columns.length === 1) {

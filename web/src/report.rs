@@ -310,17 +310,23 @@ fn totals_section(document: &ReportDocument) -> String {
     html
 }
 
+/// The faults injected on purpose, the kinds that happened: "19 swapped".
 fn faults(stream: &StreamSection) -> String {
     let injected = &stream.faults_injected;
-    if injected.skipped + injected.repeated + injected.swapped == 0 {
-        return "–".to_string();
+    let kinds: Vec<String> = [
+        (injected.skipped, "skipped"),
+        (injected.repeated, "repeated"),
+        (injected.swapped, "swapped"),
+    ]
+    .iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, kind)| format!("{} {kind}", grouped(*count)))
+    .collect();
+    if kinds.is_empty() {
+        "–".to_string()
+    } else {
+        kinds.join(" · ")
     }
-    format!(
-        "{} skipped · {} repeated · {} swapped",
-        grouped(injected.skipped),
-        grouped(injected.repeated),
-        grouped(injected.swapped)
-    )
 }
 
 fn latency_section(document: &ReportDocument) -> String {
