@@ -185,12 +185,11 @@
       var generation = state.generation;
       var info = await api("GET", runPath(choice));
       if (generation !== state.generation) return;
-      var wasLive = state.info && isLive(state.info);
       state.info = info;
       renderRun();
+      renderStreams();
       // The events stream ended early (server restart, network): start over.
       if (isLive(info) && !state.events && state.historyLoaded) await select(choice, state.picked);
-      else if (wasLive && !isLive(info)) renderStreams();
     }
     renderRuns();
     setConnection("updated " + localTime(Date.now() / 1000).slice(11));

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use linerate_engine::report::{IntervalSection, ReportDocument};
-use linerate_web::testing::{check_page_with, PageOptions};
+use linerate_web::testing::{check_page_with, Browser, PageOptions};
 use serde_json::{json, Value};
 
 /// How many of the running run's intervals /intervals gives; the rest come
@@ -36,8 +36,12 @@ struct Canned {
     /// Whether the running run's events stream ends (with `event: end`) or
     /// stays open after its intervals, as a live run's does.
     stream_ends: bool,
+    /// The API token the server wants, if any.
+    token: Option<&'static str>,
     /// Every request's method and path, in order.
     requests: Mutex<Vec<String>>,
+    /// The running run's streams stopped through the API.
+    stopped: Mutex<std::collections::HashSet<String>>,
     /// Whether the running run's events have all gone out since the page
     /// was last loaded (its history waits for them, see `intervals`).
     events_sent: AtomicBool,
@@ -85,7 +89,8 @@ fn run_info(canned: &Canned, id: &str) -> Option<Value> {
             })).collect::<Vec<_>>(),
         },
         "streams": document.streams.iter().map(|stream| json!({
-            "id": stream.id, "name": stream.name, "stopped": false,
+            "id": stream.id, "name": stream.name,
+            "stopped": running && canned.stopped.lock().expect("stopped").contains(&stream.name),
         })).collect::<Vec<_>>(),
         "error": null,
         "verdict": if running { Value::Null } else { json!(document.verdict) },
@@ -246,16 +251,72 @@ async fn stream_action(
         "POST",
         format!("/runs/{id}/streams/{name}/{action}"),
     );
+    let known = canned
+        .document
+        .streams
+        .iter()
+        .any(|stream| stream.name == name);
+    if id != "run-2" || !known || (action != "stop" && action != "start") {
+        return not_found("such run, stream or action");
+    }
+    let mut stopped = canned.stopped.lock().expect("stopped");
+    if action == "stop" {
+        stopped.insert(name.clone());
+    } else {
+        stopped.remove(&name);
+    }
     Json(json!({ "name": name, "stopped": action == "stop" })).into_response()
 }
 
-/// The canned server on a loopback port, on its own runtime thread; ends
-/// when the test process does.
-fn start_server(stream_ends: bool) -> (SocketAddr, Shared) {
+/// The canned server on a loopback port, on its own runtime thread; stopped
+/// (its runtime and every connection with it) on drop.
+struct CannedServer {
+    address: SocketAddr,
+    canned: Shared,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for CannedServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// 401 for the API (not the page and its assets, which hold no data)
+/// without `Authorization: Bearer <token>`, when the server has a token.
+async fn require_token(
+    State(canned): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    if let Some(token) = canned.token {
+        let sent = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        if path.starts_with("/runs") && sent != Some(&format!("Bearer {token}")) {
+            log(&canned, "401", path);
+            let error = json!({ "error": "this server needs its API token: Authorization: Bearer <token>" });
+            return (StatusCode::UNAUTHORIZED, Json(error)).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn start_server(stream_ends: bool, token: Option<&'static str>) -> CannedServer {
     let canned = Arc::new(Canned {
         document: load_document(),
         stream_ends,
+        token,
         requests: Mutex::new(Vec::new()),
+        stopped: Mutex::new(std::collections::HashSet::new()),
         events_sent: AtomicBool::new(false),
     });
     let app = Router::new()
@@ -266,6 +327,10 @@ fn start_server(stream_ends: bool) -> (SocketAddr, Shared) {
         .route("/runs/{id}/intervals", get(intervals))
         .route("/runs/{id}/events", get(events))
         .route("/runs/{id}/streams/{name}/{action}", post(stream_action))
+        .layer(axum::middleware::from_fn_with_state(
+            canned.clone(),
+            require_token,
+        ))
         .with_state(canned.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -276,12 +341,21 @@ fn start_server(stream_ends: bool) -> (SocketAddr, Shared) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind a loopback port");
     let address = listener.local_addr().expect("address");
-    std::thread::spawn(move || {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
         runtime.block_on(async move {
-            let _ = axum::serve(listener, app).await;
+            tokio::select! {
+                _ = axum::serve(listener, app) => {}
+                _ = stopped => {}
+            }
         })
     });
-    (address, canned)
+    CannedServer {
+        address,
+        canned,
+        stop: Some(stop),
+        thread: Some(thread),
+    }
 }
 
 fn requests(canned: &Canned) -> Vec<String> {
@@ -290,7 +364,8 @@ fn requests(canned: &Canned) -> Vec<String> {
 
 #[test]
 fn dashboard_draws_history_then_live_events_and_shows_the_end() {
-    let (address, canned) = start_server(true);
+    let server = start_server(true, None);
+    let (address, canned) = (server.address, &server.canned);
     let intervals = canned.document.intervals.len();
     assert!(
         intervals > HISTORY + 2,
@@ -346,7 +421,7 @@ fn dashboard_draws_history_then_live_events_and_shows_the_end() {
             stream.name
         );
     }
-    let asked = requests(&canned);
+    let asked = requests(canned);
     for expected in [
         "GET /",
         "GET /assets/uPlot.iife.min.js",
@@ -371,8 +446,9 @@ fn dashboard_draws_history_then_live_events_and_shows_the_end() {
 
 #[test]
 fn dashboard_during_a_live_run_keeps_its_events_stream_open() {
-    let (address, canned) = start_server(false);
-    let intervals = live_intervals(&canned);
+    let server = start_server(false, None);
+    let (address, canned) = (server.address, &server.canned);
+    let intervals = live_intervals(canned);
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-running.png");
     let page = check_page_with(
         &format!("http://{address}/"),
@@ -402,6 +478,44 @@ fn dashboard_during_a_live_run_keeps_its_events_stream_open() {
     if let Ok(target) = std::env::var("LINERATE_DASHBOARD_PNG") {
         std::fs::copy(&screenshot, &target).expect("copy the screenshot");
     }
+}
+
+#[test]
+fn dashboard_asks_for_the_token_when_the_api_wants_one() {
+    let server = start_server(true, Some("s3cret"));
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-token.png");
+    let page = check_page_with(
+        &format!("http://{}/", server.address),
+        &PageOptions::new(&screenshot),
+    )
+    .expect("chromium opens the dashboard");
+    assert_eq!(
+        page.errors, 0,
+        "a 401 asks for the token, it is no error: {:?}",
+        page.error_messages
+    );
+    assert!(
+        page.dom
+            .contains("<form id=\"token-form\" class=\"panel token\">"),
+        "the token form is shown (not hidden)"
+    );
+    assert!(
+        page.dom.contains("needs the API token"),
+        "and the status says so"
+    );
+    assert!(
+        page.charts_drawn().is_empty(),
+        "nothing to draw without the API"
+    );
+    let asked = requests(&server.canned);
+    assert!(
+        asked.iter().any(|request| request == "401 /runs"),
+        "{asked:?}"
+    );
+    assert!(
+        !asked.iter().any(|request| request.starts_with("GET /runs")),
+        "no API answer without the token: {asked:?}"
+    );
 }
 
 #[test]
@@ -438,4 +552,116 @@ fn format_count(value: u64) -> String {
         text.push(digit);
     }
     text
+}
+
+/// The first stream's row: "stopped" or "sending", and its button's label.
+const FIRST_ROW: &str = "(() => { const row = document.querySelector('#streams tbody tr'); \
+    return row ? row.children[1].textContent + '/' + row.querySelector('button').textContent : ''; })()";
+
+fn wait_until_equal(browser: &mut Browser, expression: &str, expected: &str) {
+    browser
+        .wait_for(
+            &format!("({expression}) === {}", json!(expected)),
+            Duration::from_secs(20),
+        )
+        .unwrap_or_else(|error| {
+            let now = browser.evaluate(expression).unwrap_or_default();
+            let errors = browser.errors().unwrap_or_default();
+            panic!("{error}; now {now}; page errors {errors:?}")
+        });
+}
+
+#[test]
+fn stream_stop_and_start_buttons_call_the_api_and_show_the_state() {
+    let server = start_server(false, None);
+    let mut browser = Browser::open(&format!("http://{}/", server.address), 1400, 1000)
+        .expect("chromium opens the dashboard");
+    let points = format!("{} points", live_intervals(&server.canned));
+    wait_until_equal(
+        &mut browser,
+        "document.getElementById('chart-rate').dataset.drawn",
+        &points,
+    );
+    wait_until_equal(&mut browser, FIRST_ROW, "sending/stop");
+    browser
+        .evaluate("document.querySelector('#streams tbody button').click()")
+        .expect("click stop");
+    wait_until_equal(&mut browser, FIRST_ROW, "stopped/start");
+    // The next refresh reads the state back from the server: still stopped.
+    std::thread::sleep(Duration::from_millis(2500));
+    wait_until_equal(&mut browser, FIRST_ROW, "stopped/start");
+    browser
+        .evaluate("document.querySelector('#streams tbody button').click()")
+        .expect("click start");
+    wait_until_equal(&mut browser, FIRST_ROW, "sending/stop");
+    let errors = browser.errors().expect("errors");
+    assert!(errors.is_empty(), "{errors:?}");
+    let asked = requests(&server.canned);
+    let first = &server.canned.document.streams[0].name;
+    let actions: Vec<&String> = asked
+        .iter()
+        .filter(|request| request.starts_with("POST"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            &format!("POST /runs/run-2/streams/{first}/stop"),
+            &format!("POST /runs/run-2/streams/{first}/start")
+        ]
+    );
+}
+
+#[test]
+fn dashboard_sends_the_token_it_is_given_with_every_call_and_the_events_stream() {
+    let server = start_server(false, Some("s3cret"));
+    let mut browser = Browser::open(&format!("http://{}/", server.address), 1400, 1000)
+        .expect("chromium opens the dashboard");
+    browser
+        .wait_for(
+            "!document.getElementById('token-form').hidden",
+            Duration::from_secs(20),
+        )
+        .expect("the page asks for the token");
+    browser
+        .evaluate(
+            "document.getElementById('token-input').value = 's3cret'; \
+             document.getElementById('token-form').requestSubmit(); true",
+        )
+        .expect("type the token");
+    let points = format!("{} points", live_intervals(&server.canned));
+    wait_until_equal(
+        &mut browser,
+        "document.getElementById('chart-rate').dataset.drawn",
+        &points,
+    );
+    assert_eq!(
+        browser
+            .evaluate("sessionStorage.getItem('linerate-token')")
+            .expect("storage"),
+        json!("s3cret")
+    );
+    assert_eq!(
+        browser
+            .evaluate("document.getElementById('token-form').hidden")
+            .expect("form"),
+        json!(true)
+    );
+    let errors = browser.errors().expect("errors");
+    assert!(errors.is_empty(), "{errors:?}");
+    let asked = requests(&server.canned);
+    // Logged by the handlers only once the token was right.
+    for expected in [
+        "GET /runs",
+        "GET /runs/run-2/intervals",
+        "GET /runs/run-2/events",
+    ] {
+        assert!(
+            asked.iter().any(|request| request == expected),
+            "{expected}: {asked:?}"
+        );
+    }
+    assert!(
+        asked.iter().any(|request| request == "401 /runs"),
+        "{asked:?}"
+    );
 }

@@ -5,7 +5,13 @@
 //! which charts drew (`data-drawn` on each `.chart`), and how much of the
 //! screenshot differs from the background. Each Chromium runs with a fresh
 //! profile directory, is ended by its pid if it overruns, and the profile is
-//! removed afterwards. Needs Debian's `chromium`; runs as root.
+//! removed afterwards. [`Browser`] (browser.rs) drives a page instead:
+//! clicks and typing by JavaScript over the DevTools protocol, for tests of
+//! what the page does when used. Needs Debian's `chromium`; runs as root.
+
+mod browser;
+
+pub use browser::Browser;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -141,6 +147,23 @@ fn next_serial() -> u32 {
 /// A fresh Chromium profile directory, removed on drop.
 struct Profile(PathBuf);
 
+/// The flags every headless Chromium here runs with.
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--mute-audio",
+];
+
 impl Profile {
     fn create() -> Result<Profile, PageError> {
         let path = std::env::temp_dir().join(format!(
@@ -171,21 +194,7 @@ fn run_chromium(arguments: &[&str], timeout: Duration) -> Result<String, PageErr
             .map_err(|error| PageError(format!("cannot create {}: {error}", path.display())))
     };
     let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--mute-audio",
-        ])
+        .args(CHROMIUM_FLAGS)
         .arg(format!(
             "--user-data-dir={}",
             profile.0.join("data").display()
