@@ -596,6 +596,17 @@ fn stream_stop_and_start_buttons_call_the_api_and_show_the_state() {
     wait_until_equal(&mut browser, FIRST_ROW, "sending/stop");
     let errors = browser.errors().expect("errors");
     assert!(errors.is_empty(), "{errors:?}");
+    let charts = browser.charts().expect("charts");
+    assert_eq!(charts.len(), 3);
+    assert!(
+        charts
+            .iter()
+            .all(|chart| chart.drawn.as_deref() == Some(points.as_str())),
+        "{charts:?}"
+    );
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-clicked.png");
+    let drawn = browser.screenshot(&screenshot).expect("screenshot");
+    assert!(drawn > 0.10, "{drawn}");
     let asked = requests(&server.canned);
     let first = &server.canned.document.streams[0].name;
     let actions: Vec<&String> = asked

@@ -9,12 +9,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{PageError, Profile, CHROMIUM_FLAGS};
+use super::{non_background_share, ChartState, PageError, Profile, CHROMIUM_FLAGS};
 
 /// One page in a headless Chromium under test control.
 pub struct Browser {
@@ -215,6 +216,39 @@ impl Browser {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Writes a PNG screenshot of the window to `path`; returns the share
+    /// of its pixels that differ from its most common colour.
+    pub fn screenshot(&mut self, path: &Path) -> Result<f64, PageError> {
+        use base64::Engine as _;
+        let shot = self.call("Page.captureScreenshot", json!({ "format": "png" }))?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap_or_default())
+            .map_err(|error| PageError(format!("screenshot: bad base64: {error}")))?;
+        std::fs::write(path, png)
+            .map_err(|error| PageError(format!("cannot write {}: {error}", path.display())))?;
+        non_background_share(path)
+    }
+
+    /// Each `.chart` container's id and `data-drawn` value, in page order.
+    pub fn charts(&mut self) -> Result<Vec<ChartState>, PageError> {
+        let value = self.evaluate(
+            "Array.from(document.querySelectorAll('div.chart'))\
+             .map(chart => [chart.id, chart.dataset.drawn || null])",
+        )?;
+        Ok(value
+            .as_array()
+            .map(|charts| {
+                charts
+                    .iter()
+                    .map(|chart| ChartState {
+                        id: chart[0].as_str().unwrap_or_default().to_string(),
+                        drawn: chart[1].as_str().map(str::to_string),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// The page's recorded JavaScript errors (health.js), as text.
