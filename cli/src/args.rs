@@ -104,6 +104,11 @@ pub struct RunArgs {
     /// docs/report.schema.json).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write the report as one self-contained HTML file at the end: summary,
+    /// verdict, totals, and charts of rate, loss and latency over time and
+    /// of the whole run's latency distribution (opens offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Write one CSV row per stream per report interval to this file, as
     /// the run goes.
     #[arg(long, value_name = "FILE")]

@@ -257,6 +257,7 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
     let outputs = ReportFiles {
         json: run_args.json.clone(),
         csv: run_args.csv.clone(),
+        html: run_args.html.clone(),
     };
     execute(&plan, options, &outputs)
 }
@@ -266,6 +267,7 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
 struct ReportFiles {
     json: Option<std::path::PathBuf>,
     csv: Option<std::path::PathBuf>,
+    html: Option<std::path::PathBuf>,
 }
 
 /// Fails with one line naming the missing capabilities, if any.
@@ -282,7 +284,11 @@ fn require_privileges(enters_namespaces: bool) -> anyhow::Result<()> {
 /// returns the exit code.
 fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Result<u8> {
     require_privileges(plan.ports.iter().any(|port| port.namespace.is_some()))?;
-    let mut recorder = report::Recorder::new(files.csv.as_deref(), files.json.as_deref())?;
+    let mut recorder = report::Recorder::new(
+        files.csv.as_deref(),
+        files.json.as_deref(),
+        files.html.as_deref(),
+    )?;
     install_stop_handler();
     println!(
         "linerate {}: {} ({} stream(s), {} port(s))",
@@ -302,6 +308,9 @@ fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Res
     if let Some(path) = &files.json {
         recorder.write_json(path, plan, &report)?;
         println!("report: {}", path.display());
+    }
+    if let Some(path) = recorder.write_html(plan, &report)? {
+        println!("HTML report: {}", path.display());
     }
     Ok(if STOP.load(Ordering::Relaxed) {
         128 + STOP_SIGNAL.load(Ordering::Relaxed).clamp(1, 127) as u8

@@ -1,8 +1,10 @@
-//! The machine-readable reports: `--csv FILE` (one row per stream per
-//! interval, written as the run goes) and `--json FILE` (one document at the
-//! end: scenario, environment, interval series, per-stream totals, latency
-//! percentiles and verdict, as docs/report.schema.json describes; the series
-//! waits in a file beside it, so memory stays flat on long runs).
+//! The report files: `--csv FILE` (one row per stream per interval, written
+//! as the run goes), `--json FILE` (one document at the end: scenario,
+//! environment, interval series, per-stream totals, latency percentiles and
+//! verdict, as docs/report.schema.json describes) and `--html FILE` (the
+//! same document as a self-contained page with charts, linerate_web). The
+//! series waits in a file beside the JSON (or HTML) report until the end,
+//! so memory stays flat on long runs.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -65,30 +67,36 @@ impl LineFile {
     }
 }
 
-/// Where the JSON document's interval series waits until the run ends: one
-/// compact JSON object per line in a file beside the report, so that memory
-/// stays flat however long the run.
-fn intervals_path(json: &Path) -> PathBuf {
-    let mut name = json.as_os_str().to_owned();
+/// Where the interval series waits until the run ends: one compact JSON
+/// object per line in a file beside the report, so that memory stays flat
+/// however long the run.
+fn intervals_path(report: &Path) -> PathBuf {
+    let mut name = report.as_os_str().to_owned();
     name.push(".intervals");
     PathBuf::from(name)
 }
 
-/// Records intervals: CSV rows and the JSON document's series, both
+/// Records intervals: CSV rows and the report documents' series, both
 /// written to disk as they come (nothing grows in memory).
 #[derive(Debug, Default)]
 pub struct Recorder {
     csv: Option<LineFile>,
     intervals: Option<LineFile>,
+    /// The HTML report, created up front and written at the end.
+    html: Option<LineFile>,
     /// The first write error; reported when the run ends.
     failed: Option<ReportError>,
     started_unix_s: f64,
 }
 
 impl Recorder {
-    /// Creates the CSV file, and the JSON document's interval file, now (so
-    /// that a bad path fails before sending).
-    pub fn new(csv: Option<&Path>, json: Option<&Path>) -> Result<Recorder, ReportError> {
+    /// Creates the CSV file, the HTML report file and the documents'
+    /// interval file now (so that a bad path fails before sending).
+    pub fn new(
+        csv: Option<&Path>,
+        json: Option<&Path>,
+        html: Option<&Path>,
+    ) -> Result<Recorder, ReportError> {
         let csv = match csv {
             Some(path) => {
                 let mut file = LineFile::create(path.to_path_buf())?;
@@ -97,12 +105,17 @@ impl Recorder {
             }
             None => None,
         };
+        let html = html
+            .map(|path| LineFile::create(path.to_path_buf()))
+            .transpose()?;
         let intervals = json
+            .or(html.as_ref().map(|file| file.path.as_path()))
             .map(|path| LineFile::create(intervals_path(path)))
             .transpose()?;
         Ok(Recorder {
             csv,
             intervals,
+            html,
             failed: None,
             started_unix_s: unix_seconds(SystemTime::now()),
         })
@@ -151,18 +164,12 @@ impl Recorder {
         let (before, after) = text
             .split_once(INTERVALS_PLACEHOLDER)
             .unwrap_or((text.as_str(), ""));
-        let series = match self.intervals.take() {
-            Some(mut file) => {
-                file.flush()?;
-                Some(file.path)
-            }
-            None => None,
-        };
+        let series = self.flushed_series()?;
         let mut writer = LineFile::create(path.to_path_buf())?;
         let written = (|| -> std::io::Result<()> {
             writer.writer.write_all(before.as_bytes())?;
             writer.writer.write_all(b"\"intervals\": [")?;
-            if let Some(series) = &series {
+            if let Some(series) = series {
                 let reader = std::io::BufReader::new(File::open(series)?);
                 for (index, line) in std::io::BufRead::lines(reader).enumerate() {
                     writer
@@ -175,11 +182,59 @@ impl Recorder {
             writer.writer.write_all(after.as_bytes())?;
             writeln!(writer.writer)
         })();
-        if let Some(series) = &series {
-            let _ = std::fs::remove_file(series);
-        }
         written.map_err(report_error(path))?;
         writer.flush()
+    }
+
+    /// Writes the HTML report for the finished run to the file given to
+    /// [`Recorder::new`], the interval series streamed in from its file;
+    /// returns that file's path (None without `--html`).
+    pub fn write_html(
+        &mut self,
+        plan: &Plan,
+        report: &RunReport,
+    ) -> Result<Option<PathBuf>, ReportError> {
+        let Some(mut file) = self.html.take() else {
+            return Ok(None);
+        };
+        let document = ReportDocument::new(plan, report, self.started_unix_s, Vec::new());
+        let written = match self.flushed_series()? {
+            Some(series) => File::open(series).and_then(|spool| {
+                let lines = std::io::BufRead::lines(std::io::BufReader::new(spool));
+                linerate_web::write_report_html(&mut file.writer, &document, lines)
+            }),
+            None => {
+                linerate_web::write_report_html(&mut file.writer, &document, std::iter::empty())
+            }
+        };
+        written.map_err(report_error(&file.path))?;
+        file.flush()?;
+        Ok(Some(file.path))
+    }
+
+    /// The interval series' file, flushed, if there is one.
+    fn flushed_series(&mut self) -> Result<Option<&Path>, ReportError> {
+        match &mut self.intervals {
+            Some(file) => {
+                file.flush()?;
+                Ok(Some(file.path.as_path()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    /// The interval series' file goes once the reports are written, and an
+    /// HTML report file never written (the run failed) goes too.
+    fn drop(&mut self) {
+        for file in [self.intervals.take(), self.html.take()]
+            .into_iter()
+            .flatten()
+        {
+            drop(file.writer);
+            let _ = std::fs::remove_file(&file.path);
+        }
     }
 }
 
