@@ -4,6 +4,7 @@
 //! when SIGINT (130) or SIGTERM (143) stopped the run.
 
 mod args;
+mod endpoints_output;
 mod output;
 mod report;
 

@@ -10,6 +10,8 @@ use linerate_engine::run::{format_ns, IntervalReport, RunObserver, RunReport, Ru
 #[derive(Debug, Default)]
 pub struct LivePrinter {
     header_printed: bool,
+    /// The endpoints' counters at the previous interval, to difference.
+    previous_endpoints: Option<linerate_endpoints::EndpointsSnapshot>,
 }
 
 impl LivePrinter {
@@ -68,7 +70,16 @@ impl LivePrinter {
             // Nothing arrived during the drain: the summary says it all.
             return;
         }
-        if !self.header_printed {
+        if let Some(endpoints) = &report.endpoints {
+            crate::endpoints_output::print_interval(
+                report.elapsed.as_secs_f64(),
+                endpoints,
+                self.previous_endpoints.as_ref(),
+                report.length.as_secs_f64(),
+            );
+            self.previous_endpoints = Some(endpoints.clone());
+        }
+        if !self.header_printed && !report.streams.is_empty() {
             println!(
                 "{:>8}  {:<16} {:>11} {:>11} {:>10} {:>10} {:>8} {:>8} {:>10} {:>8}",
                 "time",
@@ -197,6 +208,9 @@ pub fn print_summary(report: &RunReport) {
         }
     }
     print_sequence_accounting(report);
+    if let Some(endpoints) = &report.endpoints {
+        crate::endpoints_output::print_summary(endpoints);
+    }
     for worker in &report.workers {
         let setup = &worker.setup;
         println!(

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorKind;
 
@@ -51,7 +51,7 @@ impl ErrorCounters {
 }
 
 /// Errors by kind (cumulative).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorCounts {
     /// Credentials refused (HTTP 401/403, FTP 530).
     pub access_denied: u64,
@@ -138,7 +138,7 @@ pub(crate) struct TcpCounters {
 }
 
 /// One direction of a TCP cross-connect (cumulative).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct DirectionCounts {
     /// Payload bytes written by the sending side.
     pub sent_bytes: u64,
@@ -147,7 +147,7 @@ pub struct DirectionCounts {
 }
 
 /// A TCP cross-connect's counters so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpCounts {
     /// The endpoint.
     pub name: String,
@@ -184,7 +184,7 @@ pub(crate) struct UrlCounters {
 }
 
 /// A URL endpoint's counters so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UrlCounts {
     /// The endpoint.
     pub name: String,
@@ -237,7 +237,7 @@ impl Default for PingCounters {
 }
 
 /// A ping endpoint's counters so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PingCounts {
     /// The endpoint.
     pub name: String,
@@ -301,7 +301,7 @@ pub(crate) struct FileIoCounters {
 }
 
 /// A File-IO endpoint's counters so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileIoCounts {
     /// The endpoint.
     pub name: String,
@@ -335,7 +335,7 @@ impl FileIoCounters {
 
 /// Every endpoint's cumulative counters at one moment: a report interval
 /// differences two of these.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointsSnapshot {
     /// Time since the endpoints started, seconds.
     pub elapsed_s: f64,
@@ -350,7 +350,7 @@ pub struct EndpointsSnapshot {
 }
 
 /// One direction of a TCP cross-connect, at the end.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpDirectionReport {
     /// Target, bits per second of payload (`None`: as fast as possible).
     pub target_bps: Option<u64>,
@@ -363,7 +363,7 @@ pub struct TcpDirectionReport {
 }
 
 /// A TCP cross-connect's final results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TcpReport {
     /// The endpoint.
     pub name: String,
@@ -378,7 +378,7 @@ pub struct TcpReport {
 }
 
 /// A URL endpoint's final results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UrlReport {
     /// The endpoint.
     pub name: String,
@@ -409,7 +409,7 @@ pub struct UrlReport {
 }
 
 /// A ping endpoint's final results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PingReport {
     /// The counters at the end.
     #[serde(flatten)]
@@ -425,7 +425,7 @@ pub struct PingReport {
 }
 
 /// A File-IO endpoint's final results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileIoReport {
     /// The counters at the end.
     #[serde(flatten)]
@@ -441,7 +441,7 @@ pub struct FileIoReport {
 }
 
 /// Every endpoint's final results.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EndpointsReport {
     /// How long the endpoints ran, seconds (start to stop).
     pub duration_s: f64,

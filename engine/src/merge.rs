@@ -217,7 +217,23 @@ pub fn merge_runs(parts: &[RunReport]) -> Result<RunReport, MergeError> {
             .filter(|window| *window > 0)
             .min()
             .unwrap_or(0),
+        endpoints: merged_endpoints(parts),
     })
+}
+
+/// Every part's endpoints side by side: each endpoint runs on one agent,
+/// so nothing is added up; the run lasted as long as the longest part.
+fn merged_endpoints(parts: &[RunReport]) -> Option<linerate_endpoints::EndpointsReport> {
+    let mut merged: Option<linerate_endpoints::EndpointsReport> = None;
+    for part in parts.iter().filter_map(|part| part.endpoints.as_ref()) {
+        let whole = merged.get_or_insert_with(Default::default);
+        whole.duration_s = whole.duration_s.max(part.duration_s);
+        whole.tcp.extend(part.tcp.iter().cloned());
+        whole.url.extend(part.url.iter().cloned());
+        whole.ping.extend(part.ping.iter().cloned());
+        whole.file_io.extend(part.file_io.iter().cloned());
+    }
+    merged
 }
 
 /// Adds one part's result for a stream, refusing a second sender or a
@@ -373,6 +389,7 @@ mod tests {
             stopped_on_request: false,
             pass: crate::scenario::PassCriteria::default(),
             duplicate_window: 4096,
+            endpoints: None,
         }
     }
 

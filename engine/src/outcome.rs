@@ -87,6 +87,8 @@ pub struct RunReport {
     /// How many sequence numbers back the receive counter still recognises
     /// a duplicate.
     pub duplicate_window: u64,
+    /// The endpoints' results (TCP, URL, ping, File-IO), when the run has any.
+    pub endpoints: Option<linerate_endpoints::EndpointsReport>,
 }
 
 impl RunReport {
@@ -156,6 +158,9 @@ impl RunReport {
                     ));
                 }
             }
+        }
+        if let Some(endpoints) = &self.endpoints {
+            failures.extend(linerate_endpoints::failures(endpoints, &pass.endpoints));
         }
         if self.interrupted {
             failures.push("the run was interrupted before every frame was sent".to_string());

@@ -54,6 +54,7 @@ impl ReportDocument {
             duplicate_window: report.duplicate_window,
             frames_unknown_stream: report.frames_unknown_stream,
             send_duration_s: report.send_duration.as_secs_f64(),
+            endpoints: report.endpoints.clone(),
         }
     }
 }
@@ -81,6 +82,10 @@ pub struct ReportDocument {
     pub frames_unknown_stream: u64,
     /// From the start of sending to the last frame sent.
     pub send_duration_s: f64,
+    /// The endpoints' results (TCP, URL, ping, File-IO; docs/endpoints.md);
+    /// absent when the scenario has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<linerate_endpoints::EndpointsReport>,
 }
 
 /// The document's `scenario_section` part.
@@ -302,16 +307,21 @@ impl Environment {
 /// The document's `interval_section` part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntervalSection {
-    /// Elapsed s.
+    /// Time since sending started at the end of the interval, seconds.
     pub elapsed_s: f64,
-    /// Length s.
+    /// The interval's length, seconds.
     pub length_s: f64,
+    /// True for the last interval, made after the drain.
     #[serde(rename = "final")]
     pub is_final: bool,
     /// Linerate's resident memory at the report, bytes (0 where /proc does not say).
     pub resident_bytes: u64,
-    /// Per-stream totals after the drain.
+    /// Each stream's totals so far and its rates and latency in the interval.
     pub streams: Vec<IntervalStream>,
+    /// The endpoints' cumulative counters at the end of the interval; absent
+    /// when the scenario has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<linerate_endpoints::EndpointsSnapshot>,
 }
 
 /// The document's `interval_stream` part.
@@ -350,6 +360,7 @@ impl From<&IntervalReport> for IntervalSection {
             length_s: report.length.as_secs_f64(),
             is_final: report.is_final,
             resident_bytes: report.resident_bytes,
+            endpoints: report.endpoints.clone(),
             streams: report
                 .streams
                 .iter()

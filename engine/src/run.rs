@@ -113,6 +113,10 @@ pub enum RunError {
         /// The cores there are.
         available: String,
     },
+    /// An endpoint on kernel sockets (TCP, URL, ping, File-IO) could not
+    /// be set up.
+    #[error("{0}")]
+    Endpoints(#[from] linerate_endpoints::EndpointError),
     /// A sender thread died.
     #[error("the sender thread for port {port:?} panicked; this is a linerate bug")]
     SenderPanicked {

@@ -5,13 +5,17 @@
 //! finish (join the senders, drain, final counts and report). [`drive`] is
 //! the one loop that takes a session from start to report; the CLI's run,
 //! the HTTP server and the suites all call it. A [`SessionControl`] is the
-//! handle other threads hold to stop the run or one stream.
+//! handle other threads hold to stop the run or one stream. Endpoints on
+//! kernel sockets (TCP, URL, ping, File-IO: the `linerate-endpoints` crate)
+//! run beside the streams in the same session: started and stopped with it,
+//! in its interval reports, its final report and its verdict.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam::channel;
+use linerate_endpoints::EndpointSet;
 
 use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
@@ -20,7 +24,7 @@ use crate::run::{
     attach_counters, attach_reflectors, preflight, resolve_router_macs, RunError, RunObserver,
     RunOptions, RunSetup, RxPort,
 };
-use crate::scenario::Plan;
+use crate::scenario::{Plan, StopCondition};
 use crate::senders::{open_senders, plan_workers, Sender};
 use crate::stats::{latency_summary, per_second, Aggregator, IntervalReport, StreamCounts};
 use crate::tx::{StreamSwitches, TxCounters, TxSummary};
@@ -150,6 +154,8 @@ pub struct Session {
     started: Option<Started>,
     aggregator: Aggregator,
     interrupted: bool,
+    /// The endpoints on kernel sockets, when the plan has any.
+    endpoints: Option<EndpointSet>,
 }
 
 impl std::fmt::Debug for Session {
@@ -202,6 +208,18 @@ impl Session {
             .iter()
             .map(|stream| stream.name.clone())
             .collect();
+        // Endpoints start last, once everything that can fail has opened; a
+        // duration run ends them on time, a frame-count run when the
+        // senders are done.
+        let endpoints = if plan.endpoints.is_empty() {
+            None
+        } else {
+            let duration = match plan.run.stop {
+                StopCondition::Duration(duration) => Some(duration),
+                StopCondition::FramesPerStream(_) => None,
+            };
+            Some(EndpointSet::start(plan.endpoints.clone(), duration)?)
+        };
         let aggregator = Aggregator::new(
             names.clone(),
             read_counts(&plan, &counters, &rx_ports),
@@ -231,6 +249,7 @@ impl Session {
             started: None,
             aggregator,
             interrupted: false,
+            endpoints,
         })
     }
 
@@ -288,27 +307,51 @@ impl Session {
     pub fn snapshot(&mut self) -> IntervalReport {
         let current = self.counts();
         let elapsed = self.elapsed();
-        self.aggregator.interval(current, elapsed, false)
+        let mut report = self.aggregator.interval(current, elapsed, false);
+        report.endpoints = self.endpoints.as_ref().map(EndpointSet::snapshot);
+        report
     }
 
-    /// True while any sender is still sending (or waiting to start).
+    /// True while any sender is still sending (or waiting to start), or
+    /// any endpoint is still running.
     pub fn is_sending(&self) -> bool {
-        self.senders
+        let senders_running = self
+            .senders
             .iter()
-            .any(|sender| !sender.handle.is_finished())
+            .any(|sender| !sender.handle.is_finished());
+        match &self.endpoints {
+            Some(endpoints) => {
+                let frame_count_run =
+                    matches!(self.plan.run.stop, StopCondition::FramesPerStream(_));
+                if frame_count_run && !senders_running && !self.senders.is_empty() {
+                    // A frame-count run ends its endpoints with its streams.
+                    endpoints.stop();
+                }
+                senders_running || !endpoints.is_finished()
+            }
+            None => senders_running,
+        }
     }
 
     /// Stops sending because the user interrupted the run (Ctrl-C): the
     /// report is marked interrupted and the verdict fails.
     pub fn interrupt(&mut self) {
         self.interrupted = true;
-        self.senders_stop.store(true, Ordering::Relaxed);
+        self.stop_everything();
     }
 
-    /// Passes a stop asked for through [`SessionControl`] on to the senders.
+    /// Passes a stop asked for through [`SessionControl`] on to the senders
+    /// and the endpoints.
     fn follow_control(&self) {
         if self.control.stop_requested() {
-            self.senders_stop.store(true, Ordering::Relaxed);
+            self.stop_everything();
+        }
+    }
+
+    fn stop_everything(&self) {
+        self.senders_stop.store(true, Ordering::Relaxed);
+        if let Some(endpoints) = &self.endpoints {
+            endpoints.stop();
         }
     }
 
@@ -339,10 +382,15 @@ impl Session {
         }
         let stopped_early = summaries.iter().any(|summary| summary.stopped_early);
         let final_counts = drain(&self.plan, &self.counters, &self.rx_ports);
-        let last = self
+        let mut last = self
             .aggregator
             .interval(final_counts.clone(), self.elapsed(), true);
-        let report = self.report(&summaries, final_counts, stopped_early);
+        let endpoints = self.endpoints.take().map(|endpoints| {
+            last.endpoints = Some(endpoints.snapshot());
+            endpoints.finish()
+        });
+        let mut report = self.report(&summaries, final_counts, stopped_early);
+        report.endpoints = endpoints;
         Ok((report, last))
     }
 
@@ -423,6 +471,7 @@ impl Session {
             stopped_on_request: !self.interrupted && stopped_early,
             pass: plan.pass.clone(),
             duplicate_window,
+            endpoints: None,
         }
     }
 }
@@ -432,7 +481,7 @@ impl Drop for Session {
     /// shutting down) stops its senders and waits for them; the receive
     /// counters detach as their links drop.
     fn drop(&mut self) {
-        self.senders_stop.store(true, Ordering::Relaxed);
+        self.stop_everything();
         self.start_signals.clear();
         for sender in std::mem::take(&mut self.senders) {
             let _ = sender.handle.join();

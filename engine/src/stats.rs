@@ -231,6 +231,9 @@ pub struct IntervalReport {
     /// This process's resident memory when the report was made, bytes (0
     /// where /proc does not say).
     pub resident_bytes: u64,
+    /// The endpoints' cumulative counters (TCP, URL, ping, File-IO), when
+    /// the run has any.
+    pub endpoints: Option<linerate_endpoints::EndpointsSnapshot>,
 }
 
 /// This process's resident memory in bytes, from /proc/self/statm.
@@ -312,6 +315,7 @@ impl Aggregator {
             streams,
             is_final,
             resident_bytes: resident_memory_bytes().unwrap_or(0),
+            endpoints: None,
         }
     }
 }

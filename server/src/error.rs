@@ -118,7 +118,12 @@ impl ApiError {
             | RunError::Mtu { .. }
             | RunError::AboveLinkSpeed { .. }
             | RunError::Template { .. }
-            | RunError::Core { .. } => StatusCode::BAD_REQUEST,
+            | RunError::Core { .. }
+            | RunError::Endpoints(
+                linerate_endpoints::EndpointError::Invalid { .. }
+                | linerate_endpoints::EndpointError::Namespace { .. },
+            ) => StatusCode::BAD_REQUEST,
+            RunError::Endpoints(_) => StatusCode::INTERNAL_SERVER_ERROR,
             RunError::Receive { .. }
             | RunError::Transmit { .. }
             | RunError::Reflect { .. }

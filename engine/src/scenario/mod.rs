@@ -174,10 +174,14 @@ impl Validator<'_> {
             port_index.insert(port.name.clone(), ports.len());
             ports.push(port);
         }
-        if raw.streams.is_empty() {
-            return Err(self
-                .map
-                .file_error("no [[stream]] tables: add at least one stream"));
+        let has_endpoints = !(raw.tcp.is_empty()
+            && raw.url.is_empty()
+            && raw.ping.is_empty()
+            && raw.file_io.is_empty());
+        if raw.streams.is_empty() && !has_endpoints {
+            return Err(self.map.file_error(
+                "no [[stream]] tables (nor [[tcp]], [[url]], [[ping]] or [[file_io]]): add at least one",
+            ));
         }
         if raw.streams.len() > usize::from(u16::MAX) {
             let span = raw.streams[usize::from(u16::MAX)].span();
