@@ -8,8 +8,10 @@ CARGO ?= cargo
 # vendored libbpf and libxdp; iproute2 builds the lab; tshark checks the
 # frames linerate writes, and ethtool reads veth queue counters, in the tests;
 # nginx, vsftpd and openssl (a test CA) are the servers the endpoint tests
-# fetch from, started in a lab namespace and stopped by the tests.
-DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool nginx vsftpd openssl
+# fetch from, started in a lab namespace and stopped by the tests; chromium
+# (with a font) opens the dashboard and the HTML report, promtool (from
+# prometheus) checks /metrics, python3 runs the scripting example.
+DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool nginx vsftpd openssl chromium fonts-dejavu-core prometheus python3
 
 .PHONY: all deps build demo test bench fuzz clean k8s-check k8s-caps-check
 
@@ -35,9 +37,13 @@ build: deps
 demo: build
 	./target/release/linerate demo
 
+# The Rust tests, then the checks that are not Rust tests (each counted as
+# one test in the closing line).
 test: deps
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log
+	$(MAKE) k8s-check
+	@echo "test result: ok. 1 passed; 0 failed; (make k8s-check)" >> target/test.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test.log
 	@leftover=$$(ip netns list | grep -E '^(lrtest-|linerate-)' || true); \
 	if [ -n "$$leftover" ]; then echo "linerate: tests left namespaces behind: $$leftover" >&2; exit 1; fi
