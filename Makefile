@@ -9,7 +9,7 @@ CARGO ?= cargo
 # frames linerate writes, and ethtool reads veth queue counters, in the tests.
 DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool
 
-.PHONY: all deps build demo test bench fuzz clean
+.PHONY: all deps build demo test bench fuzz clean vm-deps test-vm vm-build
 
 all: build
 
@@ -56,6 +56,38 @@ fuzz: deps
 	mkdir -p fuzz/corpus/scenario_parse && cp scenarios/*.toml fuzz/corpus/scenario_parse/
 	cd fuzz && $(CARGO) +nightly fuzz run -s none scenario_parse -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 	cd fuzz && $(CARGO) +nightly fuzz run -s none frame_recognise -- -max_total_time=$(FUZZ_SECONDS)
+
+# The VM lab (tests/vm/, docs/vm-lab.md): Debian's 6.1 and 6.12 LTS kernels
+# booted under qemu with virtme-ng on this machine's root file system, the
+# lab checks run inside each, a pass/fail table per kernel and the kernel
+# feature table in target/vm/. VM_KERNELS picks kernels (6.1, 6.12),
+# VM_CHECKS the checks (tests/vm/checks/), e.g. make test-vm VM_KERNELS=6.12.
+VM_DEB_PACKAGES := qemu-system-x86 kmod busybox-static
+VIRTME_NG_VERSION := 1.42
+VM_KERNELS ?= 6.1 6.12
+VM_CHECKS ?=
+vm-deps: deps
+	@missing=""; \
+	for package in $(VM_DEB_PACKAGES); do \
+		[ "$$(dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v vng >/dev/null && vng --version 2>/dev/null | grep -q '$(VIRTME_NG_VERSION)' || \
+		python3 -m pip install -q --root-user-action=ignore virtme-ng==$(VIRTME_NG_VERSION)
+
+# The binaries the VMs run, built on the host: linerate and the lab test
+# executables, listed by name in target/vm/test-binaries.txt.
+vm-build: deps
+	$(CARGO) build --release -p linerate
+	@mkdir -p target/vm
+	set -o pipefail; $(CARGO) test --release --no-run -p linerate-engine -p linerate 2>&1 | \
+		tee target/vm/build.log | sed -n 's|^ *Executable tests/\([a-z_]*\)\.rs (\(.*\))$$|\1 \2|p' > target/vm/test-binaries.txt
+
+test-vm: vm-deps vm-build
+	python3 tests/vm/vm_lab.py --host-features $(foreach kernel,$(VM_KERNELS),--kernel $(kernel)) $(foreach check,$(VM_CHECKS),--check $(check))
 
 clean:
 	$(CARGO) clean
