@@ -1,8 +1,12 @@
-# cli.sh: lab tests of cli/tests/cli.rs through the linerate binary: a run
-# with exact counts, doctor, and teardown after SIGKILL and Ctrl-C.
+# cli.sh: lab tests of cli/tests/cli.rs through the linerate binary that do
+# not depend on reaching a rate: lab up/down twice, teardown after SIGKILL,
+# doctor (its XDP feature line needs the netdev netlink family, 6.3+:
+# skipped before). Left out, as measured under TCG (docs/vm-lab.md): runs
+# whose verdict needs 20 to 60 kpps reached (the lab run, --force, busy
+# polling) and Ctrl-C (timed against a 50 kpps run).
 . "$(dirname "$0")/lib.sh"
+kernel_at_least 6.3 || SKIP_TESTS="doctor_reports_what_the_kernel_says_about_a_port=the kernel reports no XDP features before 6.3 (the netdev netlink family); the doctor check shows linerate saying so;$SKIP_TESTS"
 run_tests cli cli ${CLI_TESTS:-\
-    run_through_a_lab_passes_with_exact_counts \
-    doctor_reports_what_the_kernel_says_about_a_port \
+    lab_up_twice_and_down_twice_are_not_errors \
     sigkill_leaves_no_xdp_program_or_map_behind \
-    ctrl_c_stops_sending_and_reports_partial_results}
+    doctor_reports_what_the_kernel_says_about_a_port}
