@@ -315,6 +315,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--check", action="append", help="a check under tests/vm/checks/ (repeatable; default: those in checks/default.list)")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE given to the checks (repeatable)")
     parser.add_argument("--host-features", action="store_true", help="also measure the features check on the host kernel")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one short boot: the quickstart check only, 2 s, on 6.12 (unless --kernel), results in OUT/smoke")
     parser.add_argument("--skip-without-qemu", action="store_true", help="exit 0 with the reason when qemu cannot run at all")
     parser.add_argument("--cache", default=str(REPO / "target" / "vm-kernels"), help="where kernel packages are unpacked")
     parser.add_argument("--out", default=str(REPO / "target" / "vm"), help="results directory (the VMs' --rwdir lives here)")
@@ -325,6 +327,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     for item in args.env:
         if "=" not in item:
             parser.error(f"--env {item}: give KEY=VALUE")
+    if args.smoke:
+        args.kernel = args.kernel or ["6.12"]
+        args.check = args.check or ["quickstart"]
+        args.env = ["QUICKSTART_SECONDS=2"] + args.env
+        args.out = str(Path(args.out) / "smoke")
+        args.timeout = min(args.timeout, 300.0)
     return args
 
 
