@@ -61,8 +61,12 @@ fuzz: deps
 # booted under qemu with virtme-ng on this machine's root file system, the
 # lab checks run inside each, a pass/fail table per kernel and the kernel
 # feature table in target/vm/. VM_KERNELS picks kernels (6.1, 6.12),
-# VM_CHECKS the checks (tests/vm/checks/), e.g. make test-vm VM_KERNELS=6.12.
-VM_DEB_PACKAGES := qemu-system-x86 kmod busybox-static
+# VM_CHECKS the checks (tests/vm/checks/), e.g. make test-vm VM_KERNELS=6.12
+# VM_CHECKS="wifi nfs cifs". qemu, kmod and busybox boot the VMs; hostapd,
+# wpasupplicant, iw, wireless-regdb, nfs-kernel-server, samba and cifs-utils
+# serve the wifi, nfs and cifs checks (installing them starts no daemon).
+VM_DEB_PACKAGES := qemu-system-x86 kmod busybox-static \
+	hostapd wpasupplicant iw wireless-regdb nfs-kernel-server samba cifs-utils
 VIRTME_NG_VERSION := 1.42
 VM_KERNELS ?= 6.1 6.12
 VM_CHECKS ?=

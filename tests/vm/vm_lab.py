@@ -234,7 +234,8 @@ def parse_results(path: Path, run: KernelRun) -> None:
 
 def guest_command(rwdir: Path, checks: list[str], env: dict[str, str]) -> str:
     """The shell command the VM runs: guest.sh with the checks, then power-off."""
-    assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+    # VM_GUEST=1 tells the checks they are inside a VM (some refuse the host).
+    assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in {"VM_GUEST": "1", **env}.items())
     arguments = " ".join(shlex.quote(check) for check in checks)
     return f"{assignments} bash {shlex.quote(str(VM_DIR / 'guest.sh'))} {shlex.quote(str(rwdir))} {arguments}"
 

@@ -2,6 +2,7 @@
 # exit 0, veth named as the driver, and what it says of XDP features (the
 # netdev netlink family is 6.3+: older kernels must get a one-line note).
 . "$(dirname "$0")/lib.sh"
+need_vm
 need_linerate
 trap '"$LINERATE" lab down >/dev/null 2>&1' EXIT
 "$LINERATE" lab up > /dev/null || { echo "linerate lab up failed"; exit 1; }

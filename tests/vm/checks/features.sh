@@ -66,11 +66,11 @@ print(r["environment"]["rx"][0]["xdp_mode"].replace(" ", "_"), r["environment"][
 if [ "$status" = 0 ] && [ "$received" = 10000 ]; then
     row "10,000 frames at 10 kpps" pass "$(since "$started")" "sent $sent, received $received"
     case $xdp_mode in
-        *native*|driver*) feature "native XDP on veth" "yes (counter attached in ${xdp_mode//_/ } mode)" ;;
+        *native*|driver*) feature "native XDP on veth" "yes (counter in ${xdp_mode//_/ } mode)" ;;
         *) feature "native XDP on veth" "no: ${xdp_mode//_/ }" ;;
     esac
     wakeups=$(grep -oE '[0-9]+ wakeups' "$work/plain.txt" | head -n 1)
-    feature "need_wakeup (XDP_USE_NEED_WAKEUP)" "yes (bound with it; $wakeups for $sent frames)"
+    feature "need_wakeup (XDP_USE_NEED_WAKEUP)" "yes (bound with it; $wakeups for $sent frames at 10 kpps)"
 else
     row "10,000 frames at 10 kpps" fail "$(since "$started")" "exit $status: $(grep -m1 error "$work/plain.txt")"
     feature "native XDP on veth" "not measured (run failed)"
@@ -82,7 +82,7 @@ zc=$("$LINERATE" run "$work/plain.toml" --xsk-mode zero-copy 2>&1)
 zc_status=$?
 zc_line=$(grep -m1 'error' <<< "$zc" | cut -c1-160)
 if [ "$zc_status" = 2 ] && [ "$(grep -c error <<< "$zc")" = 1 ] && grep -q zero-copy <<< "$zc_line" && ! grep -qiE 'panick|verifier' <<< "$zc"; then
-    zc_text="zero-copy requested: refused in one line, exit 2"
+    zc_text="zero-copy on request: refused in one line, exit 2"
     row "zero-copy request on veth" pass 0 "$zc_line"
 elif [ "$zc_status" = 0 ]; then
     zc_text="zero-copy requested: granted"
@@ -91,7 +91,7 @@ else
     zc_text="zero-copy requested: exit $zc_status"
     row "zero-copy request on veth" fail 0 "exit $zc_status: $(tail -n 3 <<< "$zc" | tr '\n' ' ')"
 fi
-feature "AF_XDP mode (auto) on veth" "${xsk_mode:-not measured}; $zc_text"
+feature "AF_XDP mode on veth" "auto picks ${xsk_mode:-(not measured)}; $zc_text"
 
 # bpf_link: while `linerate count` holds the counter, its descriptors
 # include an XDP link (fdinfo link_type xdp).
@@ -106,7 +106,7 @@ for _ in $(seq 1 50); do
 done
 if [ -n "$link" ]; then
     link_id=$(awk '/^link_id:/ { print $2 }' "$link")
-    feature "bpf_link for XDP" "yes (the counter is held by XDP link $link_id)"
+    feature "bpf_link for XDP" "yes (the counter is held by an XDP link)"
     row "XDP counter through a bpf_link" pass "$(since "$started")" "link id $link_id"
 else
     feature "bpf_link for XDP" "no XDP link seen in linerate's descriptors"
@@ -137,7 +137,7 @@ if [ "$status" = 0 ] && [ "$received" = 1000 ]; then
 else
     line=$(grep -m1 error "$work/jumbo.txt" | cut -c1-200)
     if [ "$status" = 2 ] && [ "$(grep -c . "$work/jumbo.txt")" -le 3 ] && grep -qiE 'multi-buffer|XDP_USE_SG' <<< "$line" && ! grep -qiE 'panick|verifier' "$work/jumbo.txt"; then
-        feature "multi-buffer (9000-byte frames)" "no: refused in one line ($line)"
+        feature "multi-buffer (9000-byte frames)" "no: linerate refuses them in one line, exit 2 (XDP_USE_SG needs 6.6)"
         row "jumbo run, 9000-byte frames" pass "$(since "$started")" "refused in one line, exit 2: $line"
     else
         feature "multi-buffer (9000-byte frames)" "no: exit $status ($line)"

@@ -8,14 +8,14 @@ TEST_BINARIES=${TEST_BINARIES:-$REPO/target/vm/test-binaries.txt}
 # row NAME pass|fail|skip SECONDS DETAIL...
 row() {
     local name=$1 result=$2 seconds=$3; shift 3
-    printf 'ROW\t%s\t%s\t%s\t%s\t%s\n' "$VM_CHECK" "$name" "$result" "$seconds" "$(echo "$*" | tr '\t\n' '  ' | cut -c1-300)" >> "$VM_RESULTS"
+    printf 'ROW\t%s\t%s\t%s\t%s\t%s\n' "$VM_CHECK" "$name" "$result" "$seconds" "$(echo "$*" | tr '\t\n' '  ' | sed 's/ *$//' | cut -c1-300)" >> "$VM_RESULTS"
     echo "== $name: $result ($seconds s) $*"
 }
 
 # feature NAME VALUE...
 feature() {
     local name=$1; shift
-    printf 'FEATURE\t%s\t%s\n' "$name" "$(echo "$*" | tr '\t\n' '  ')" >> "$VM_RESULTS"
+    printf 'FEATURE\t%s\t%s\n' "$name" "$(echo "$*" | tr '\t\n' '  ' | sed 's/ *$//')" >> "$VM_RESULTS"
     echo "== feature $name: $*"
 }
 
@@ -29,6 +29,12 @@ test_binary() {
     local path
     path=$(awk -v name="$1" '$1 == name { print $2 }' "$TEST_BINARIES" 2>/dev/null | tail -n 1)
     [ -n "$path" ] && [ -x "$REPO/$path" ] && echo "$REPO/$path"
+}
+
+# need_vm: the check changes machine-wide state (fixed lab names, kernel
+# modules, daemons): run it only inside a VM the runner booted.
+need_vm() {
+    [ "${VM_GUEST:-}" = 1 ] || { echo "$VM_CHECK runs only inside the VM lab's VM (VM_GUEST=1)"; exit 77; }
 }
 
 # need_linerate: fail the check unless the linerate binary was built.

@@ -3,6 +3,7 @@
 # QUICKSTART_SECONDS (3), every frame counted exactly, `linerate lab down`,
 # and no namespace left.
 . "$(dirname "$0")/lib.sh"
+need_vm
 need_linerate
 seconds=${QUICKSTART_SECONDS:-3}
 frames=$((seconds * 10000))
