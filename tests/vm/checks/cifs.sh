@@ -27,7 +27,6 @@ cat > "$work/smb.conf" <<CONF
     interfaces = lo
     bind interfaces only = yes
     map to guest = Bad User
-    server min protocol = SMB3
     disable netbios = yes
     smb ports = 445
     lock directory = $state/lock
@@ -48,7 +47,8 @@ cat > "$work/smb.conf" <<CONF
 CONF
 started=$(now)
 modprobe cifs || { row "smbd up" fail 0 "modprobe cifs failed"; exit 1; }
-smbd --foreground --no-process-group --configfile="$work/smb.conf" > "$work/smbd.out" 2>&1 &
+# smbd leads its own process group (it signals that group when it stops).
+smbd --foreground --configfile="$work/smb.conf" > "$work/smbd.out" 2>&1 &
 smbd_pid=$!
 for _ in $(seq 1 100); do
     (exec 3<>/dev/tcp/127.0.0.1/445) 2>/dev/null && break

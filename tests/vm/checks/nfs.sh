@@ -36,11 +36,17 @@ echo 10 > /proc/fs/nfsd/nfsv4gracetime 2>/dev/null
 echo 10 > /proc/fs/nfsd/nfsv4leasetime 2>/dev/null
 rpcbind -f -w > "$work/rpcbind.log" 2>&1 &
 pids+=($!)
-sleep 1
+for _ in $(seq 1 100); do
+    rpcinfo -p 127.0.0.1 > /dev/null 2>&1 && break
+    sleep 0.2
+done
 exportfs -o rw,fsid=0,no_subtree_check,no_root_squash,insecure "127.0.0.1:$export_dir" &&
 rpc.nfsd 4 && { rpc.mountd -F > "$work/mountd.log" 2>&1 & pids+=($!); } || {
-    row "nfsd up" fail "$(since "$started")" "exportfs or rpc.nfsd failed"; exit 1; }
-sleep 1
+    row "nfsd up" fail "$(since "$started")" "exportfs or rpc.nfsd failed: $(tail -n 1 "$VM_OUT/nfs.log")"; exit 1; }
+for _ in $(seq 1 100); do
+    rpcinfo -p 127.0.0.1 2>/dev/null | grep -q mountd && break
+    sleep 0.2
+done
 row "nfsd up" pass "$(since "$started")" "tmpfs exported to 127.0.0.1 (fsid=0); versions $(cat /proc/fs/nfsd/versions)"
 
 head -c 1048576 /dev/urandom > "$work/payload"
