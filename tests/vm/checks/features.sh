@@ -144,4 +144,3 @@ else
         row "jumbo run, 9000-byte frames" fail "$(since "$started")" "exit $status, received ${received:-?}: $line"
     fi
 fi
-feature "kernel" "$(uname -r)"
