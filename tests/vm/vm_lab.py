@@ -295,6 +295,11 @@ def results_table(run: KernelRun) -> str:
     return "\n".join(lines) + "\n"
 
 
+def missing_cell(run: KernelRun) -> str:
+    """A feature cell with no measurement: the host runs only the features check."""
+    return "(VM only)" if run.label == "host" else "not measured"
+
+
 def feature_table(runs: list[KernelRun]) -> str:
     """The kernel feature table: one row per feature, one column per kernel."""
     names: list[str] = []
@@ -305,7 +310,7 @@ def feature_table(runs: list[KernelRun]) -> str:
     header = "| feature | " + " | ".join(f"{run.version}" for run in runs) + " |"
     lines = [header, "| --- |" + " --- |" * len(runs)]
     for name in names:
-        cells = [run.features.get(name, "not measured").replace("|", "\\|") for run in runs]
+        cells = [run.features.get(name, missing_cell(run)).replace("|", "\\|") for run in runs]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
