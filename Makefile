@@ -9,7 +9,7 @@ CARGO ?= cargo
 # frames linerate writes, and ethtool reads veth queue counters, in the tests.
 DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool
 
-.PHONY: all deps build demo test bench fuzz clean vm-deps test-vm vm-build
+.PHONY: all deps build demo test bench fuzz clean vm-deps test-vm
 
 all: build
 
@@ -82,15 +82,13 @@ vm-deps: deps
 	@command -v vng >/dev/null && vng --version 2>/dev/null | grep -q '$(VIRTME_NG_VERSION)' || \
 		python3 -m pip install -q --root-user-action=ignore virtme-ng==$(VIRTME_NG_VERSION)
 
-# The binaries the VMs run, built on the host: linerate and the lab test
-# executables, listed by name in target/vm/test-binaries.txt.
-vm-build: deps
+# The VMs run binaries built here: linerate and the lab test executables,
+# listed by name in target/vm/test-binaries.txt.
+test-vm: vm-deps
 	$(CARGO) build --release -p linerate
 	@mkdir -p target/vm
 	set -o pipefail; $(CARGO) test --release --no-run -p linerate-engine -p linerate 2>&1 | \
 		tee target/vm/build.log | sed -n 's|^ *Executable tests/\([a-z_]*\)\.rs (\(.*\))$$|\1 \2|p' > target/vm/test-binaries.txt
-
-test-vm: vm-deps vm-build
 	python3 tests/vm/vm_lab.py --host-features $(foreach kernel,$(VM_KERNELS),--kernel $(kernel)) $(foreach check,$(VM_CHECKS),--check $(check))
 
 clean:
