@@ -13,7 +13,7 @@ CARGO ?= cargo
 # prometheus) checks /metrics, python3 runs the scripting example.
 DEB_PACKAGES := clang llvm m4 libelf-dev zlib1g-dev libpcap-dev pkg-config make gcc iproute2 tshark ethtool nginx vsftpd openssl chromium fonts-dejavu-core prometheus python3
 
-.PHONY: all deps build demo test bench fuzz clean k8s-check k8s-caps-check
+.PHONY: all deps build demo test bench fuzz clean k8s-check k8s-caps-check vm-deps test-vm
 
 all: build
 
@@ -39,11 +39,13 @@ demo: build
 
 # The Rust tests, then the checks that are not Rust tests (each counted as
 # one test in the closing line).
-test: deps
+test: deps vm-deps
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace --all-targets --no-fail-fast 2>&1 | tee target/test.log
 	$(MAKE) k8s-check
 	@echo "test result: ok. 1 passed; 0 failed; (make k8s-check)" >> target/test.log
+	python3 tests/vm/vm_lab.py --smoke --skip-without-qemu --env LINERATE=$(CURDIR)/target/debug/linerate
+	@echo "test result: ok. 1 passed; 0 failed; (VM smoke)" >> target/test.log
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test.log
 	@leftover=$$(ip netns list | grep -E '^(lrtest-|linerate-)' || true); \
 	if [ -n "$$leftover" ]; then echo "linerate: tests left namespaces behind: $$leftover" >&2; exit 1; fi
@@ -115,3 +117,38 @@ k8s-caps-check: deps k8s-check
 
 clean:
 	$(CARGO) clean
+
+# The VM lab (tests/vm/, docs/vm-lab.md): Debian's 6.1 and 6.12 LTS kernels
+# booted under qemu with virtme-ng on this machine's root file system, the
+# lab checks run inside each, a pass/fail table per kernel and the kernel
+# feature table in target/vm/. VM_KERNELS picks kernels (6.1, 6.12),
+# VM_CHECKS the checks (tests/vm/checks/), e.g. make test-vm VM_KERNELS=6.12
+# VM_CHECKS="wifi nfs cifs". qemu, kmod and busybox boot the VMs; hostapd,
+# wpasupplicant, iw, wireless-regdb, nfs-kernel-server, samba and cifs-utils
+# serve the wifi, nfs and cifs checks (installing them starts no daemon).
+VM_DEB_PACKAGES := qemu-system-x86 kmod busybox-static \
+	hostapd wpasupplicant iw wireless-regdb nfs-kernel-server samba cifs-utils
+VIRTME_NG_VERSION := 1.42
+VM_KERNELS ?= 6.1 6.12
+VM_CHECKS ?=
+vm-deps: deps
+	@missing=""; \
+	for package in $(VM_DEB_PACKAGES); do \
+		[ "$$(dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v vng >/dev/null && vng --version 2>/dev/null | grep -q '$(VIRTME_NG_VERSION)' || \
+		python3 -m pip install -q --root-user-action=ignore virtme-ng==$(VIRTME_NG_VERSION)
+
+# The VMs run binaries built here: linerate and the lab test executables,
+# listed by name in target/vm/test-binaries.txt.
+test-vm: vm-deps
+	$(CARGO) build --release -p linerate
+	@mkdir -p target/vm
+	set -o pipefail; $(CARGO) test --release --no-run -p linerate-engine -p linerate 2>&1 | \
+		tee target/vm/build.log | sed -n 's|^ *Executable tests/\([a-z_]*\)\.rs (\(.*\))$$|\1 \2|p' > target/vm/test-binaries.txt
+	python3 tests/vm/vm_lab.py --host-features $(foreach kernel,$(VM_KERNELS),--kernel $(kernel)) $(foreach check,$(VM_CHECKS),--check $(check))
+

@@ -104,6 +104,21 @@ pub enum TxError {
         /// What failed, for every mode tried.
         reason: String,
     },
+    /// Frames span several chunks, and the kernel has no multi-buffer
+    /// AF_XDP (`XDP_USE_SG`, Linux 6.6): the same socket binds without it.
+    #[error(
+        "cannot send frames over {CHUNK_DATA_LEN} bytes on {interface} queue {queue}: they need multi-buffer AF_XDP \
+         (XDP_USE_SG, Linux 6.6 or later), which this kernel ({kernel}) refuses; use frames of at most \
+         {CHUNK_DATA_LEN} bytes, or a newer kernel"
+    )]
+    NoMultiBuffer {
+        /// The interface.
+        interface: String,
+        /// The queue.
+        queue: u32,
+        /// The running kernel's release.
+        kernel: String,
+    },
     /// A frame could not be written into the UMEM.
     #[error("cannot write a frame into the UMEM: {0}")]
     Template(String),
@@ -783,7 +798,48 @@ fn open_socket(
             Err(error) => failures.push(format!("{mode}: {error}")),
         }
     }
+    if multi_buffer && binds_without_scatter_gather(&if_name, queue) {
+        return Err(TxError::NoMultiBuffer {
+            interface: interface.to_string(),
+            queue,
+            kernel: kernel_release(),
+        });
+    }
     Err(socket_error(failures.join("; ")))
+}
+
+/// Whether a small copy-mode socket binds on the queue without
+/// `XDP_USE_SG`: when it does and the multi-buffer bind failed, the kernel
+/// lacks multi-buffer AF_XDP (older than 6.6).
+fn binds_without_scatter_gather(if_name: &Interface, queue: u32) -> bool {
+    let Ok((umem, _descs)) = create_umem(RING_SIZE) else {
+        return false;
+    };
+    let Ok(tx_size) = queue_size(RING_SIZE) else {
+        return false;
+    };
+    let Ok(rx_size) = queue_size(RING_SIZE) else {
+        return false;
+    };
+    let config = SocketConfig::builder()
+        .tx_queue_size(tx_size)
+        .rx_queue_size(rx_size)
+        .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
+        .bind_flags(BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP)
+        .build();
+    // SAFETY: the UMEM is new and not shared with any other socket; the
+    // socket is closed again when the returned queues drop here.
+    matches!(
+        unsafe { Socket::new(config, &umem, if_name, queue) },
+        Ok((_, _, Some(_)))
+    )
+}
+
+/// The running kernel's release (`uname -r`), for messages.
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|release| release.trim().to_string())
+        .unwrap_or_else(|_| "unknown release".to_string())
 }
 
 fn create_umem(frame_count: u32) -> Result<(Umem, Vec<FrameDesc>), TxError> {
