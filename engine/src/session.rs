@@ -167,8 +167,9 @@ impl Session {
     /// the senders, which then wait for [`Session::start`]. Dropping the
     /// session instead detaches and closes everything.
     pub fn prepare(plan: &Plan, options: RunOptions) -> Result<Session, RunError> {
-        preflight(plan)?;
-        let (plan, router_macs) = resolve_router_macs(plan)?;
+        let plan = crate::line_rate::resolve_line_rates(plan)?;
+        preflight(&plan)?;
+        let (plan, router_macs) = resolve_router_macs(&plan)?;
         let generators = plan
             .streams
             .iter()
