@@ -489,7 +489,8 @@ impl Suite<'_> {
     fn rates(&self, size: usize, load: f64) -> Vec<Rate> {
         (0..self.plan.streams.len())
             .map(|index| Rate::FramesPerSecond {
-                millipps: (max_fps(self.settings, &self.line, index, size) * load * 1000.0).round()
+                // Rounded down: a full line's rate never asks for more than the line.
+                millipps: (max_fps(self.settings, &self.line, index, size) * load * 1000.0).floor()
                     as u64,
             })
             .collect()

@@ -99,20 +99,38 @@ impl RunObserver for Quiet {
     fn interval(&mut self, _report: &IntervalReport) {}
 }
 
+/// How often a trial tries to open its senders: the previous trial's
+/// AF_XDP sockets on the same queues are released by the kernel shortly
+/// after they close, not at once.
+const OPEN_ATTEMPTS: u32 = 5;
+/// The wait between those attempts.
+const OPEN_RETRY_WAIT: Duration = Duration::from_millis(200);
+
 /// Runs `plan` on a session; `None` when `stop` interrupted it.
 pub fn run_plan(
     plan: &Plan,
     options: RunOptions,
     stop: &AtomicBool,
 ) -> Result<Option<RunReport>, RunError> {
-    let session = Session::prepare(plan, options)?;
+    let mut attempt = 1;
+    let session = loop {
+        match Session::prepare(plan, options) {
+            Ok(session) => break session,
+            Err(RunError::Transmit { .. }) if attempt < OPEN_ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(OPEN_RETRY_WAIT);
+            }
+            Err(error) => return Err(error),
+        }
+    };
     let report = drive(session, stop, &mut Quiet)?;
     Ok((!report.interrupted).then_some(report))
 }
 
 /// The trial's verdict: a loss above the tolerance is a loss; otherwise a
-/// sender that did not send every frame, or sent them slower than
-/// [`GENERATOR_REACHED`] of the offered rate, is generator limited.
+/// sender that sent fewer than [`GENERATOR_REACHED`] of the trial's frames
+/// (the run's deadline cut it short), or sent them slower than that share
+/// of the offered rate, is generator limited.
 pub fn verdict(
     report: &RunReport,
     plan: &Plan,
@@ -136,7 +154,7 @@ pub fn verdict(
         .zip(&plan.streams)
         .any(|(result, stream)| {
             let expected = stream.frames_to_send(plan.run.stop);
-            let short = result.counts.frames_sent < expected;
+            let short = (result.counts.frames_sent as f64) < expected as f64 * GENERATOR_REACHED;
             let slow = load == TrialLoad::Continuous
                 && result.target_fps.is_finite()
                 && result.tx_fps < result.target_fps * GENERATOR_REACHED;
