@@ -300,8 +300,8 @@ pub fn print_tables(report: &SuiteReport) {
     if !report.back_to_back.is_empty() {
         println!("\nBack-to-back (RFC 2544 26.4)");
         println!(
-            "{:>10} {:>14} {:>12}  {}",
-            "frame B", "burst rate", "mean frames", "longest whole burst per trial"
+            "{:>10} {:>14} {:>12}  longest whole burst per trial",
+            "frame B", "burst rate", "mean frames"
         );
         for result in &report.back_to_back {
             let bursts: Vec<String> = result.bursts.iter().map(u64::to_string).collect();

@@ -209,6 +209,12 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
 
 fn command_bench_rfc2544(bench_args: &args::BenchArgs) -> anyhow::Result<u8> {
     let plan = load_plan(&bench_args.file)?;
+    if plan.rfc2544.is_none() {
+        return Err(anyhow!(
+            "{}: no [rfc2544] table; add one (see docs/rfc2544.md), e.g. [rfc2544] trial_duration = \"10s\"",
+            plan.source
+        ));
+    }
     require_privileges(plan.ports.iter().any(|port| port.namespace.is_some()))?;
     let options = RunOptions {
         xsk_mode: bench_args.xsk_mode.map(|mode| match mode {

@@ -209,10 +209,7 @@ mod tests {
                 2 => Some(Verdict::Pass),
                 _ => None,
             }
-            .map(|verdict| {
-                assert!(load > 0.0);
-                verdict
-            })
+            .inspect(|_| assert!(load > 0.0))
         });
         assert_eq!(end.found, Some(0.5));
         assert!(!end.complete);

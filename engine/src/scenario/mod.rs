@@ -1128,4 +1128,6 @@ impl Validator<'_> {
 }
 
 #[cfg(test)]
+mod suite_tests;
+#[cfg(test)]
 mod tests;
