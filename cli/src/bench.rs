@@ -38,6 +38,15 @@ fn verdict_text(verdict: Verdict) -> &'static str {
     }
 }
 
+/// The verdict as the CSV and JSON name it.
+fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "pass",
+        Verdict::Loss => "loss",
+        Verdict::GeneratorLimited => "generator_limited",
+    }
+}
+
 fn format_duration(duration: Duration) -> String {
     let seconds = duration.as_secs();
     if seconds >= 3600 {
@@ -129,7 +138,7 @@ fn write_csv_rows(out: &mut BufWriter<File>, record: &TrialRecord) -> std::io::R
             record.load,
             record.offered_percent_line,
             record.burst_frames.map_or(String::new(), |f| f.to_string()),
-            verdict_text(record.verdict),
+            verdict_name(record.verdict),
             stream.stream,
             stream.offered_fps,
             stream.sent,

@@ -683,14 +683,15 @@ impl Suite<'_> {
             } else {
                 lost as f64 * 100.0 / sent as f64
             };
+            let generator_limited = record.verdict == Verdict::GeneratorLimited;
             points.push(LossPoint {
                 load,
                 offered_percent_line: record.offered_percent_line,
                 offered_fps: record.streams[0].offered_fps,
                 loss_percent: loss,
-                generator_limited: record.verdict == Verdict::GeneratorLimited,
+                generator_limited,
             });
-            Some(loss)
+            Some((loss, !generator_limited))
         });
         if complete {
             self.report.frame_loss.push(FrameLossResult {

@@ -69,17 +69,21 @@ pub fn throughput_search(
 pub const FRAME_LOSS_STEPS: [f64; 10] = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
 
 /// RFC 2544 26.3: trials from 100 % down in 10 % steps until two
-/// successive trials lose nothing; `trial` returns the frames lost, percent.
-/// Returns the (load, loss %) points in the order tried.
-pub fn frame_loss_steps(trial: &mut dyn FnMut(f64) -> Option<f64>) -> (Vec<(f64, f64)>, bool) {
+/// successive trials lose nothing; `trial` returns the frames lost, percent,
+/// and whether the sender reached the load (a trial it did not reach says
+/// nothing about the path, so it is not one of the two). Returns the (load,
+/// loss %) points in the order tried.
+pub fn frame_loss_steps(
+    trial: &mut dyn FnMut(f64) -> Option<(f64, bool)>,
+) -> (Vec<(f64, f64)>, bool) {
     let mut points = Vec::new();
     let mut lossless_in_a_row = 0;
     for load in FRAME_LOSS_STEPS {
-        let Some(loss) = trial(load) else {
+        let Some((loss, reached)) = trial(load) else {
             return (points, false);
         };
         points.push((load, loss));
-        lossless_in_a_row = if loss == 0.0 {
+        lossless_in_a_row = if loss == 0.0 && reached {
             lossless_in_a_row + 1
         } else {
             0
@@ -218,18 +222,24 @@ mod tests {
     #[test]
     fn frame_loss_steps_down_until_two_lossless_trials() {
         // A path forwarding 55 % of max_rate.
-        let (points, complete) =
-            frame_loss_steps(&mut |load: f64| Some(((load - 0.55) / load * 100.0).max(0.0)));
+        let (points, complete) = frame_loss_steps(&mut |load: f64| {
+            Some((((load - 0.55) / load * 100.0).max(0.0), true))
+        });
         assert!(complete);
         let loads: Vec<f64> = points.iter().map(|(load, _)| *load).collect();
         assert_eq!(loads, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]);
         assert!((points[0].1 - 45.0).abs() < 1e-9);
         // A lossless first trial still needs a second.
-        let (points, _) = frame_loss_steps(&mut |_| Some(0.0));
+        let (points, _) = frame_loss_steps(&mut |_| Some((0.0, true)));
         assert_eq!(points.len(), 2);
         // Loss at every step: all ten.
-        let (points, _) = frame_loss_steps(&mut |_| Some(1.0));
+        let (points, _) = frame_loss_steps(&mut |_| Some((1.0, true)));
         assert_eq!(points.len(), 10);
+        // A sender that cannot reach 100 % and 90 %: those lose nothing but
+        // do not count.
+        let (points, _) = frame_loss_steps(&mut |load: f64| Some((0.0, load < 0.85)));
+        let loads: Vec<f64> = points.iter().map(|(load, _)| *load).collect();
+        assert_eq!(loads, [1.0, 0.9, 0.8, 0.7]);
     }
 
     #[test]
