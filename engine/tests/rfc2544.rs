@@ -148,8 +148,9 @@ fn throughput_through_a_shaper_is_its_rate_at_each_frame_size() {
         assert!((result.mbps_l2 - result.fps_total * (size * 8) as f64 / 1e6).abs() < 1e-6);
         assert!(result.trials >= 2);
     }
-    // Every trial is logged, and sent exactly its rate for the trial's
-    // length: the learning frames are not in it.
+    // Every trial is logged; none sent more than its rate for the trial's
+    // length (the learning frames are not in it), and a pass sent it all
+    // but for the 1 % a busy machine's sender may fall short by.
     assert_eq!(
         report.trials.len() as u32,
         report
@@ -160,13 +161,21 @@ fn throughput_through_a_shaper_is_its_rate_at_each_frame_size() {
     );
     for trial in &report.trials {
         let stream = &trial.streams[0];
-        let expected = (stream.offered_fps * trial_seconds).floor() as u64;
+        let expected = (stream.offered_fps * trial_seconds).round() as u64;
         assert!(
-            stream.sent == expected || trial.verdict == Verdict::GeneratorLimited,
+            stream.sent <= expected,
             "trial {}: sent {} of {expected}",
             trial.number,
             stream.sent
         );
+        if trial.verdict == Verdict::Pass {
+            assert!(
+                stream.sent as f64 >= expected as f64 * 0.99,
+                "trial {}: passed, sent {} of {expected}",
+                trial.number,
+                stream.sent
+            );
+        }
     }
 }
 
