@@ -130,6 +130,32 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Of the time from the run's start to `since_start_ns`, how much the
+    /// stream spent sending: less the start delay and the gaps between
+    /// bursts, plus one frame interval for a burst's last frame (frame i of
+    /// a burst is due i/R after its start, so N frames on schedule take N/R
+    /// of sending time, as in continuous mode). The achieved rate of a
+    /// delayed or bursty stream is its frames over this.
+    pub fn sending_time_ns(&self, rate: Rate, since_start_ns: u64) -> u64 {
+        let since = since_start_ns.saturating_sub(duration_ns(self.start_delay));
+        let Some(bursts) = self.bursts else {
+            return since;
+        };
+        let period = burst_period_ns(rate, bursts);
+        if period == 0 || bursts.count == 0 {
+            return since;
+        }
+        let gaps = (u128::from(since) / period).min(u128::from(bursts.count - 1));
+        let interval = match rate {
+            Rate::FramesPerSecond { millipps } if millipps > 0 => SCALE / u128::from(millipps),
+            _ => 0,
+        };
+        let sending = (u128::from(since) + interval).saturating_sub(gaps * bursts.gap.as_nanos());
+        u64::try_from(sending).unwrap_or(u64::MAX)
+    }
+}
+
 /// A burst's length plus its gap, in ns: N frames at the rate take N/R.
 fn burst_period_ns(rate: Rate, bursts: Bursts) -> u128 {
     let length = match rate {
@@ -501,6 +527,22 @@ mod tests {
         assert!(!pacer.is_done());
         assert_eq!(pacer.due(5 * MS), 0);
         assert!(pacer.is_done());
+    }
+
+    #[test]
+    fn sending_time_leaves_out_the_delay_and_the_gaps() {
+        let schedule = Schedule {
+            start_delay: Duration::from_millis(100),
+            ..bursts(3, 5, 10)
+        };
+        // The last of 15 frames at 1000 fps: burst 2 starts at 30 ms, its
+        // frame 4 at 34 ms, after the 100 ms delay: 15 ms of sending.
+        assert_eq!(schedule.sending_time_ns(pps(1000), 134 * MS), 15 * MS);
+        let continuous = Schedule {
+            start_delay: Duration::from_millis(100),
+            ..Schedule::CONTINUOUS
+        };
+        assert_eq!(continuous.sending_time_ns(pps(1000), 150 * MS), 50 * MS);
     }
 
     #[test]

@@ -8,12 +8,22 @@
 
 mod common;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use common::{capture, is_linerate_frame, run_recorded, run_text};
 use linerate_engine::frame::{SizeMix, SIMPLE_IMIX};
 use linerate_engine::lab::{Lab, LabSpec};
 use linerate_engine::run::RunOptions;
 use linerate_engine::scenario;
 use linerate_engine::CountedFrames;
+
+/// The tests here check timing; two senders at once on a small machine
+/// hold each other up, so they take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn turn() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A stream table with extra keys after the lab's own.
 fn stream_with(spec: &LabSpec, name: &str, size: usize, rate: &str, extra: &str) -> String {
@@ -22,6 +32,7 @@ fn stream_with(spec: &LabSpec, name: &str, size: usize, rate: &str, extra: &str)
 
 #[test]
 fn k_bursts_of_n_frames_arrive_exactly_with_the_gaps_between_them() {
+    let _turn = turn();
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
     let spec = lab.spec();
     let (bursts, frames) = (5_usize, 200_usize);
@@ -61,6 +72,14 @@ fn k_bursts_of_n_frames_arrive_exactly_with_the_gaps_between_them() {
         "K x N received"
     );
     assert_eq!(stream.frames_lost(), 0);
+    // The achieved rate is the rate within the bursts: the gaps are not
+    // counted against it, so the default verdict passes.
+    let percent = stream.rate_percent().expect("a paced stream");
+    assert!(
+        (97.0..=103.0).contains(&percent),
+        "rate {percent} % of target"
+    );
+    assert!(report.passed(), "{:?}", report.failures());
 
     let mut times: Vec<u64> = captured
         .join()
@@ -83,11 +102,6 @@ fn k_bursts_of_n_frames_arrive_exactly_with_the_gaps_between_them() {
         [199, 399, 599, 799],
         "a long gap after every 200th frame, and nowhere else"
     );
-    for &index in &long {
-        // 100 ms of gap plus one frame interval, less a busy machine's
-        // scheduling slack at the end of a burst.
-        assert!(gaps[index] >= 80_000_000, "gap {} ns", gaps[index]);
-    }
     // Bursts start a period apart: 2 ms of burst plus the 100 ms gap,
     // counted from the start so that no lateness accumulates.
     let starts: Vec<u64> = [0, 200, 400, 600, 800].iter().map(|i| times[*i]).collect();
@@ -109,12 +123,13 @@ fn k_bursts_of_n_frames_arrive_exactly_with_the_gaps_between_them() {
 
 #[test]
 fn a_single_burst_a_start_delay_and_a_stop_time_give_exact_counts() {
+    let _turn = turn();
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
     let spec = lab.spec();
     let text = format!(
         "[run]\nduration = \"2s\"\nreport_interval = \"100ms\"\n{}{}{}",
         spec.port_tables(),
-        stream_with(spec, "burst", 60, "200kpps", "mode = { burst = 3000 }"),
+        stream_with(spec, "burst", 60, "200kpps", "mode = { burst = 20000 }"),
         stream_with(
             spec,
             "window",
@@ -126,12 +141,21 @@ fn a_single_burst_a_start_delay_and_a_stop_time_give_exact_counts() {
     let (report, recorder) = run_text(&text);
     let burst = &report.streams[0];
     let window = &report.streams[1];
-    assert_eq!(burst.counts.frames_sent, 3000);
-    assert_eq!(burst.counts.rx.frames, 3000);
+    assert_eq!(burst.counts.frames_sent, 20_000);
+    assert_eq!(burst.counts.rx.frames, 20_000);
     assert_eq!(window.counts.frames_sent, 7000, "10 kpps for 700 ms");
     assert_eq!(window.counts.rx.frames, 7000);
-    // The delayed stream sent nothing in the first 400 ms, and nothing
-    // after 1.3 s.
+    for stream in [burst, window] {
+        let percent = stream.rate_percent().expect("a paced stream");
+        assert!(
+            (97.0..=103.0).contains(&percent),
+            "{}: rate {percent} % of target",
+            stream.name
+        );
+    }
+    assert!(report.passed(), "{:?}", report.failures());
+    // The delayed stream sent nothing before its start, about half by
+    // 1 s, and stopped at its stop time, not at the run's 2 s.
     let sent_by = |elapsed: f64| {
         recorder
             .intervals
@@ -142,11 +166,21 @@ fn a_single_burst_a_start_delay_and_a_stop_time_give_exact_counts() {
             .unwrap_or(0)
     };
     assert_eq!(sent_by(0.45), 0, "nothing before the start delay");
-    assert_eq!(sent_by(1.95), 7000, "all sent by the stop time");
+    let by_one_second = sent_by(1.0);
+    assert!(
+        (3_500..=6_500).contains(&by_one_second),
+        "sent {by_one_second} by 1 s, about 5,000"
+    );
+    assert!(
+        report.send_duration < std::time::Duration::from_millis(1_400),
+        "sending ended at {:?}, at the stop time (1.2 s)",
+        report.send_duration
+    );
 }
 
 #[test]
 fn imix_is_exact_per_cycle_in_the_pcap_and_on_the_receive_side() {
+    let _turn = turn();
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
     let spec = lab.spec();
     let cycles = 1000_u64;
@@ -198,6 +232,7 @@ fn pcap_frame_sizes(pcap: &[u8]) -> Vec<usize> {
 
 #[test]
 fn ten_percent_of_veths_ten_gigabits_sends_the_right_frame_rate() {
+    let _turn = turn();
     let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
     let spec = lab.spec();
     // 1518 bytes on the wire, 1538 at L1: 10 % of 10 Gbit/s is 81,274 fps.
