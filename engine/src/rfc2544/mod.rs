@@ -400,6 +400,25 @@ fn trial_latency(report: &RunReport, index: usize) -> Option<TrialLatency> {
         })
 }
 
+/// Each stream's counts in a trial's report, offered `rates`.
+fn trial_streams(report: &RunReport, rates: &[Rate]) -> Vec<TrialStream> {
+    report
+        .streams
+        .iter()
+        .enumerate()
+        .map(|(index, stream)| TrialStream {
+            stream: stream.name.clone(),
+            offered_fps: rates[index].frames_per_second(),
+            sent: stream.counts.frames_sent,
+            received: stream.counts.rx.frames,
+            lost: stream.frames_lost(),
+            loss_percent: stream.loss_percent(),
+            tx_fps: stream.tx_fps,
+            latency: trial_latency(report, index),
+        })
+        .collect()
+}
+
 /// Min of mins, max of maxes, count-weighted means of the rest.
 fn combine_latency(all: &[TrialLatency]) -> Option<TrialLatency> {
     let count: u64 = all.iter().map(|latency| latency.count).sum();
@@ -538,50 +557,16 @@ impl Suite<'_> {
         let plan = trial_plan(self.plan, self.settings, size, &rates, trial_load);
         if self.settings.learning_frames > 0 {
             let learning = learning_plan(&plan, self.settings.learning_frames);
-            match run_plan(&learning, self.options, self.stop) {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    self.report.interrupted = true;
-                    return None;
-                }
-                Err(error) => {
-                    self.error = Some(error);
-                    return None;
-                }
-            }
+            self.session(&learning)?;
         }
-        let report = match run_plan(&plan, self.options, self.stop) {
-            Ok(Some(report)) => report,
-            Ok(None) => {
-                self.report.interrupted = true;
-                return None;
-            }
-            Err(error) => {
-                self.error = Some(error);
-                return None;
-            }
-        };
+        let report = self.session(&plan)?;
         let verdict = verdict(
             &report,
             &plan,
             self.settings.loss_tolerance_percent,
             trial_load,
         );
-        let streams = report
-            .streams
-            .iter()
-            .enumerate()
-            .map(|(index, stream)| TrialStream {
-                stream: stream.name.clone(),
-                offered_fps: rates[index].frames_per_second(),
-                sent: stream.counts.frames_sent,
-                received: stream.counts.rx.frames,
-                lost: stream.frames_lost(),
-                loss_percent: stream.loss_percent(),
-                tx_fps: stream.tx_fps,
-                latency: trial_latency(&report, index),
-            })
-            .collect();
+        let streams = trial_streams(&report, &rates);
         let record = TrialRecord {
             number,
             test,
@@ -596,6 +581,22 @@ impl Suite<'_> {
         self.observer.trial_done(&record);
         self.report.trials.push(record.clone());
         Some((record, report))
+    }
+
+    /// Runs one session of the suite; `None` when interrupted (marked in
+    /// the report) or when it failed (the error kept for the caller).
+    fn session(&mut self, plan: &Plan) -> Option<RunReport> {
+        match run_plan(plan, self.options, self.stop) {
+            Ok(Some(report)) => Some(report),
+            Ok(None) => {
+                self.report.interrupted = true;
+                None
+            }
+            Err(error) => {
+                self.error = Some(error);
+                None
+            }
+        }
     }
 
     /// 26.1 at `size`; the load found (0 when nothing passed), `None` when interrupted.

@@ -134,97 +134,25 @@ impl Validator<'_> {
         streams: &[StreamPlan],
     ) -> Result<Rfc2544Plan, ScenarioError> {
         let key = |name: &str| format!("rfc2544.{name}");
-        let smallest = streams
-            .iter()
-            .map(|stream| stream.frame.min_frame_size() + FCS_BYTES)
-            .max()
-            .unwrap_or(64);
-        let frame_sizes = match &raw.frame_sizes {
-            None => DEFAULT_FRAME_SIZES.to_vec(),
-            Some(sizes) => {
-                if sizes.get_ref().is_empty() {
-                    return Err(self.error(
-                        sizes.span(),
-                        &key("frame_sizes"),
-                        "give at least one frame size, e.g. [64, 512, 1518]",
-                    ));
-                }
-                let mut checked = Vec::new();
-                for size in sizes.get_ref() {
-                    if *size < smallest as i64 || *size > (MAX_FRAME_SIZE + FCS_BYTES) as i64 {
-                        return Err(self.error(
-                            sizes.span(),
-                            &key("frame_sizes"),
-                            format!("{size} is out of range: sizes are on the wire (with FCS), {smallest} to {} bytes for these streams", MAX_FRAME_SIZE + FCS_BYTES),
-                        ));
-                    }
-                    checked.push(*size as usize);
-                }
-                checked
-            }
-        };
-        let duration = |value: &Option<Spanned<String>>,
-                        name: &str,
-                        default: Duration|
-         -> Result<Duration, ScenarioError> {
-            match value {
-                None => Ok(default),
-                Some(text) => units::parse_duration(text.get_ref())
-                    .map_err(|message| self.error(text.span(), &key(name), message)),
-            }
-        };
-        let trial_duration = duration(
+        let frame_sizes = self.suite_frame_sizes(raw, streams)?;
+        let trial_duration = self.suite_duration(
             &raw.trial_duration,
             "trial_duration",
             DEFAULT_TRIAL_DURATION,
         )?;
         if trial_duration < Duration::from_millis(10) {
-            let span = raw
-                .trial_duration
-                .as_ref()
-                .map_or(span.clone(), Spanned::span);
+            let span = raw.trial_duration.as_ref().map_or(span, Spanned::span);
             return Err(self.error(
                 span,
                 &key("trial_duration"),
                 "must be at least 10ms (RFC 2544: 60s)",
             ));
         }
-        let wait_after_trial = duration(
+        let wait_after_trial = self.suite_duration(
             &raw.wait_after_trial,
             "wait_after_trial",
             DEFAULT_WAIT_AFTER_TRIAL,
         )?;
-        let tests = match &raw.tests {
-            None => vec![
-                SuiteTest::Throughput,
-                SuiteTest::Latency,
-                SuiteTest::FrameLoss,
-                SuiteTest::BackToBack,
-            ],
-            Some(names) => {
-                let mut tests = Vec::new();
-                for name in names.get_ref() {
-                    let test = match name.as_str() {
-                        "throughput" => SuiteTest::Throughput,
-                        "latency" => SuiteTest::Latency,
-                        "frame_loss" => SuiteTest::FrameLoss,
-                        "back_to_back" => SuiteTest::BackToBack,
-                        other => return Err(self.error(
-                            names.span(),
-                            &key("tests"),
-                            format!("{other:?} is not a test: \"throughput\", \"latency\", \"frame_loss\" or \"back_to_back\""),
-                        )),
-                    };
-                    if !tests.contains(&test) {
-                        tests.push(test);
-                    }
-                }
-                if tests.is_empty() {
-                    return Err(self.error(names.span(), &key("tests"), "name at least one test"));
-                }
-                tests
-            }
-        };
         let loss_tolerance_percent = match &raw.loss_tolerance {
             None => 0.0,
             Some(value) => self.suite_percent(value, &key("loss_tolerance"))?,
@@ -244,41 +172,138 @@ impl Validator<'_> {
                 true,
             )?,
         };
-        let positive =
-            |value: &Option<Spanned<i64>>, name: &str| -> Result<Option<u64>, ScenarioError> {
-                match value {
-                    None => Ok(None),
-                    Some(count) if *count.get_ref() >= 1 => Ok(Some(*count.get_ref() as u64)),
-                    Some(count) => Err(self.error(count.span(), &key(name), "must be 1 or more")),
-                }
-            };
-        let trials = positive(&raw.trials, "trials")?.map_or(DEFAULT_TRIALS, |trials| {
-            trials.min(u64::from(u32::MAX)) as u32
-        });
-        let learning_frames = match &raw.learning_frames {
-            None => 0,
-            Some(count) => u64::try_from(*count.get_ref()).map_err(|_| {
-                self.error(
-                    count.span(),
-                    &key("learning_frames"),
-                    "must be zero or more",
-                )
-            })?,
-        };
-        let back_to_back_max_frames =
-            positive(&raw.back_to_back_max_frames, "back_to_back_max_frames")?;
+        let trials = self
+            .suite_count(&raw.trials, "trials", 1)?
+            .map_or(DEFAULT_TRIALS, |trials| {
+                trials.min(u64::from(u32::MAX)) as u32
+            });
         Ok(Rfc2544Plan {
             frame_sizes,
             trial_duration,
-            tests,
+            tests: self.suite_tests(raw)?,
             loss_tolerance_percent,
             resolution,
             max_rate,
             trials,
             wait_after_trial,
-            learning_frames,
-            back_to_back_max_frames,
+            learning_frames: self
+                .suite_count(&raw.learning_frames, "learning_frames", 0)?
+                .unwrap_or(0),
+            back_to_back_max_frames: self.suite_count(
+                &raw.back_to_back_max_frames,
+                "back_to_back_max_frames",
+                1,
+            )?,
         })
+    }
+
+    /// `frame_sizes`: on the wire, each at least what every stream's
+    /// headers need.
+    fn suite_frame_sizes(
+        &self,
+        raw: &RawRfc2544,
+        streams: &[StreamPlan],
+    ) -> Result<Vec<usize>, ScenarioError> {
+        let Some(sizes) = &raw.frame_sizes else {
+            return Ok(DEFAULT_FRAME_SIZES.to_vec());
+        };
+        let key = "rfc2544.frame_sizes";
+        if sizes.get_ref().is_empty() {
+            return Err(self.error(
+                sizes.span(),
+                key,
+                "give at least one frame size, e.g. [64, 512, 1518]",
+            ));
+        }
+        let smallest = streams
+            .iter()
+            .map(|stream| stream.frame.min_frame_size() + FCS_BYTES)
+            .max()
+            .unwrap_or(64);
+        let largest = MAX_FRAME_SIZE + FCS_BYTES;
+        sizes
+            .get_ref()
+            .iter()
+            .map(|&size| match usize::try_from(size) {
+                Ok(size) if (smallest..=largest).contains(&size) => Ok(size),
+                _ => Err(self.error(
+                    sizes.span(),
+                    key,
+                    format!("{size} is out of range: sizes are on the wire (with FCS), {smallest} to {largest} bytes for these streams"),
+                )),
+            })
+            .collect()
+    }
+
+    /// `tests`: names, each once, in the order given.
+    fn suite_tests(&self, raw: &RawRfc2544) -> Result<Vec<SuiteTest>, ScenarioError> {
+        let Some(names) = &raw.tests else {
+            return Ok(vec![
+                SuiteTest::Throughput,
+                SuiteTest::Latency,
+                SuiteTest::FrameLoss,
+                SuiteTest::BackToBack,
+            ]);
+        };
+        let mut tests = Vec::new();
+        for name in names.get_ref() {
+            let test = match name.as_str() {
+                "throughput" => SuiteTest::Throughput,
+                "latency" => SuiteTest::Latency,
+                "frame_loss" => SuiteTest::FrameLoss,
+                "back_to_back" => SuiteTest::BackToBack,
+                other => return Err(self.error(
+                    names.span(),
+                    "rfc2544.tests",
+                    format!("{other:?} is not a test: \"throughput\", \"latency\", \"frame_loss\" or \"back_to_back\""),
+                )),
+            };
+            if !tests.contains(&test) {
+                tests.push(test);
+            }
+        }
+        if tests.is_empty() {
+            return Err(self.error(names.span(), "rfc2544.tests", "name at least one test"));
+        }
+        Ok(tests)
+    }
+
+    /// A duration key of the table, or its default.
+    fn suite_duration(
+        &self,
+        value: &Option<Spanned<String>>,
+        name: &str,
+        default: Duration,
+    ) -> Result<Duration, ScenarioError> {
+        match value {
+            None => Ok(default),
+            Some(text) => units::parse_duration(text.get_ref())
+                .map_err(|message| self.error(text.span(), &format!("rfc2544.{name}"), message)),
+        }
+    }
+
+    /// A count key of the table, at least `least`.
+    fn suite_count(
+        &self,
+        value: &Option<Spanned<i64>>,
+        name: &str,
+        least: u64,
+    ) -> Result<Option<u64>, ScenarioError> {
+        match value {
+            None => Ok(None),
+            Some(count) => match u64::try_from(*count.get_ref()) {
+                Ok(count) if count >= least => Ok(Some(count)),
+                _ => Err(self.error(
+                    count.span(),
+                    &format!("rfc2544.{name}"),
+                    if least == 0 {
+                        "must be zero or more"
+                    } else {
+                        "must be 1 or more"
+                    },
+                )),
+            },
+        }
     }
 
     /// A percentage given as a number (5) or text ("5%").
