@@ -30,7 +30,12 @@ pub enum TrialLoad {
 }
 
 /// The plan one trial runs: `base` with every stream at `wire_size`
-/// bytes, `rates[i]`, and `load`; the drain is the suite's wait.
+/// bytes, `rates[i]`, and `load`; the drain is the suite's wait. A
+/// continuous trial's streams stop after the trial duration (their stop
+/// time: exactly rate × duration frames each), and the run's own end comes
+/// [`late_allowance`] later, so that a sender a busy machine held up still
+/// sends every frame (and shows as generator limited if it fell behind by
+/// more than 1 %) instead of being cut off.
 pub fn trial_plan(
     base: &Plan,
     suite: &Rfc2544Plan,
@@ -43,7 +48,9 @@ pub fn trial_plan(
     plan.run.drain = suite.wait_after_trial;
     plan.run.report_interval = suite.trial_duration.max(Duration::from_millis(100));
     plan.run.stop = match load {
-        TrialLoad::Continuous => StopCondition::Duration(suite.trial_duration),
+        TrialLoad::Continuous => {
+            StopCondition::Duration(suite.trial_duration + late_allowance(suite.trial_duration))
+        }
         TrialLoad::Burst(frames) => StopCondition::FramesPerStream(frames),
     };
     plan.pass = PassCriteria {
@@ -58,7 +65,10 @@ pub fn trial_plan(
         stream.line_percent = None;
         stream.fault = None;
         stream.schedule = match load {
-            TrialLoad::Continuous => Schedule::CONTINUOUS,
+            TrialLoad::Continuous => Schedule {
+                stop_after: Some(suite.trial_duration),
+                ..Schedule::CONTINUOUS
+            },
             TrialLoad::Burst(frames) => Schedule {
                 bursts: Some(Bursts {
                     count: 1,
@@ -70,6 +80,12 @@ pub fn trial_plan(
         };
     }
     plan
+}
+
+/// How long after a trial's duration its run still lets a late sender
+/// finish: half the trial, at least 100 ms and at most 2 s.
+pub fn late_allowance(trial: Duration) -> Duration {
+    (trial / 2).clamp(Duration::from_millis(100), Duration::from_secs(2))
 }
 
 /// The learning frames' plan: `frames` per stream at the trial's rates
