@@ -10,7 +10,7 @@ pub mod search;
 pub mod trial;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -740,13 +740,4 @@ impl Suite<'_> {
         });
         true
     }
-}
-
-/// How long the suite's trials took so far, for an ETA.
-pub fn mean_trial_time(trials: &[TrialRecord]) -> Option<Duration> {
-    (!trials.is_empty()).then(|| {
-        Duration::from_secs_f64(
-            trials.iter().map(|trial| trial.wall_seconds).sum::<f64>() / trials.len() as f64,
-        )
-    })
 }
