@@ -67,6 +67,30 @@ mod tests {
     }
 
     #[test]
+    fn a_port_without_a_link_speed_is_named_with_what_to_do() {
+        // Loopback reports no speed.
+        let port = PortPlan {
+            name: "lo-port".to_string(),
+            interface: "lo".to_string(),
+            namespace: None,
+            queues: 1,
+            cores: Vec::new(),
+            xsk_mode: None,
+        };
+        let error = port_line_bps(&port).expect_err("no speed on lo");
+        let message = error.to_string();
+        assert!(
+            message.starts_with("port \"lo-port\": the link speed of lo is unknown"),
+            "{message}"
+        );
+        assert!(
+            message.contains("give the rate in frames/s or bits/s"),
+            "{message}"
+        );
+        assert!(!message.contains('\n'));
+    }
+
+    #[test]
     fn an_imix_uses_its_average_size() {
         let mix = crate::frame::SizeMix::new(&crate::frame::SIMPLE_IMIX).expect("valid");
         let rate = line_share_rate(100.0, 10e9, mix.average());
