@@ -145,10 +145,12 @@ fn a_single_burst_a_start_delay_and_a_stop_time_give_exact_counts() {
     assert_eq!(burst.counts.rx.frames, 20_000);
     assert_eq!(window.counts.frames_sent, 7000, "10 kpps for 700 ms");
     assert_eq!(window.counts.rx.frames, 7000);
+    // The achieved rate leaves the start delay out; at least the default
+    // verdict's 90 % (a busy machine holds a sender up for a few ms).
     for stream in [burst, window] {
         let percent = stream.rate_percent().expect("a paced stream");
         assert!(
-            (97.0..=103.0).contains(&percent),
+            (90.0..=103.0).contains(&percent),
             "{}: rate {percent} % of target",
             stream.name
         );
