@@ -83,6 +83,12 @@ pub enum Command {
     /// Serve the JSON HTTP API (scenarios, runs, live stats and events,
     /// reports, Prometheus metrics) and the live dashboard.
     Serve(ServeArgs),
+    /// Run a benchmark suite over a scenario's streams (each stream a direction).
+    Bench {
+        /// Which suite.
+        #[command(subcommand)]
+        suite: BenchSuite,
+    },
     /// Build the lab, run the quickstart scenario, print the report, remove the lab.
     Demo {
         /// Scenario to run instead of the built-in quickstart.
@@ -147,6 +153,34 @@ pub struct ServeArgs {
     /// Write every finished run's report here as <run-id>.json.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+}
+
+/// `linerate bench` suites.
+#[derive(Debug, Subcommand)]
+pub enum BenchSuite {
+    /// RFC 2544: throughput, latency, frame loss rate and back-to-back per
+    /// frame size, as the scenario's [rfc2544] table says (docs/rfc2544.md).
+    Rfc2544(BenchArgs),
+}
+
+/// Options of `linerate bench rfc2544`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// The scenario file (TOML) with an [rfc2544] table.
+    pub file: PathBuf,
+    /// Write the suite's results as one JSON document to this file
+    /// (schema: docs/rfc2544.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write one CSV row per trial and stream to this file, as the suite goes.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// AF_XDP bind mode for every port, over the scenario's `xsk_mode`.
+    #[arg(long, value_enum)]
+    pub xsk_mode: Option<XskModeArg>,
+    /// Detach an XDP program already on a receiving port instead of refusing.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `--xsk-mode` values.

@@ -4,6 +4,7 @@
 //! when SIGINT (130) or SIGTERM (143) stopped the run.
 
 mod args;
+mod bench;
 mod endpoints_output;
 mod output;
 mod report;
@@ -21,7 +22,7 @@ use linerate_engine::scenario::{self, Plan};
 use linerate_engine::tx::{BusyPoll, XskModeRequest};
 use linerate_engine::CountedFrames;
 
-use args::{Args, Command, LabAction, RunArgs, ServeArgs, XskModeArg};
+use args::{Args, BenchSuite, Command, LabAction, RunArgs, ServeArgs, XskModeArg};
 
 /// The quickstart scenario, built in so that `linerate demo` runs anywhere.
 const QUICKSTART: &str = include_str!("../../scenarios/quickstart.toml");
@@ -80,6 +81,9 @@ fn main() -> ExitCode {
             namespace,
         } => command_doctor(&interface, namespace.as_deref()),
         Command::Serve(serve_args) => command_serve(&serve_args),
+        Command::Bench {
+            suite: BenchSuite::Rfc2544(bench_args),
+        } => command_bench_rfc2544(&bench_args),
         Command::Demo { scenario } => command_demo(scenario.as_deref()),
     };
     match outcome {
@@ -261,6 +265,39 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
         html: run_args.html.clone(),
     };
     execute(&plan, options, &outputs)
+}
+
+fn command_bench_rfc2544(bench_args: &args::BenchArgs) -> anyhow::Result<u8> {
+    let plan = load_plan(&bench_args.file)?;
+    if plan.rfc2544.is_none() {
+        return Err(anyhow!(
+            "{}: no [rfc2544] table; add one (see docs/rfc2544.md), e.g. [rfc2544] trial_duration = \"10s\"",
+            plan.source
+        ));
+    }
+    require_privileges(plan.ports.iter().any(|port| port.namespace.is_some()))?;
+    let options = RunOptions {
+        xsk_mode: bench_args.xsk_mode.map(|mode| match mode {
+            XskModeArg::Auto => XskModeRequest::Auto,
+            XskModeArg::Copy => XskModeRequest::Copy,
+            XskModeArg::ZeroCopy => XskModeRequest::ZeroCopy,
+        }),
+        force_xdp: bench_args.force,
+        ..RunOptions::default()
+    };
+    install_stop_handler();
+    let interrupted = bench::run(
+        &plan,
+        options,
+        &STOP,
+        bench_args.json.as_deref(),
+        bench_args.csv.as_deref(),
+    )?;
+    Ok(if interrupted {
+        128 + STOP_SIGNAL.load(Ordering::Relaxed).clamp(1, 127) as u8
+    } else {
+        EXIT_PASS
+    })
 }
 
 /// Where the machine-readable reports go, if anywhere.

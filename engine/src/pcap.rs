@@ -93,7 +93,13 @@ pub fn write_plan_frames<W: Write>(plan: &Plan, count: u64, out: W) -> Result<u6
         sources.push(Source {
             buffer: generator.template().to_vec(),
             generator,
-            pacer: Pacer::new(stream.rate, stream.frames_to_send(plan.run.stop), 1, 0),
+            pacer: Pacer::new(
+                stream.rate,
+                stream.schedule,
+                stream.frames_to_send(plan.run.stop),
+                1,
+                0,
+            ),
             sequence: 0,
         });
     }

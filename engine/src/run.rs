@@ -61,6 +61,14 @@ pub enum RunError {
         /// The link speed the driver reports.
         speed_mbps: u64,
     },
+    /// A rate in % of the link speed on a port whose driver reports none.
+    #[error("port {port:?}: the link speed of {interface} is unknown (its driver reports none), so a rate in % of the line cannot be turned into frames/s; give the rate in frames/s or bits/s (\"100kpps\", \"1Gbps\")")]
+    UnknownLinkSpeed {
+        /// The port.
+        port: String,
+        /// Its interface (and namespace).
+        interface: String,
+    },
     /// The receive program could not be loaded or attached.
     #[error("port {port:?} ({interface}): {source}")]
     Receive {

@@ -71,6 +71,7 @@ pub(crate) fn open_senders(
                 stream_id: stream.id,
                 generator: generators[usize::from(stream.id)].clone(),
                 rate: stream.rate,
+                schedule: stream.schedule,
                 frames_to_send: stream.frames_to_send(plan.run.stop),
                 fault: stream.fault,
             })

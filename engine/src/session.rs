@@ -175,8 +175,9 @@ impl Session {
     /// the senders, which then wait for [`Session::start`]. Dropping the
     /// session instead detaches and closes everything.
     pub fn prepare(plan: &Plan, options: RunOptions) -> Result<Session, RunError> {
-        preflight(plan)?;
-        let (plan, router_macs) = resolve_router_macs(plan)?;
+        let plan = crate::line_rate::resolve_line_rates(plan)?;
+        preflight(&plan)?;
+        let (plan, router_macs) = resolve_router_macs(&plan)?;
         let generators = plan
             .streams
             .iter()
@@ -414,17 +415,19 @@ impl Session {
             .filter_map(|rx| rx.counter.totals().ok())
             .map(|totals| totals.frames_unknown_stream)
             .sum();
-        // Each stream's rate is over the time it was running: from the start
-        // to its last frame, less the time it was stopped.
+        // Each stream's rate is over the time it was sending: from the start
+        // to its last frame, less the time it was stopped, its start delay
+        // and the gaps between its bursts.
         let mut stream_durations = vec![Duration::ZERO; plan.streams.len()];
         for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
-            if let Some(duration) = stream_durations.get_mut(usize::from(times.stream_id)) {
-                *duration = Duration::from_nanos(
-                    times
-                        .last_frame_ns
-                        .saturating_sub(start_ns)
-                        .saturating_sub(times.paused_ns),
-                );
+            let index = usize::from(times.stream_id);
+            if let (Some(duration), Some(stream)) =
+                (stream_durations.get_mut(index), plan.streams.get(index))
+            {
+                let sending = stream
+                    .schedule
+                    .sending_time_ns(stream.rate, times.last_frame_ns.saturating_sub(start_ns));
+                *duration = Duration::from_nanos(sending.saturating_sub(times.paused_ns));
             }
         }
         let streams = plan

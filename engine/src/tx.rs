@@ -20,7 +20,7 @@ use xsk_rs::{CompQueue, FrameDesc, Socket, TxQueue, Umem};
 
 use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
-use crate::pacer::Pacer;
+use crate::pacer::{Pacer, Schedule};
 use crate::sequence::{FaultCounts, SequenceFault, SequenceSource};
 use crate::types::Rate;
 pub use crate::types::{BusyPoll, XskMode, XskModeRequest};
@@ -139,6 +139,8 @@ pub struct TxStreamSetup {
     pub generator: FrameGenerator,
     /// The stream's rate.
     pub rate: Rate,
+    /// Continuous or bursts, start delay and stop time.
+    pub schedule: Schedule,
     /// How many frames to send in all.
     pub frames_to_send: u64,
     /// Sequence faults to inject on purpose.
@@ -422,7 +424,13 @@ impl TxWorker {
             }
             states.push(StreamState {
                 stream_id: setup.stream_id,
-                pacer: Pacer::new(setup.rate, setup.frames_to_send, batch_limit, 0),
+                pacer: Pacer::new(
+                    setup.rate,
+                    setup.schedule,
+                    setup.frames_to_send,
+                    batch_limit,
+                    0,
+                ),
                 generator: setup.generator,
                 bytes_sent: 0,
                 sequence: SequenceSource::new(setup.fault),

@@ -119,6 +119,7 @@ impl ApiError {
             | RunError::AboveLinkSpeed { .. }
             | RunError::Template { .. }
             | RunError::Core { .. }
+            | RunError::UnknownLinkSpeed { .. }
             | RunError::Endpoints(
                 linerate_endpoints::EndpointError::Invalid { .. }
                 | linerate_endpoints::EndpointError::Namespace { .. },

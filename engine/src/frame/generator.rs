@@ -63,6 +63,7 @@ enum SizeCursor {
         span: u64,
         rng: SplitMix64,
     },
+    Mix(super::mix::MixCursor),
 }
 
 impl SizeCursor {
@@ -85,6 +86,7 @@ impl SizeCursor {
                     rng,
                 }
             }
+            SizeRule::Mix(mix) => SizeCursor::Mix(super::mix::MixCursor::new(mix)),
         }
     }
 
@@ -93,6 +95,7 @@ impl SizeCursor {
         match *self {
             SizeCursor::Fixed(size) => size,
             SizeCursor::Increment { current, .. } | SizeCursor::Random { current, .. } => current,
+            SizeCursor::Mix(ref mix) => mix.current(),
         }
     }
 
@@ -111,6 +114,7 @@ impl SizeCursor {
             } => {
                 *current = *min + (rng.next_u64() % *span) as usize;
             }
+            SizeCursor::Mix(mix) => mix.advance(),
         }
     }
 }

@@ -3,10 +3,12 @@
 //! second per core ([`generator`]).
 
 mod generator;
+pub mod mix;
 pub mod spec;
 mod sweep;
 
 pub use generator::{mac_to_u128, FrameError, FrameGenerator};
+pub use mix::{SizeMix, SIMPLE_IMIX};
 pub use spec::{
     FrameSpec, IpHeader, PayloadPattern, SizeRule, SplitMix64, Sweep, SweepCombine, SweepField,
     SweepMode, Vlan,

@@ -62,6 +62,8 @@ pub enum SizeRule {
         /// PRNG seed.
         seed: u64,
     },
+    /// Weighted sizes (IMIX), exact over each cycle of the weights.
+    Mix(super::mix::SizeMix),
 }
 
 impl SizeRule {
@@ -70,6 +72,7 @@ impl SizeRule {
         match *self {
             SizeRule::Fixed(size) => size,
             SizeRule::Increment { max, .. } | SizeRule::Random { max, .. } => max,
+            SizeRule::Mix(mix) => mix.max(),
         }
     }
 
@@ -78,6 +81,17 @@ impl SizeRule {
         match *self {
             SizeRule::Fixed(size) => size,
             SizeRule::Increment { min, .. } | SizeRule::Random { min, .. } => min,
+            SizeRule::Mix(mix) => mix.min(),
+        }
+    }
+
+    /// The average frame size (bytes without FCS), from which bit rates
+    /// are turned into frame rates: a mix's weighted average, otherwise the
+    /// middle of the range.
+    pub fn average(&self) -> f64 {
+        match *self {
+            SizeRule::Mix(mix) => mix.average(),
+            _ => (self.min() + self.max()) as f64 / 2.0,
         }
     }
 }

@@ -547,7 +547,7 @@ proptest! {
                     prop_assert_eq!(*len, min + index % (max - min + 1));
                 }
             }
-            SizeRule::Random { .. } => {
+            SizeRule::Random { .. } | SizeRule::Mix(_) => {
                 // Reproducible: the same spec gives the same sizes.
                 let again: Vec<usize> = frames(&spec, frame_count).iter().map(|frame| frame.len).collect();
                 prop_assert_eq!(sizes, again);

@@ -4,8 +4,13 @@
 
 mod endpoints;
 mod error;
+mod line_rate;
+mod mix;
+mod modes;
 mod plan;
 mod raw;
+pub mod rfc2544;
+mod unicast;
 pub mod units;
 
 use std::collections::HashMap;
@@ -18,9 +23,11 @@ use toml::Spanned;
 
 pub use error::ScenarioError;
 pub use plan::{
-    LatencyLimit, PassCriteria, Plan, PortPlan, Rate, RunPlan, StopCondition, StreamPlan,
-    DEFAULT_MIN_RATE_PERCENT,
+    Bursts, LatencyLimit, PassCriteria, Plan, PortPlan, Rate, RunPlan, Schedule, StopCondition,
+    StreamPlan, DEFAULT_MIN_RATE_PERCENT,
 };
+pub use rfc2544::{Rfc2544Plan, SuiteRate, SuiteTest};
+pub use unicast::is_group_mac;
 
 use crate::frame::{
     mac_to_u128, FrameSpec, IpHeader, PayloadPattern, SizeRule, Sweep, SweepCombine, SweepField,
@@ -224,6 +231,10 @@ impl Validator<'_> {
             &port_index,
             &ports,
         )?;
+        let rfc2544 = match raw.rfc2544 {
+            Some(table) => Some(self.rfc2544(table.get_ref(), table.span(), &streams)?),
+            None => None,
+        };
         Ok(Plan {
             source: self.source.to_string(),
             run,
@@ -231,6 +242,7 @@ impl Validator<'_> {
             streams,
             pass,
             endpoints,
+            rfc2544,
         })
     }
 
@@ -533,8 +545,10 @@ impl Validator<'_> {
             }
         };
         let dst_mac_from_router = stream.dst_mac.get_ref() == "router";
+        let src_mac = mac(&stream.src_mac, "src_mac")?;
+        self.unicast_source(src_mac, stream.src_mac.span(), &field("src_mac"))?;
         let mut spec = FrameSpec {
-            src_mac: mac(&stream.src_mac, "src_mac")?,
+            src_mac,
             dst_mac: if dst_mac_from_router {
                 MacAddr::default()
             } else {
@@ -581,6 +595,17 @@ impl Validator<'_> {
                 ));
             }
             let sweep = self.sweep(raw_sweep, &spec, &path)?;
+            if sweep.field == SweepField::SrcMac {
+                // Point at the start when it is the group address, else at
+                // how far the sweep goes.
+                let place = match (&raw_sweep.start, &raw_sweep.count, &raw_sweep.end) {
+                    (Some(start), _, _) if sweep.start & (1 << 40) != 0 => (start.span(), "start"),
+                    (_, Some(count), _) => (count.span(), "count"),
+                    (_, None, Some(end)) => (end.span(), "end"),
+                    _ => (raw_sweep.field.span(), "field"),
+                };
+                self.unicast_source_sweep(&sweep, place.0, &format!("{path}.{}", place.1))?;
+            }
             if spec
                 .sweeps
                 .iter()
@@ -594,7 +619,12 @@ impl Validator<'_> {
             }
             spec.sweeps.push(sweep);
         }
-        let rate = self.rate(&stream, &spec, &field)?;
+        let line_percent = self.line_percent(&stream, &field)?;
+        let rate = match line_percent {
+            Some(_) => Rate::Max,
+            None => self.rate(&stream, &spec, &field)?,
+        };
+        let schedule = self.schedule(&stream, &field)?;
         let fault = match &stream.fault {
             Some(fault) => Some(self.fault(fault.get_ref(), &field)?),
             None => None,
@@ -607,6 +637,8 @@ impl Validator<'_> {
             frame: spec,
             dst_mac_from_router,
             rate,
+            line_percent,
+            schedule,
             fault,
         })
     }
@@ -841,7 +873,7 @@ impl Validator<'_> {
                 units::RateText::FramesMilli(millipps) => Rate::FramesPerSecond { millipps },
                 units::RateText::Max => Rate::Max,
                 units::RateText::Bits(bits) => {
-                    let average_frame = (spec.size.min() + spec.size.max()) as f64 / 2.0;
+                    let average_frame = spec.size.average();
                     let bits_per_frame = (average_frame + layer_overhead as f64) * 8.0;
                     Rate::FramesPerSecond {
                         millipps: (bits / bits_per_frame * 1000.0).round() as u64,
@@ -894,6 +926,7 @@ impl Validator<'_> {
         };
         Ok(match value.get_ref() {
             SizeValue::Fixed(size) => SizeRule::Fixed(to_frame(*size)?),
+            SizeValue::Mix(mix) => return self.size_mix(mix, span, &field(key), minimum),
             SizeValue::Range(range) => {
                 let (min, max) = (to_frame(range.min)?, to_frame(range.max)?);
                 if min > max {
@@ -1161,5 +1194,7 @@ impl Validator<'_> {
     }
 }
 
+#[cfg(test)]
+mod suite_tests;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::frame::FrameSpec;
+pub use crate::pacer::{Bursts, Schedule};
 use crate::sequence::SequenceFault;
 pub use crate::types::Rate;
 use crate::types::XskModeRequest;
@@ -24,6 +25,8 @@ pub struct Plan {
     /// The endpoints on kernel sockets run beside the streams (`[[tcp]]`,
     /// `[[url]]`, `[[ping]]`, `[[file_io]]`).
     pub endpoints: EndpointPlans,
+    /// The `[rfc2544]` table, for `linerate bench rfc2544`.
+    pub rfc2544: Option<super::rfc2544::Rfc2544Plan>,
 }
 
 /// A latency limit at a percentile.
@@ -146,8 +149,14 @@ pub struct StreamPlan {
     /// port's default gateway's, found at run time ([`FrameSpec::dst_mac`]
     /// holds zeros until then).
     pub dst_mac_from_router: bool,
-    /// The rate.
+    /// The rate. For a rate given as a percentage of the link speed this
+    /// is [`Rate::Max`] until the session resolves it (see `line_percent`).
     pub rate: Rate,
+    /// `rate = "50%"`: the rate is this percentage of the sending port's
+    /// link speed at L1, turned into frames/s when the session is prepared.
+    pub line_percent: Option<f64>,
+    /// Continuous or bursts, start delay and stop time.
+    pub schedule: Schedule,
     /// Sequence faults the sender injects on purpose.
     pub fault: Option<SequenceFault>,
 }
@@ -156,7 +165,7 @@ impl StreamPlan {
     /// Bits per second on the wire at L1 (frame, FCS, preamble and gap) at
     /// the stream's rate, varying sizes at their average; infinite for max.
     pub fn l1_bits_per_second(&self) -> f64 {
-        let average_frame = (self.frame.size.min() + self.frame.size.max()) as f64 / 2.0;
+        let average_frame = self.frame.size.average();
         self.rate.frames_per_second() * (average_frame + super::L1_OVERHEAD_BYTES as f64) * 8.0
     }
 
@@ -167,8 +176,10 @@ impl StreamPlan {
             return 0;
         }
         match stop {
-            StopCondition::FramesPerStream(frames) => frames,
-            StopCondition::Duration(duration) => self.rate.frames_in(duration),
+            StopCondition::FramesPerStream(frames) => {
+                frames.min(self.schedule.frames_limit(self.rate))
+            }
+            StopCondition::Duration(duration) => self.schedule.frames_in_run(self.rate, duration),
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct RawScenario {
     /// `[[file_io]]` endpoints.
     #[serde(default)]
     pub file_io: Vec<Spanned<RawFileIo>>,
+    /// `[rfc2544]`: the benchmark suite's settings.
+    pub rfc2544: Option<Spanned<super::rfc2544::RawRfc2544>>,
 }
 
 /// `[pass]`.
@@ -184,6 +186,12 @@ pub struct RawStream {
     pub sweep_combine: Option<Spanned<String>>,
     /// `[stream.fault]`: sequence faults injected on purpose.
     pub fault: Option<Spanned<RawFault>>,
+    /// "continuous", `{ burst = N }` or `{ bursts = K, frames = N, gap = "10ms" }`.
+    pub mode: Option<Spanned<super::modes::RawMode>>,
+    /// Time after the run's start before the stream's first frame.
+    pub start_delay: Option<Spanned<String>>,
+    /// The stream stops this long after its own start.
+    pub stop_after: Option<Spanned<String>>,
 }
 
 /// A size: one number, or a range with a mode.
@@ -194,6 +202,8 @@ pub enum SizeValue {
     Fixed(i64),
     /// A range.
     Range(RawSizeRange),
+    /// `{ imix = "simple" }` or `{ mix = [[64, 7], [594, 4], [1518, 1]] }`.
+    Mix(super::mix::RawSizeMix),
 }
 
 /// `{ min = .., max = .., mode = "random" | "increment", seed = .. }`.
