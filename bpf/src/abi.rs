@@ -3,8 +3,12 @@
 //! XDP program keeps. Keep the two
 //! files in step; the BPF_PROG_TEST_RUN tests catch a mismatch.
 
-/// The magic value at the start of every linerate payload header ("LNRT").
-pub const PAYLOAD_MAGIC: u32 = 0x4C4E_5254;
+/// The magic value in the first three bytes of every linerate payload
+/// header ("LNR").
+pub const PAYLOAD_MAGIC: u32 = 0x4C_4E52;
+
+/// Stream ids are 24 bits on the wire: at most this many streams a run.
+pub const MAX_STREAMS: u32 = 1 << 24;
 
 /// Length of the payload header in bytes.
 pub const PAYLOAD_HEADER_LEN: usize = 18;
@@ -12,10 +16,10 @@ pub const PAYLOAD_HEADER_LEN: usize = 18;
 /// Byte offsets of the payload header's fields (all big-endian).
 pub mod payload_field {
     use std::ops::Range;
-    /// `magic`: u32.
-    pub const MAGIC: Range<usize> = 0..4;
-    /// `stream_id`: u16.
-    pub const STREAM_ID: Range<usize> = 4..6;
+    /// `magic`: 24 bits, "LNR".
+    pub const MAGIC: Range<usize> = 0..3;
+    /// `stream_id`: 24 bits.
+    pub const STREAM_ID: Range<usize> = 3..6;
     /// `sequence`: u32.
     pub const SEQUENCE: Range<usize> = 6..10;
     /// `tx_timestamp_ns`: u64, CLOCK_MONOTONIC at the sender.

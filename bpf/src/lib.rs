@@ -155,7 +155,7 @@ impl RxCounter {
     /// (see [`RxCounter::window`]), sets what happens to counted frames, and
     /// loads it into the kernel. Nothing is attached yet.
     pub fn load(stream_count: u32, counted: CountedFrames) -> Result<Self, BpfError> {
-        let stream_count = stream_count.clamp(1, 1 << 16);
+        let stream_count = stream_count.clamp(1, abi::MAX_STREAMS);
         let window_bits = window_bits_for(stream_count);
         let mut open = ObjectBuilder::default()
             .name("linerate")
@@ -267,8 +267,8 @@ impl RxCounter {
     }
 
     /// One stream's receive state, summed over every CPU.
-    pub fn stream_rx(&self, stream_id: u16) -> Result<StreamRx, BpfError> {
-        let key = u32::from(stream_id);
+    pub fn stream_rx(&self, stream_id: u32) -> Result<StreamRx, BpfError> {
+        let key = stream_id;
         let mut rx = StreamRx::default();
         let mut jitter_weight = (0.0, 0);
         for value in self.lookup_per_cpu(STREAMS_MAP, key)? {

@@ -10,8 +10,10 @@
 
 #include <linux/types.h>
 
-/* "LNRT" in network byte order at the start of the UDP payload. */
-#define LR_PAYLOAD_MAGIC 0x4C4E5254u
+/* "LNR": the first three bytes of the UDP payload. */
+#define LR_PAYLOAD_MAGIC_0 'L'
+#define LR_PAYLOAD_MAGIC_1 'N'
+#define LR_PAYLOAD_MAGIC_2 'R'
 
 /*
  * The linerate payload header, all fields big-endian, starting at the
@@ -19,8 +21,8 @@
  * UDP + header is exactly a 60-byte frame.
  */
 struct lr_payload_header {
-	__be32 magic;
-	__be16 stream_id;
+	__u8 magic[3];     /* "LNR" */
+	__u8 stream_id[3]; /* 24 bits, big-endian: up to 16,777,216 streams */
 	__be32 sequence;
 	__be64 tx_timestamp_ns; /* CLOCK_MONOTONIC at the sender */
 } __attribute__((packed));

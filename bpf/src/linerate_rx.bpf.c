@@ -258,10 +258,12 @@ int linerate_rx(struct xdp_md *ctx)
 
 	if ((void *)(header + 1) > data_end)
 		return pass_unrecognised();
-	if (header->magic != bpf_htonl(LR_PAYLOAD_MAGIC))
+	if (header->magic[0] != LR_PAYLOAD_MAGIC_0 || header->magic[1] != LR_PAYLOAD_MAGIC_1 ||
+	    header->magic[2] != LR_PAYLOAD_MAGIC_2)
 		return pass_unrecognised();
 
-	__u32 stream_id = bpf_ntohs(header->stream_id);
+	__u32 stream_id = ((__u32)header->stream_id[0] << 16) | ((__u32)header->stream_id[1] << 8) |
+			  header->stream_id[2];
 	struct lr_stream_rx *stats = bpf_map_lookup_elem(&lr_streams, &stream_id);
 	struct lr_stream_sequence *sequence = bpf_map_lookup_elem(&lr_sequence, &stream_id);
 

@@ -11,7 +11,7 @@ use crate::stats::{latency_histogram, LatencySummary, StreamCounts};
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamResult {
     /// The stream id.
-    pub id: u16,
+    pub id: u32,
     /// The stream's name.
     pub name: String,
     /// Final counters, after the drain.

@@ -202,7 +202,7 @@ pub(crate) struct RxPort {
     /// The attached counter.
     pub(crate) counter: RxCounter,
     /// Ids of the streams received on this port.
-    pub(crate) streams: Vec<u16>,
+    pub(crate) streams: Vec<u32>,
 }
 
 /// Options for a run that are not part of the scenario.
@@ -327,7 +327,7 @@ pub(crate) fn attach_counters(
     counted: CountedFrames,
     force: bool,
 ) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunError> {
-    let mut by_port: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
+    let mut by_port: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
     for stream in &plan.streams {
         by_port.entry(stream.rx_port).or_default().push(stream.id);
     }

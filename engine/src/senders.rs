@@ -69,7 +69,7 @@ pub(crate) fn open_senders(
             .iter()
             .map(|stream| TxStreamSetup {
                 stream_id: stream.id,
-                generator: generators[usize::from(stream.id)].clone(),
+                generator: generators[stream.id as usize].clone(),
                 rate: stream.rate,
                 frames_to_send: stream.frames_to_send(plan.run.stop),
                 fault: stream.fault,

@@ -92,12 +92,12 @@ impl SessionControl {
         &self.shared.names
     }
 
-    fn stream_id(&self, name: &str) -> Option<u16> {
+    fn stream_id(&self, name: &str) -> Option<u32> {
         self.shared
             .names
             .iter()
             .position(|known| known == name)
-            .and_then(|index| u16::try_from(index).ok())
+            .and_then(|index| u32::try_from(index).ok())
     }
 
     fn set_paused(&self, name: &str, paused: bool) -> Result<(), StreamCommandError> {
@@ -365,7 +365,7 @@ impl Session {
         // to its last frame, less the time it was stopped.
         let mut stream_durations = vec![Duration::ZERO; plan.streams.len()];
         for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
-            if let Some(duration) = stream_durations.get_mut(usize::from(times.stream_id)) {
+            if let Some(duration) = stream_durations.get_mut(times.stream_id as usize) {
                 *duration = Duration::from_nanos(
                     times
                         .last_frame_ns
@@ -400,7 +400,7 @@ impl Session {
                     .streams
                     .iter()
                     .filter(|stream| info.streams.contains(&stream.name))
-                    .map(|stream| final_counts[usize::from(stream.id)].frames_sent)
+                    .map(|stream| final_counts[stream.id as usize].frames_sent)
                     .sum(),
                 completions: own.completions.load(Ordering::Relaxed),
                 ring_full_events: own.ring_full_events.load(Ordering::Relaxed),
@@ -504,12 +504,12 @@ fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<S
     for rx in rx_ports {
         for &stream_id in &rx.streams {
             if let Ok(received) = rx.counter.stream_rx(stream_id) {
-                counts[usize::from(stream_id)].rx = received;
+                counts[stream_id as usize].rx = received;
             }
         }
     }
     for (stream, entry) in plan.streams.iter().zip(&mut counts) {
-        let tx = &counters.streams[usize::from(stream.id)];
+        let tx = &counters.streams[stream.id as usize];
         entry.frames_sent = tx.frames_sent.load(Ordering::Relaxed);
         entry.bytes_sent = tx.bytes_sent.load(Ordering::Relaxed);
         entry.sequence_span = tx.sequence_span.load(Ordering::Relaxed);

@@ -200,7 +200,7 @@ pub fn latency_summary(counts: &StreamCounts) -> Option<LatencySummary> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamInterval {
     /// The stream id.
-    pub id: u16,
+    pub id: u32,
     /// The stream's name.
     pub name: String,
     /// Totals so far.
@@ -292,7 +292,7 @@ impl Aggregator {
                 let latency =
                     LatencyHistogram::from_buckets(&delta_buckets, None).summary(now.rx.jitter_ns);
                 StreamInterval {
-                    id: index as u16,
+                    id: index as u32,
                     name: name.clone(),
                     tx_fps: per_second(now.frames_sent.saturating_sub(before.frames_sent), length),
                     rx_fps: per_second(now.rx.frames.saturating_sub(before.rx.frames), length),

@@ -119,7 +119,7 @@ pub enum TxError {
 #[derive(Debug, Clone)]
 pub struct TxStreamSetup {
     /// The stream id (index into the counters the run keeps).
-    pub stream_id: u16,
+    pub stream_id: u32,
     /// Makes the stream's frames.
     pub generator: FrameGenerator,
     /// The stream's rate.
@@ -214,8 +214,8 @@ impl StreamSwitches {
     }
 
     /// Pauses (true) or resumes (false) a stream; false for an unknown id.
-    pub fn set_paused(&self, stream_id: u16, paused: bool) -> bool {
-        match self.paused.get(usize::from(stream_id)) {
+    pub fn set_paused(&self, stream_id: u32, paused: bool) -> bool {
+        match self.paused.get(stream_id as usize) {
             Some(flag) => {
                 flag.store(paused, Ordering::Relaxed);
                 true
@@ -226,9 +226,9 @@ impl StreamSwitches {
 
     /// True while the stream is paused.
     #[inline]
-    pub fn is_paused(&self, stream_id: u16) -> bool {
+    pub fn is_paused(&self, stream_id: u32) -> bool {
         self.paused
-            .get(usize::from(stream_id))
+            .get(stream_id as usize)
             .is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 }
@@ -237,7 +237,7 @@ impl StreamSwitches {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamSendTimes {
     /// The stream id.
-    pub stream_id: u16,
+    pub stream_id: u32,
     /// CLOCK_MONOTONIC of its last frame produced.
     pub last_frame_ns: u64,
     /// Time it spent paused by a controller.
@@ -260,7 +260,7 @@ pub struct TxSummary {
 }
 
 struct StreamState {
-    stream_id: u16,
+    stream_id: u32,
     generator: FrameGenerator,
     bytes_sent: u64,
     pacer: Pacer,
@@ -567,7 +567,7 @@ impl TxWorker {
                 }
                 stream.pacer.released(take as u32);
                 let sent = stream.pacer.frames_released();
-                let stream_counters = &counters.streams[usize::from(stream.stream_id)];
+                let stream_counters = &counters.streams[stream.stream_id as usize];
                 stream_counters.frames_sent.store(sent, Ordering::Relaxed);
                 stream_counters
                     .bytes_sent

@@ -178,12 +178,13 @@ impl Validator<'_> {
                 .map
                 .file_error("no [[stream]] tables: add at least one stream"));
         }
-        if raw.streams.len() > usize::from(u16::MAX) {
-            let span = raw.streams[usize::from(u16::MAX)].span();
+        let max_streams = linerate_bpf::abi::MAX_STREAMS as usize;
+        if raw.streams.len() > max_streams {
+            let span = raw.streams[max_streams].span();
             return Err(self.error(
                 span,
                 "stream",
-                format!("at most {} streams per scenario", u16::MAX),
+                format!("at most {max_streams} streams per scenario"),
             ));
         }
         let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw.streams.len());
@@ -573,7 +574,7 @@ impl Validator<'_> {
             None => None,
         };
         Ok(StreamPlan {
-            id: index as u16,
+            id: index as u32,
             name,
             tx_port,
             rx_port,

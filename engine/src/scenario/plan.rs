@@ -120,7 +120,7 @@ impl PortPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamPlan {
     /// The id carried in every frame's payload header; the stream's index.
-    pub id: u16,
+    pub id: u32,
     /// The name in reports.
     pub name: String,
     /// Index into [`Plan::ports`] of the sending port.
