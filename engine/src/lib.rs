@@ -17,6 +17,7 @@ pub mod privilege;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod schedule;
 mod senders;
 pub mod sequence;
 pub mod session;

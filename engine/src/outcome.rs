@@ -25,6 +25,9 @@ pub struct StreamResult {
     pub rx_fps: f64,
     /// Latency over the whole run; `None` when no frame had a usable one.
     pub latency: Option<LatencySummary>,
+    /// Frames the stream should have sent: rate x duration, or the frame
+    /// count; `None` for rate max, which sends what it can in the time.
+    pub frames_planned: Option<u64>,
 }
 
 impl StreamResult {
@@ -97,6 +100,17 @@ impl RunReport {
         for stream in &self.streams {
             let name = &stream.name;
             let counts = &stream.counts;
+            if let Some(planned) = stream
+                .frames_planned
+                .filter(|planned| counts.frames_sent < *planned)
+            {
+                if !self.interrupted && !self.stopped_on_request {
+                    failures.push(format!(
+                        "stream {name:?}: sent {} of the {planned} frames planned (the sender could not keep up: fewer streams or lower rates per queue, or more queues)",
+                        counts.frames_sent
+                    ));
+                }
+            }
             let lost = stream.frames_lost();
             if let Some(limit) = pass.max_loss_frames.filter(|limit| lost > *limit) {
                 failures.push(format!(

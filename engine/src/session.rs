@@ -7,6 +7,7 @@
 //! the HTTP server and the suites all call it. A [`SessionControl`] is the
 //! handle other threads hold to stop the run or one stream.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use crate::run::{
     attach_counters, preflight, resolve_router_macs, RunError, RunObserver, RunOptions, RunSetup,
     RxPort,
 };
-use crate::scenario::Plan;
+use crate::scenario::{Plan, Rate};
 use crate::senders::{open_senders, plan_workers, Sender};
 use crate::stats::{latency_summary, per_second, Aggregator, IntervalReport, StreamCounts};
 use crate::tx::{StreamSwitches, TxCounters, TxSummary};
@@ -370,7 +371,8 @@ impl Session {
                     times
                         .last_frame_ns
                         .saturating_sub(start_ns)
-                        .saturating_sub(times.paused_ns),
+                        .saturating_sub(times.paused_ns)
+                        .saturating_sub(times.start_offset_ns),
                 );
             }
         }
@@ -387,6 +389,8 @@ impl Session {
                 target_fps: stream.rate.frames_per_second(),
                 tx_fps: per_second(counts.frames_sent, *duration),
                 rx_fps: per_second(counts.rx.frames, *duration),
+                frames_planned: (stream.rate != Rate::Max)
+                    .then(|| stream.frames_to_send(plan.run.stop)),
             })
             .collect();
         let workers = self
@@ -396,12 +400,14 @@ impl Session {
             .zip(self.counters.workers.iter())
             .map(|(info, own)| WorkerResult {
                 setup: info.clone(),
-                frames_sent: plan
-                    .streams
-                    .iter()
-                    .filter(|stream| info.streams.contains(&stream.name))
-                    .map(|stream| final_counts[stream.id as usize].frames_sent)
-                    .sum(),
+                frames_sent: {
+                    let names: HashSet<&str> = info.streams.iter().map(String::as_str).collect();
+                    plan.streams
+                        .iter()
+                        .filter(|stream| names.contains(stream.name.as_str()))
+                        .map(|stream| final_counts[stream.id as usize].frames_sent)
+                        .sum()
+                },
                 completions: own.completions.load(Ordering::Relaxed),
                 ring_full_events: own.ring_full_events.load(Ordering::Relaxed),
                 wakeups: own.wakeups.load(Ordering::Relaxed),

@@ -2,12 +2,13 @@
 //! validated into the immutable [`Plan`] the engine runs. Every error names
 //! the file, line, column and field.
 
+mod copies;
 mod error;
 mod plan;
 mod raw;
 pub mod units;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
@@ -17,7 +18,7 @@ use toml::Spanned;
 
 pub use error::ScenarioError;
 pub use plan::{
-    LatencyLimit, PassCriteria, Plan, PortPlan, Rate, RunPlan, StopCondition, StreamPlan,
+    LatencyLimit, PassCriteria, Phase, Plan, PortPlan, Rate, RunPlan, StopCondition, StreamPlan,
     DEFAULT_MIN_RATE_PERCENT,
 };
 
@@ -178,33 +179,57 @@ impl Validator<'_> {
                 .map
                 .file_error("no [[stream]] tables: add at least one stream"));
         }
-        let max_streams = linerate_bpf::abi::MAX_STREAMS as usize;
-        if raw.streams.len() > max_streams {
-            let span = raw.streams[max_streams].span();
-            return Err(self.error(
-                span,
-                "stream",
-                format!("at most {max_streams} streams per scenario"),
-            ));
-        }
         let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw.streams.len());
+        let mut names: HashSet<String> = HashSet::with_capacity(raw.streams.len());
         for (index, stream) in raw.streams.into_iter().enumerate() {
+            let table_span = stream.span();
             let name_span = match &stream.get_ref().name {
                 Some(name) => name.span(),
                 None => stream.span(),
             };
-            let stream = self.stream(index, stream.into_inner(), &port_index, &ports)?;
-            if streams.iter().any(|earlier| earlier.name == stream.name) {
+            let mut stream = stream.into_inner();
+            let (count, steps) = self.copies(index, &mut stream)?;
+            let table = self.stream(index, stream, &port_index, &ports)?;
+            let max_streams = u64::from(linerate_bpf::abi::MAX_STREAMS);
+            if streams.len() as u64 + count > max_streams {
                 return Err(self.error(
-                    name_span,
-                    &format!("stream[{index}].name"),
-                    format!(
-                        "another stream is already named {:?}; stream names must be unique",
-                        stream.name
-                    ),
+                    table_span,
+                    &format!("stream[{index}]"),
+                    format!("at most {max_streams} streams per scenario"),
                 ));
             }
-            streams.push(stream);
+            for copy_index in 0..count {
+                let mut copy = table.clone();
+                copy.id = streams.len() as u32;
+                if count > 1 {
+                    copy.name = copies::copy_name(&table.name, copy_index, count);
+                    copies::apply_steps(&mut copy.frame, &steps, copy_index).map_err(
+                        |(field, message)| {
+                            self.error(
+                                table_span.clone(),
+                                &format!("stream[{index}].step.{}", field.name()),
+                                message,
+                            )
+                        },
+                    )?;
+                }
+                if !names.insert(copy.name.clone()) {
+                    let which = if count > 1 {
+                        format!(" (copy {copy_index})")
+                    } else {
+                        String::new()
+                    };
+                    return Err(self.error(
+                        name_span,
+                        &format!("stream[{index}].name"),
+                        format!(
+                            "another stream is already named {:?}{which}; stream names must be unique",
+                            copy.name
+                        ),
+                    ));
+                }
+                streams.push(copy);
+            }
         }
         let pass = match raw.pass {
             Some(pass) => self.pass_criteria(pass.into_inner())?,
@@ -287,10 +312,25 @@ impl Validator<'_> {
             Some(text) => units::parse_duration(text.get_ref())
                 .map_err(|message| self.error(text.span(), "run.drain", message))?,
         };
+        let phase = match &run.phase {
+            None => Phase::Spread,
+            Some(text) => match text.get_ref().as_str() {
+                "spread" => Phase::Spread,
+                "aligned" => Phase::Aligned,
+                _ => {
+                    return Err(self.error(
+                        text.span(),
+                        "run.phase",
+                        "must be \"spread\" (streams start spread over their period) or \"aligned\" (all at once)",
+                    ))
+                }
+            },
+        };
         Ok(RunPlan {
             stop,
             report_interval,
             drain,
+            phase,
         })
     }
 
@@ -898,6 +938,78 @@ impl Validator<'_> {
             },
             (None, None) => Ok(PayloadPattern::Zeros),
         }
+    }
+
+    /// A stream table's `count` (default 1) and `step` fields, taken out
+    /// of it and checked.
+    fn copies(
+        &self,
+        index: usize,
+        stream: &mut RawStream,
+    ) -> Result<(u64, Vec<copies::FieldStep>), ScenarioError> {
+        let field = |name: &str| format!("stream[{index}].{name}");
+        let count = match stream.count.take() {
+            None => 1,
+            Some(count) => {
+                let value = *count.get_ref();
+                if value < 1 || value > i64::from(linerate_bpf::abi::MAX_STREAMS) {
+                    return Err(self.error(
+                        count.span(),
+                        &field("count"),
+                        format!(
+                            "must be 1 to {} streams",
+                            linerate_bpf::abi::MAX_STREAMS
+                        ),
+                    ));
+                }
+                value as u64
+            }
+        };
+        let mut steps = Vec::new();
+        if let Some(table) = stream.step.take() {
+            if count == 1 {
+                return Err(self.error(
+                    table.span(),
+                    &field("step"),
+                    "steps need copies: add count = N to the stream table",
+                ));
+            }
+            for (key, step) in table.into_inner() {
+                let Some(stepped) = copies::step_field(&key) else {
+                    return Err(self.error(
+                        step.span(),
+                        &field(&format!("step.{key}")),
+                        format!("{key:?} cannot be stepped: src_mac, dst_mac, src_ip, dst_ip, src_port, dst_port or vlan"),
+                    ));
+                };
+                let swept = stream.sweeps.iter().any(|sweep| {
+                    copies::step_field(sweep.get_ref().field.get_ref()) == Some(stepped)
+                });
+                if swept {
+                    return Err(self.error(
+                        step.span(),
+                        &field(&format!("step.{key}")),
+                        format!("the stream also sweeps {key}: step a field it does not sweep"),
+                    ));
+                }
+                steps.push(copies::FieldStep {
+                    field: stepped,
+                    step: *step.get_ref(),
+                });
+            }
+        }
+        if count > 1 {
+            if let Some(name) = &stream.name {
+                if !copies::has_placeholder(name.get_ref()) && name.get_ref().contains('{') {
+                    return Err(self.error(
+                        name.span(),
+                        &field("name"),
+                        "the only placeholder is {index} (or {index:04} for zero-padded numbers)",
+                    ));
+                }
+            }
+        }
+        Ok((count, steps))
     }
 
     fn sweep(&self, raw: &RawSweep, spec: &FrameSpec, path: &str) -> Result<Sweep, ScenarioError> {

@@ -85,6 +85,19 @@ pub struct RunPlan {
     pub report_interval: Duration,
     /// Longest wait for frames still in flight after sending stops.
     pub drain: Duration,
+    /// Whether streams sharing a sender start spread over their period.
+    pub phase: Phase,
+}
+
+/// When a sender's streams start within their period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Stream i of a sender's n streams starts i/n of its period late, so
+    /// that streams sharing a rate do not all fall due at the same instant.
+    #[default]
+    Spread,
+    /// Every stream starts at the common start (`[run] phase = "aligned"`).
+    Aligned,
 }
 
 /// A port: an interface, maybe inside a network namespace.

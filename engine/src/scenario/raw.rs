@@ -87,6 +87,8 @@ pub struct RawRun {
     pub report_interval: Option<Spanned<String>>,
     /// Longest wait for frames in flight after sending stops.
     pub drain: Option<Spanned<String>>,
+    /// "spread" (the default) or "aligned".
+    pub phase: Option<Spanned<String>>,
 }
 
 /// `[[port]]`.
@@ -158,6 +160,10 @@ pub struct RawStream {
     pub sweep_combine: Option<Spanned<String>>,
     /// `[stream.fault]`: sequence faults injected on purpose.
     pub fault: Option<Spanned<RawFault>>,
+    /// How many streams the table makes (default 1), each its own stream.
+    pub count: Option<Spanned<i64>>,
+    /// Per-copy field steps: `{ src_port = 1, src_ip = 1 }`.
+    pub step: Option<Spanned<std::collections::BTreeMap<String, Spanned<i64>>>>,
 }
 
 /// A size: one number, or a range with a mode.

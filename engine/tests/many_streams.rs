@@ -1,0 +1,79 @@
+//! Many streams through a real lab: 10,000 and 100,000 streams at low
+//! rates for a few seconds, declared as one stream table with `count`;
+//! every stream must send exactly rate x duration frames and receive every
+//! one of them. Needs root.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use linerate_engine::lab::{Lab, LabSpec};
+use linerate_engine::run::{IntervalReport, RunObserver, RunOptions, RunSetup};
+use linerate_engine::scenario;
+use linerate_engine::session::{drive, Session};
+
+/// Counts interval reports and remembers when the first came.
+#[derive(Default)]
+struct Intervals {
+    count: usize,
+}
+
+impl RunObserver for Intervals {
+    fn setup_done(&mut self, _setup: &RunSetup) {}
+    fn interval(&mut self, _report: &IntervalReport) {
+        self.count += 1;
+    }
+}
+
+/// Runs `count` streams of `rate` frames/s each for `seconds` through a new
+/// lab and checks every stream's counts exactly.
+fn many_streams_arrive_exactly(count: usize, rate: u64, seconds: u64) {
+    let lab = Lab::create(LabSpec::unique()).expect("build the lab (run the tests as root)");
+    let spec = lab.spec();
+    let table = spec.stream_table("flow{index}", "b", 60, &format!("{rate}pps"));
+    let text = format!(
+        "[run]\nduration = \"{seconds}s\"\nreport_interval = \"1s\"\n{}{table}count = {count}\nstep = {{ src_port = 1 }}\n",
+        spec.port_tables(),
+    );
+    let parse_started = Instant::now();
+    let plan = scenario::parse(&text, "many.toml").expect("valid scenario");
+    assert_eq!(plan.streams.len(), count);
+    let prepare_started = Instant::now();
+    let session = Session::prepare(&plan, RunOptions::default()).expect("prepare");
+    let prepared = prepare_started.elapsed();
+    eprintln!(
+        "{count} streams: parsed in {:?}, prepared in {prepared:?}",
+        prepare_started - parse_started
+    );
+    let mut intervals = Intervals::default();
+    let report = drive(session, &AtomicBool::new(false), &mut intervals).expect("run");
+    let planned = rate * seconds;
+    let mut short = 0;
+    for stream in &report.streams {
+        if stream.counts.frames_sent != planned {
+            short += 1;
+        }
+    }
+    assert_eq!(short, 0, "streams that did not send exactly {planned} frames");
+    for stream in &report.streams {
+        assert_eq!(
+            stream.counts.rx.frames, stream.counts.frames_sent,
+            "{}: received = sent",
+            stream.name
+        );
+        assert_eq!(stream.frames_lost(), 0, "{}", stream.name);
+        assert_eq!(stream.counts.rx.duplicates, 0, "{}", stream.name);
+    }
+    assert_eq!(report.frames_unknown_stream, 0);
+    assert!(report.passed(), "{:?}", &report.failures()[..report.failures().len().min(5)]);
+    assert!(intervals.count >= seconds as usize);
+}
+
+#[test]
+fn ten_thousand_streams_send_and_receive_exactly() {
+    many_streams_arrive_exactly(10_000, 10, 3);
+}
+
+#[test]
+fn a_hundred_thousand_streams_send_and_receive_exactly() {
+    many_streams_arrive_exactly(100_000, 1, 3);
+}
