@@ -72,11 +72,14 @@ mod stream_rx_word {
     pub const JITTER_X16: usize = 10;
     pub const JITTER_SAMPLES: usize = 11;
     /// `last_transit_ns` is word 12; the reader has no use for it.
-    pub const BUCKETS: usize = 13;
+    pub const LAST_TRANSIT: usize = 12;
 }
 
 /// Size in bytes of `struct lr_stream_rx`.
-pub const STREAM_RX_SIZE: usize = (stream_rx_word::BUCKETS + LATENCY_BUCKETS) * 8;
+pub const STREAM_RX_SIZE: usize = (stream_rx_word::LAST_TRANSIT + 1) * 8;
+
+/// Size in bytes of `struct lr_latency_histogram` (one stream, one CPU).
+pub const LATENCY_HISTOGRAM_SIZE: usize = LATENCY_BUCKETS * 8;
 
 fn u64_at(bytes: &[u8], index: usize) -> u64 {
     let start = index * 8;
@@ -101,7 +104,8 @@ pub struct LatencyCounters {
     /// Largest latency.
     pub max_ns: u64,
     /// Frames per histogram bucket ([`latency_bucket_bounds`] gives each
-    /// bucket's range); [`LATENCY_BUCKETS`] long.
+    /// bucket's range), up to the last bucket any frame fell in (at most
+    /// [`LATENCY_BUCKETS`] long): empty when no histogram was kept.
     pub buckets: Vec<u64>,
 }
 
@@ -112,7 +116,7 @@ impl Default for LatencyCounters {
             sum_ns: 0,
             min_ns: 0,
             max_ns: 0,
-            buckets: vec![0; LATENCY_BUCKETS],
+            buckets: Vec::new(),
         }
     }
 }
@@ -170,14 +174,29 @@ impl StreamRx {
             self.latency.max_ns = self.latency.max_ns.max(u64_at(bytes, word::LATENCY_MAX));
             self.latency.count += count;
             self.latency.sum_ns += u64_at(bytes, word::LATENCY_SUM);
-            for (bucket, total) in self.latency.buckets.iter_mut().enumerate() {
-                *total += u64_at(bytes, word::BUCKETS + bucket);
-            }
         }
         let samples = u64_at(bytes, word::JITTER_SAMPLES);
         if samples > 0 {
             jitter_weight.0 += u64_at(bytes, word::JITTER_X16) as f64 / 16.0 * samples as f64;
             jitter_weight.1 += samples;
+        }
+    }
+
+    /// Adds one CPU's `struct lr_latency_histogram`, growing the bucket
+    /// list up to the last bucket that has frames.
+    pub fn add_cpu_histogram(&mut self, bytes: &[u8]) {
+        let Some(used) = (0..LATENCY_BUCKETS)
+            .rev()
+            .find(|bucket| u64_at(bytes, *bucket) > 0)
+            .map(|last| last + 1)
+        else {
+            return;
+        };
+        if self.latency.buckets.len() < used {
+            self.latency.buckets.resize(used, 0);
+        }
+        for (bucket, total) in self.latency.buckets[..used].iter_mut().enumerate() {
+            *total += u64_at(bytes, bucket);
         }
     }
 

@@ -25,6 +25,12 @@ const DROP_PROGRAM_NAME: &str = "xdp_drop_all";
 const STREAMS_MAP: &str = "lr_streams";
 const SEQUENCE_MAP: &str = "lr_sequence";
 const SEEN_MAP: &str = "lr_seen";
+const LATENCY_MAP: &str = "lr_latency";
+/// Most memory the latency histograms of all streams may take (over every
+/// CPU): with more streams than fit, only the first ones keep a histogram.
+const LATENCY_BUDGET_BYTES: u64 = 256 << 20;
+/// Streams that keep a latency histogram whatever the CPU count, at least.
+const MIN_LATENCY_STREAMS: u32 = 256;
 /// Most memory the duplicate-detection windows of all streams may take.
 const SEEN_BUDGET_BYTES: u64 = 64 << 20;
 /// The widest duplicate-detection window: 4096 sequence numbers per stream.
@@ -137,6 +143,7 @@ pub struct RxCounter {
     link: Option<Link>,
     stream_count: u32,
     window_bits: u32,
+    latency_streams: u32,
 }
 
 impl std::fmt::Debug for RxCounter {
@@ -144,6 +151,7 @@ impl std::fmt::Debug for RxCounter {
         f.debug_struct("RxCounter")
             .field("stream_count", &self.stream_count)
             .field("window_bits", &self.window_bits)
+            .field("latency_streams", &self.latency_streams)
             .field("attached", &self.link.is_some())
             .finish()
     }
@@ -157,6 +165,7 @@ impl RxCounter {
     pub fn load(stream_count: u32, counted: CountedFrames) -> Result<Self, BpfError> {
         let stream_count = stream_count.clamp(1, abi::MAX_STREAMS);
         let window_bits = window_bits_for(stream_count);
+        let latency_streams = latency_streams_for(stream_count, possible_cpus());
         let mut open = ObjectBuilder::default()
             .name("linerate")
             .map_err(BpfError::Load)?
@@ -169,6 +178,7 @@ impl RxCounter {
             let entries = match name.as_str() {
                 STREAMS_MAP | SEQUENCE_MAP => Some(stream_count),
                 SEEN_MAP => Some(stream_count << window_bits),
+                LATENCY_MAP => Some(latency_streams),
                 _ => None,
             };
             if let Some(entries) = entries {
@@ -177,17 +187,18 @@ impl RxCounter {
             } else if name.ends_with(RODATA_SUFFIX) {
                 // `struct lr_config lr_config` is the only constant: offset 0.
                 let pass = u32::from(counted == CountedFrames::Pass);
-                if let Some(slot) = map.initial_value_mut().and_then(|value| value.get_mut(..8)) {
+                if let Some(slot) = map.initial_value_mut().and_then(|value| value.get_mut(..12)) {
                     slot[..4].copy_from_slice(&pass.to_ne_bytes());
-                    slot[4..].copy_from_slice(&window_bits.to_ne_bytes());
+                    slot[4..8].copy_from_slice(&window_bits.to_ne_bytes());
+                    slot[8..].copy_from_slice(&latency_streams.to_ne_bytes());
                     configured = true;
                 }
             }
         }
-        if sized != 3 {
+        if sized != 4 {
             return Err(BpfError::Missing {
                 kind: "map",
-                name: "lr_streams, lr_sequence or lr_seen",
+                name: "lr_streams, lr_sequence, lr_seen or lr_latency",
             });
         }
         if !configured {
@@ -202,6 +213,7 @@ impl RxCounter {
             link: None,
             stream_count,
             window_bits,
+            latency_streams,
         };
         // Fail now, not at attach time, if the object is not what we expect.
         counter.with_program(|_| Ok(()))?;
@@ -217,6 +229,24 @@ impl RxCounter {
     /// How many streams the counter map holds.
     pub fn stream_count(&self) -> u32 {
         self.stream_count
+    }
+
+    /// How many streams (ids 0 to this less one) keep a latency histogram:
+    /// every stream unless their histograms would take more than 256 MiB
+    /// over all CPUs. The others keep min, mean and max latency and jitter.
+    pub fn latency_streams(&self) -> u32 {
+        self.latency_streams
+    }
+
+    /// Bytes of kernel memory the counter's maps hold (values only; the
+    /// per-CPU ones counted once per possible CPU).
+    pub fn map_bytes(&self) -> u64 {
+        let cpus = possible_cpus() as u64;
+        let streams = u64::from(self.stream_count);
+        streams * abi::STREAM_RX_SIZE as u64 * cpus
+            + u64::from(self.latency_streams) * abi::LATENCY_HISTOGRAM_SIZE as u64 * cpus
+            + streams * 16
+            + (streams << self.window_bits) * 4
     }
 
     /// Attaches the program to `ifindex` (an index in the calling thread's
@@ -275,6 +305,11 @@ impl RxCounter {
             rx.add_cpu(&value, &mut jitter_weight);
         }
         rx.finish_jitter(jitter_weight);
+        if key < self.latency_streams {
+            for value in self.lookup_per_cpu(LATENCY_MAP, key)? {
+                rx.add_cpu_histogram(&value);
+            }
+        }
         let map = self.map(SEQUENCE_MAP)?;
         if let Some(value) = map
             .lookup(&key.to_ne_bytes(), MapFlags::ANY)
@@ -404,6 +439,20 @@ fn window_bits_for(stream_count: u32) -> u32 {
     bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
 }
 
+/// How many streams keep a latency histogram: all of `stream_count` while
+/// their histograms over `cpus` CPUs fit the budget, else as many as fit
+/// (at least MIN_LATENCY_STREAMS).
+fn latency_streams_for(stream_count: u32, cpus: usize) -> u32 {
+    let per_stream = abi::LATENCY_HISTOGRAM_SIZE as u64 * cpus.max(1) as u64;
+    let fit = u32::try_from(LATENCY_BUDGET_BYTES / per_stream).unwrap_or(u32::MAX);
+    stream_count.min(fit.max(MIN_LATENCY_STREAMS)).max(1)
+}
+
+/// CPUs the kernel may run on: per-CPU maps hold a value for each.
+fn possible_cpus() -> usize {
+    libbpf_rs::num_possible_cpus().unwrap_or(1).max(1)
+}
+
 /// An XDP program that drops every frame and counts nothing: the floor the
 /// receive-cost benchmark measures [`RxCounter`] against. Detached when
 /// dropped.
@@ -446,5 +495,28 @@ impl DropProgram {
     /// The kernel's run statistics for the program (see [`RunStats`]).
     pub fn run_stats(&self) -> Result<RunStats, BpfError> {
         run_stats(&self.object, DROP_PROGRAM_NAME)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stream_keeps_a_histogram_while_the_budget_allows() {
+        // 10 KiB per stream per CPU, 256 MiB in all.
+        assert_eq!(latency_streams_for(10_000, 2), 10_000);
+        assert_eq!(latency_streams_for(100_000, 2), 13_107);
+        assert_eq!(latency_streams_for(100_000, 64), 409);
+        assert_eq!(latency_streams_for(100_000, 4096), MIN_LATENCY_STREAMS);
+        assert_eq!(latency_streams_for(3, 4096), 3);
+        assert_eq!(latency_streams_for(0, 2), 1);
+    }
+
+    #[test]
+    fn windows_narrow_as_streams_grow() {
+        assert_eq!(window_bits_for(1), MAX_WINDOW_BITS);
+        assert_eq!(window_bits_for(100_000), 7);
+        assert_eq!(window_bits_for(1 << 24), MIN_WINDOW_BITS);
     }
 }

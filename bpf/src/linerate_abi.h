@@ -45,6 +45,8 @@ struct lr_config {
 	__u32 pass_counted;
 	/* log2 of each stream's duplicate-detection window, in sequence numbers. */
 	__u32 window_bits;
+	/* Streams 0..latency_streams-1 keep a latency histogram (lr_latency). */
+	__u32 latency_streams;
 };
 
 /*
@@ -65,7 +67,15 @@ struct lr_stream_rx {
 	__u64 jitter_x16_ns;    /* RFC 3550 interarrival jitter, times 16 */
 	__u64 jitter_samples;   /* transit differences that went into it */
 	__s64 last_transit_ns;  /* receive time minus TX timestamp, last frame */
-	__u64 latency_buckets[LR_LATENCY_BUCKETS];
+};
+
+/*
+ * Per-stream, per-CPU latency histogram, indexed by stream id, kept for the
+ * first latency_streams streams only (10 KiB per stream per CPU: with very
+ * many streams the rest keep counts, min/mean/max latency and jitter).
+ */
+struct lr_latency_histogram {
+	__u64 buckets[LR_LATENCY_BUCKETS];
 };
 
 /*
