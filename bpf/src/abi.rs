@@ -182,21 +182,22 @@ impl StreamRx {
         }
     }
 
-    /// Adds one CPU's `struct lr_latency_histogram`, growing the bucket
-    /// list up to the last bucket that has frames.
+    /// Adds one CPU's `struct lr_latency_histogram`, up to the bucket of
+    /// the largest latency seen: add every CPU's counters
+    /// ([`StreamRx::add_cpu`]) first. Nothing when no latency was measured.
     pub fn add_cpu_histogram(&mut self, bytes: &[u8]) {
-        let Some(used) = (0..LATENCY_BUCKETS)
-            .rev()
-            .find(|bucket| u64_at(bytes, *bucket) > 0)
-            .map(|last| last + 1)
-        else {
+        if self.latency.count == 0 {
             return;
-        };
+        }
+        let used = latency_bucket(self.latency.max_ns) + 1;
+        let words = bytes.get(..used * 8).unwrap_or(bytes);
         if self.latency.buckets.len() < used {
             self.latency.buckets.resize(used, 0);
         }
-        for (bucket, total) in self.latency.buckets[..used].iter_mut().enumerate() {
-            *total += u64_at(bytes, bucket);
+        for (total, word) in self.latency.buckets.iter_mut().zip(words.chunks_exact(8)) {
+            if let Ok(word) = <[u8; 8]>::try_from(word) {
+                *total += u64::from_ne_bytes(word);
+            }
         }
     }
 

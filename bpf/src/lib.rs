@@ -187,7 +187,10 @@ impl RxCounter {
             } else if name.ends_with(RODATA_SUFFIX) {
                 // `struct lr_config lr_config` is the only constant: offset 0.
                 let pass = u32::from(counted == CountedFrames::Pass);
-                if let Some(slot) = map.initial_value_mut().and_then(|value| value.get_mut(..12)) {
+                if let Some(slot) = map
+                    .initial_value_mut()
+                    .and_then(|value| value.get_mut(..12))
+                {
                     slot[..4].copy_from_slice(&pass.to_ne_bytes());
                     slot[4..8].copy_from_slice(&window_bits.to_ne_bytes());
                     slot[8..].copy_from_slice(&latency_streams.to_ne_bytes());
@@ -326,6 +329,126 @@ impl RxCounter {
             rx.update_races = word(1);
         }
         Ok(rx)
+    }
+
+    /// Every stream's receive state, in stream id order, summed over every
+    /// CPU: the maps read a batch of entries per system call (a few calls
+    /// for 100,000 streams, where one lookup per stream took seconds).
+    pub fn streams_rx(&self) -> Result<Vec<StreamRx>, BpfError> {
+        let mut streams = vec![StreamRx::default(); self.stream_count as usize];
+        let cpus = possible_cpus();
+        let rx_stride = abi::STREAM_RX_SIZE.next_multiple_of(8);
+        self.for_each_batch(STREAMS_MAP, self.stream_count, cpus, |key, value| {
+            if let Some(rx) = streams.get_mut(key as usize) {
+                let mut jitter_weight = (0.0, 0);
+                for cpu_value in value.chunks_exact(rx_stride) {
+                    rx.add_cpu(cpu_value, &mut jitter_weight);
+                }
+                rx.finish_jitter(jitter_weight);
+            }
+        })?;
+        let histogram_stride = abi::LATENCY_HISTOGRAM_SIZE.next_multiple_of(8);
+        self.for_each_batch(LATENCY_MAP, self.latency_streams, cpus, |key, value| {
+            // A stream with no latency measured has an empty histogram.
+            if let Some(rx) = streams
+                .get_mut(key as usize)
+                .filter(|rx| rx.latency.count > 0)
+            {
+                for cpu_value in value.chunks_exact(histogram_stride) {
+                    rx.add_cpu_histogram(cpu_value);
+                }
+            }
+        })?;
+        self.for_each_batch(SEQUENCE_MAP, self.stream_count, 1, |key, value| {
+            if let Some(rx) = streams.get_mut(key as usize) {
+                let word = |index: usize| {
+                    value
+                        .get(index * 8..index * 8 + 8)
+                        .and_then(|slice| <[u8; 8]>::try_from(slice).ok())
+                        .map(u64::from_ne_bytes)
+                        .unwrap_or(0)
+                };
+                rx.next_expected = word(0);
+                rx.update_races = word(1);
+            }
+        })?;
+        Ok(streams)
+    }
+
+    /// Reads the first `entries` entries of the array map `map_name` a batch
+    /// at a time and hands each key and value (all `cpus` copies of a
+    /// per-CPU value, each padded to 8 bytes) to `each`.
+    fn for_each_batch(
+        &self,
+        map_name: &'static str,
+        entries: u32,
+        cpus: usize,
+        mut each: impl FnMut(u32, &[u8]),
+    ) -> Result<(), BpfError> {
+        const BATCH: u32 = 1024;
+        let map = self.map(map_name)?;
+        let value_size = map.value_size() as usize;
+        let stride = if cpus > 1 || map.map_type().is_percpu() {
+            value_size.next_multiple_of(8) * cpus
+        } else {
+            value_size
+        };
+        let mut keys = vec![0u32; BATCH as usize];
+        let mut values = vec![0u8; BATCH as usize * stride];
+        let mut next_key: u32 = 0;
+        let mut read: u32 = 0;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&map.as_fd());
+        while read < entries {
+            let mut count = BATCH.min(entries - read);
+            let opts = libbpf_sys::bpf_map_batch_opts {
+                sz: std::mem::size_of::<libbpf_sys::bpf_map_batch_opts>() as _,
+                elem_flags: 0,
+                flags: 0,
+            };
+            let mut in_batch = next_key;
+            let mut out_batch: u32 = 0;
+            // SAFETY: `keys` holds `count` u32 keys and `values` `count`
+            // values of `stride` bytes, the size the kernel writes per
+            // element of this map (per-CPU values padded to 8 bytes, one
+            // per possible CPU); the batch cursors are u32 like the keys;
+            // every pointer outlives the call.
+            let result = unsafe {
+                libbpf_sys::bpf_map_lookup_batch(
+                    fd,
+                    if read == 0 {
+                        std::ptr::null_mut()
+                    } else {
+                        (&mut in_batch as *mut u32).cast()
+                    },
+                    (&mut out_batch as *mut u32).cast(),
+                    keys.as_mut_ptr().cast(),
+                    values.as_mut_ptr().cast(),
+                    &mut count,
+                    &opts,
+                )
+            };
+            let error = (result != 0).then(std::io::Error::last_os_error);
+            for (key, value) in keys
+                .iter()
+                .zip(values.chunks_exact(stride))
+                .take(count as usize)
+            {
+                each(*key, value);
+            }
+            read += count;
+            match error {
+                None => next_key = out_batch,
+                // The end of the map.
+                Some(error) if error.raw_os_error() == Some(libc::ENOENT) => break,
+                Some(error) => {
+                    return Err(BpfError::Read(libbpf_rs::Error::from(error)));
+                }
+            }
+            if count == 0 {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The kernel's run statistics for the program (see [`RunStats`]).

@@ -43,7 +43,9 @@ impl DueQueue {
         if *due_ns > now_ns {
             return None;
         }
-        self.heap.pop().map(|Reverse((due_ns, _, index))| (index, due_ns))
+        self.heap
+            .pop()
+            .map(|Reverse((due_ns, _, index))| (index, due_ns))
     }
 
     /// When the earliest queued stream falls due.
@@ -92,7 +94,11 @@ mod tests {
         assert_eq!(queue.next_due_ns(), Some(100));
         assert_eq!(queue.pop_due(50), None, "nothing due yet");
         assert_eq!(queue.pop_due(200), Some((1, 100)));
-        assert_eq!(queue.pop_due(200), Some((3, 100)), "same time: queued later");
+        assert_eq!(
+            queue.pop_due(200),
+            Some((3, 100)),
+            "same time: queued later"
+        );
         assert_eq!(queue.pop_due(200), Some((2, 200)));
         assert_eq!(queue.pop_due(200), None);
         assert_eq!(queue.len(), 1);
@@ -104,7 +110,9 @@ mod tests {
     #[test]
     fn offsets_spread_streams_over_one_period() {
         let rate = Rate::FramesPerSecond { millipps: 10_000 }; // 10 fps: 100 ms
-        let offsets: Vec<u64> = (0..4).map(|index| phase_offset_ns(rate, index, 4)).collect();
+        let offsets: Vec<u64> = (0..4)
+            .map(|index| phase_offset_ns(rate, index, 4))
+            .collect();
         assert_eq!(offsets, vec![0, 25_000_000, 50_000_000, 75_000_000]);
         assert_eq!(phase_offset_ns(rate, 0, 1), 0);
         assert_eq!(phase_offset_ns(Rate::Max, 3, 4), 0);

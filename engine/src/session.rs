@@ -508,9 +508,16 @@ fn send_duration(summaries: &[TxSummary], start_ns: u64) -> Duration {
 fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamCounts> {
     let mut counts = vec![StreamCounts::default(); plan.streams.len()];
     for rx in rx_ports {
+        // One batched read of the whole counter, then this port's streams.
+        let Ok(mut received) = rx.counter.streams_rx() else {
+            continue;
+        };
         for &stream_id in &rx.streams {
-            if let Ok(received) = rx.counter.stream_rx(stream_id) {
-                counts[stream_id as usize].rx = received;
+            if let (Some(entry), Some(stream_rx)) = (
+                counts.get_mut(stream_id as usize),
+                received.get_mut(stream_id as usize),
+            ) {
+                entry.rx = std::mem::take(stream_rx);
             }
         }
     }

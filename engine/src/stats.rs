@@ -11,7 +11,6 @@ use linerate_bpf::StreamRx;
 
 use crate::sequence::FaultCounts;
 
-
 /// One stream's counters at a moment: what its sender did and what its
 /// receive counter saw.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -122,7 +121,9 @@ impl LatencyHistogram {
             .iter()
             .position(|count| *count > 0)
             .map_or(0, |bucket| latency_bucket_bounds(bucket).0);
-        let highest = used.checked_sub(1).map_or(0, |bucket| latency_bucket_bounds(bucket).1);
+        let highest = used
+            .checked_sub(1)
+            .map_or(0, |bucket| latency_bucket_bounds(bucket).1);
         let (min_ns, max_ns) = exact.unwrap_or((lowest, highest));
         LatencyHistogram {
             buckets,

@@ -42,8 +42,10 @@ const XDP_PACKET_HEADROOM: u32 = 256;
 const XDP_PKT_CONTD: u32 = 1;
 /// TX and completion ring size.
 pub const RING_SIZE: u32 = 2048;
-/// Slots a worker's pool has at least.
-pub const MIN_POOL_SLOTS: u32 = 256;
+/// Slots a worker's pool has at least: one TX ring's worth (8 MiB), so that
+/// a receiver slow to free frames (veth completes a frame only once its peer
+/// has consumed it) does not starve the sender.
+pub const MIN_POOL_SLOTS: u32 = RING_SIZE;
 /// Slots a worker's pool has at most: two TX rings' worth, more than can
 /// ever be in flight.
 pub const MAX_POOL_SLOTS: u32 = 2 * RING_SIZE;
@@ -54,7 +56,7 @@ pub const PAUSED_CHECK_INTERVAL: Duration = Duration::from_millis(1);
 /// How long after its end a paced stream that fell behind may still send
 /// the frames that fell due before its end; past this it is cut short (and
 /// the verdict says it sent fewer frames than planned).
-pub const LATE_LIMIT: Duration = Duration::from_secs(1);
+pub const LATE_LIMIT: Duration = Duration::from_secs(5);
 /// `slot_stream` value of a slot that holds no stream's template yet.
 const NO_STREAM: u32 = u32::MAX;
 
@@ -345,7 +347,9 @@ impl StreamState {
         counters
             .frames_sent
             .store(self.pacer.frames_released(), Ordering::Relaxed);
-        counters.bytes_sent.store(self.bytes_sent, Ordering::Relaxed);
+        counters
+            .bytes_sent
+            .store(self.bytes_sent, Ordering::Relaxed);
         counters
             .sequence_span
             .store(self.sequence.span(), Ordering::Relaxed);
@@ -499,9 +503,7 @@ impl TxWorker {
 
     /// Bytes of UMEM the worker uses.
     pub fn umem_bytes(&self) -> u64 {
-        self.slot_stream.len() as u64
-            * u64::from(self.chunks_per_slot)
-            * u64::from(UMEM_FRAME_SIZE)
+        self.slot_stream.len() as u64 * u64::from(self.chunks_per_slot) * u64::from(UMEM_FRAME_SIZE)
     }
 
     /// Sends every stream's frames at its rate, each stream counting from
@@ -644,7 +646,8 @@ impl TxWorker {
                 kept += 1;
             } else {
                 let due_ns = stream.pacer.next_due_ns().unwrap_or(now);
-                self.due.push(index, if stream.unbounded { now } else { due_ns });
+                self.due
+                    .push(index, if stream.unbounded { now } else { due_ns });
             }
         }
         self.paused.truncate(kept);
@@ -680,9 +683,7 @@ impl TxWorker {
                 continue;
             }
             let due = stream.pacer.due(now) as usize;
-            let take = due
-                .min(room - release.frames)
-                .min(self.free_slots.len());
+            let take = due.min(room - release.frames).min(self.free_slots.len());
             release.starved |= take < due;
             self.write_frames(index, take, now, &mut release)?;
             let stream = &mut self.streams[index as usize];
@@ -744,7 +745,11 @@ impl TxWorker {
             }
             let len = stream.generator.next_frame_len();
             let chunks = len.div_ceil(CHUNK_DATA_LEN).max(1);
-            for (part, desc) in self.chunk_descs[slot_chunks].iter_mut().take(chunks).enumerate() {
+            for (part, desc) in self.chunk_descs[slot_chunks]
+                .iter_mut()
+                .take(chunks)
+                .enumerate()
+            {
                 // SAFETY: as above, the slot is ours until it is produced.
                 let mut data = unsafe { self.umem.data_mut(desc) };
                 data.cursor()
@@ -872,7 +877,9 @@ fn set_busy_poll(
     let busy_error = |option: &str, error: std::io::Error| TxError::Socket {
         interface: interface.to_string(),
         queue,
-        reason: format!("cannot set {option}: {error} (busy polling needs a kernel of 5.11 or later)"),
+        reason: format!(
+            "cannot set {option}: {error} (busy polling needs a kernel of 5.11 or later)"
+        ),
     };
     set_socket_option(fd, SO_PREFER_BUSY_POLL, 1)
         .map_err(|error| busy_error("SO_PREFER_BUSY_POLL", error))?;
@@ -975,10 +982,10 @@ mod tests {
             MIN_POOL_SLOTS,
             "40 frames of traffic: the floor"
         );
-        assert_eq!(pool_slots([pps(100_000)]), 400);
-        // 10,000 streams of 10 fps are 100,000 fps: the same 400 slots.
-        assert_eq!(pool_slots(std::iter::repeat_n(pps(10), 10_000)), 400);
-        assert_eq!(pool_slots([pps(1_000_000)]), 4000);
+        assert_eq!(pool_slots([pps(100_000)]), MIN_POOL_SLOTS);
+        assert_eq!(pool_slots([pps(750_000)]), 3000);
+        // 10,000 streams of 75 fps are 750,000 fps: the same 3000 slots.
+        assert_eq!(pool_slots(std::iter::repeat_n(pps(75), 10_000)), 3000);
         assert_eq!(pool_slots([pps(10_000_000)]), MAX_POOL_SLOTS);
         assert_eq!(pool_slots([pps(10), Rate::Max]), MAX_POOL_SLOTS);
     }

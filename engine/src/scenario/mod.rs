@@ -956,10 +956,7 @@ impl Validator<'_> {
                     return Err(self.error(
                         count.span(),
                         &field("count"),
-                        format!(
-                            "must be 1 to {} streams",
-                            linerate_bpf::abi::MAX_STREAMS
-                        ),
+                        format!("must be 1 to {} streams", linerate_bpf::abi::MAX_STREAMS),
                     ));
                 }
                 value as u64
