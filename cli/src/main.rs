@@ -200,7 +200,7 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
         json: run_args.json.clone(),
         csv: run_args.csv.clone(),
     };
-    execute(&plan, options, &outputs)
+    execute(&plan, options, &outputs, run_args.show as usize)
 }
 
 /// Where the machine-readable reports go, if anywhere.
@@ -220,9 +220,14 @@ fn require_privileges(enters_namespaces: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Runs a plan, prints live lines and the summary, writes the report files,
-/// returns the exit code.
-fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Result<u8> {
+/// Runs a plan, prints live lines and the summary (at most `show` streams
+/// of them), writes the report files, returns the exit code.
+fn execute(
+    plan: &Plan,
+    options: RunOptions,
+    files: &ReportFiles,
+    show: usize,
+) -> anyhow::Result<u8> {
     require_privileges(plan.ports.iter().any(|port| port.namespace.is_some()))?;
     let mut recorder = report::Recorder::new(files.csv.as_deref(), files.json.as_deref())?;
     install_stop_handler();
@@ -234,12 +239,12 @@ fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Res
         plan.ports.len()
     );
     let mut observers = output::Observers {
-        printer: output::LivePrinter::default(),
+        printer: output::LivePrinter::new(show),
         recorder: &mut recorder,
     };
     let report =
         run::run(plan, options, &STOP, &mut observers).map_err(|error| anyhow!("{error}"))?;
-    output::print_summary(&report);
+    output::print_summary(&report, show);
     recorder.finish_csv()?;
     if let Some(path) = &files.json {
         recorder.write_json(path, plan, &report)?;
@@ -336,5 +341,10 @@ fn command_demo(scenario_path: Option<&Path>) -> anyhow::Result<u8> {
             "up"
         }
     );
-    execute(&plan, RunOptions::default(), &ReportFiles::default())
+    execute(
+        &plan,
+        RunOptions::default(),
+        &ReportFiles::default(),
+        output::DEFAULT_SHOW as usize,
+    )
 }
