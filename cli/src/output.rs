@@ -103,10 +103,22 @@ impl LivePrinter {
                 tx.umem_bytes as f64 / (1024.0 * 1024.0),
             );
         }
+        let stream_count: usize = setup.tx_ports.iter().map(|tx| tx.streams.len()).sum();
         for rx in &setup.rx_ports {
+            let percentiles = if (rx.latency_streams as usize) < stream_count {
+                format!(
+                    "; latency percentiles for streams 0 to {} (min/mean/max/jitter for all)",
+                    rx.latency_streams.saturating_sub(1)
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "rx  port {:<6} {}  XDP counter in {} mode",
-                rx.port, rx.interface, rx.mode
+                "rx  port {:<6} {}  XDP counter in {} mode  maps {:.1} MiB{percentiles}",
+                rx.port,
+                rx.interface,
+                rx.mode,
+                rx.map_bytes as f64 / (1024.0 * 1024.0)
             );
         }
         for router in &setup.router_macs {

@@ -139,6 +139,12 @@ pub struct RxPortInfo {
     pub interface: String,
     /// How the kernel runs the counter.
     pub mode: XdpAttachMode,
+    /// Kernel memory the counter's maps hold, bytes (per-CPU maps counted
+    /// once per possible CPU).
+    pub map_bytes: u64,
+    /// Streams (ids 0 to this less one) whose latency percentiles are kept;
+    /// the others have min, mean and max latency and jitter.
+    pub latency_streams: u32,
 }
 
 /// A stream's destination MAC found from its port's router.
@@ -347,6 +353,8 @@ pub(crate) fn attach_counters(
             port: port.name.clone(),
             interface: port.describe(),
             mode,
+            map_bytes: counter.map_bytes(),
+            latency_streams: counter.latency_streams(),
         });
         ports.push(RxPort { counter, streams });
     }
