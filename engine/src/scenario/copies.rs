@@ -218,4 +218,113 @@ mod tests {
         let (_, message) = apply_steps(&mut spec(), &vlan, 1).expect_err("no vlan");
         assert!(message.contains("no vlan"), "{message}");
     }
+
+    const TABLE: &str = r#"
+[run]
+frames = 10
+
+[[port]]
+name = "a"
+interface = "lr-a"
+
+[[port]]
+name = "b"
+interface = "lr-b"
+
+[[stream]]
+name = "lone"
+tx = "a"
+rx = "b"
+src_mac = "02:4c:52:00:00:0a"
+dst_mac = "02:4c:52:00:00:0b"
+src_ip = "198.18.0.1"
+dst_ip = "198.18.0.2"
+src_port = 9000
+dst_port = 9001
+rate = 10
+
+[[stream]]
+name = "flow-{index:03}"
+tx = "a"
+rx = "b"
+src_mac = "02:4c:52:00:00:0a"
+dst_mac = "02:4c:52:00:00:0b"
+src_ip = "198.18.0.1"
+dst_ip = "198.18.0.2"
+src_port = 9000
+dst_port = 9001
+rate = 10
+count = 300
+step = { src_port = 1, src_ip = 2 }
+"#;
+
+    /// The error a refused scenario gives (without printing a whole plan
+    /// when it is accepted after all).
+    fn refused(text: &str) -> crate::scenario::ScenarioError {
+        match crate::scenario::parse(text, "copies.toml") {
+            Ok(plan) => panic!("accepted, {} streams", plan.streams.len()),
+            Err(error) => error,
+        }
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        let offset = text.find(needle).expect("needle present");
+        text[..offset].matches('\n').count() + 1
+    }
+
+    #[test]
+    fn a_table_with_count_makes_that_many_streams_each_its_own() {
+        let plan = crate::scenario::parse(TABLE, "copies.toml").expect("valid");
+        assert_eq!(plan.streams.len(), 301);
+        let ids: Vec<u32> = plan.streams.iter().map(|stream| stream.id).collect();
+        assert_eq!(
+            ids,
+            (0..301).collect::<Vec<u32>>(),
+            "ids in order, one per copy"
+        );
+        assert_eq!(plan.streams[0].name, "lone");
+        assert_eq!(plan.streams[1].name, "flow-000");
+        let last = &plan.streams[300];
+        assert_eq!(last.name, "flow-299");
+        assert_eq!(last.frame.src_port, 9000 + 299);
+        assert_eq!(last.frame.dst_port, 9001, "not stepped");
+        let IpHeader::V4 { src, .. } = last.frame.ip else {
+            panic!("ipv4")
+        };
+        assert_eq!(
+            src,
+            std::net::Ipv4Addr::new(198, 18, 2, 87),
+            "198.18.0.1 + 598"
+        );
+    }
+
+    #[test]
+    fn copy_errors_name_the_table_line_and_the_copy() {
+        let text = TABLE.replace("count = 300", "count = 70000");
+        let error = refused(&text);
+        // The line of the table's [[stream]] header.
+        let table = text.rfind("[[stream]]").expect("a table");
+        assert_eq!(error.line, text[..table].matches('\n').count() + 1);
+        assert_eq!(error.field.as_deref(), Some("stream[1].step.src_port"));
+        assert!(error.message.starts_with("copy 56536: "), "{error}");
+
+        let text = TABLE.replace("count = 300\n", "");
+        let error = refused(&text);
+        assert_eq!(error.field.as_deref(), Some("stream[1].step"));
+        assert_eq!(error.line, line_of(&text, "step = "));
+
+        let text = TABLE.replace("src_ip = 2", "ttl = 2");
+        let error = refused(&text);
+        assert_eq!(error.field.as_deref(), Some("stream[1].step.ttl"));
+
+        let text = TABLE
+            .replace("\"flow-{index:03}\"", "\"lone-{index:03}\"")
+            .replace("name = \"lone\"", "name = \"lone-007\"");
+        let error = refused(&text);
+        assert!(error.message.contains("(copy 7)"), "{error}");
+
+        let text = TABLE.replace("count = 300", "count = 0");
+        let error = refused(&text);
+        assert_eq!(error.field.as_deref(), Some("stream[1].count"));
+    }
 }
