@@ -93,7 +93,7 @@ fn u64_at(bytes: &[u8], index: usize) -> u64 {
 /// Latency as the receive counter measured it: CLOCK_MONOTONIC at the XDP
 /// hook minus the sender's timestamp, so meaningful only when sender and
 /// receiver share a clock (one host, as in the lab).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LatencyCounters {
     /// Frames measured.
     pub count: u64,
@@ -107,18 +107,6 @@ pub struct LatencyCounters {
     /// bucket's range), up to the last bucket any frame fell in (at most
     /// [`LATENCY_BUCKETS`] long): empty when no histogram was kept.
     pub buckets: Vec<u64>,
-}
-
-impl Default for LatencyCounters {
-    fn default() -> Self {
-        LatencyCounters {
-            count: 0,
-            sum_ns: 0,
-            min_ns: 0,
-            max_ns: 0,
-            buckets: Vec::new(),
-        }
-    }
 }
 
 /// One stream's receive state, summed over every CPU (`struct
