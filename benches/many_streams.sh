@@ -93,7 +93,7 @@ for n in "${counts[@]}"; do
 import json, re, sys
 n, launched, log, timing, report_path = sys.argv[1:]
 lines = [line.rstrip("\n").split(" ", 1) for line in open(log)]
-tx = [(float(t), text) for t, text in lines if text.startswith("tx  port")]
+tx = [(float(t), text) for t, text in lines if text.startswith("tx  port") and "UMEM" in text]
 rx = [text for _, text in lines if text.startswith("rx  port") and "maps" in text]
 startup = tx[0][0] - float(launched) if tx else float("nan")
 umem = sum(float(re.search(r"UMEM ([0-9.]+) MiB", text).group(1)) for _, text in tx)
@@ -107,7 +107,7 @@ planned = {s["frames_sent"] for s in streams}
 exact = (len(streams) == int(n) and received == sent
          and all(s["frames_received"] == s["frames_sent"] for s in streams)
          and report["verdict"]["passed"])
-print(f"{int(n):<9,} {startup:>9.2f}s {umem:>7.1f} MiB {maps:>8.1f} MiB {rss:>10.1f} MiB "
+print(f"{int(n):<9,} {startup:>9.2f}s {umem:>7.1f} MiB {maps:>8.2f} MiB {rss:>10.1f} MiB "
       f"{sent:>13,} {'yes' if exact else 'NO'} (frames per stream: {sorted(planned)[:3]})")
 PY
 done

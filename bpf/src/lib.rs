@@ -332,8 +332,9 @@ impl RxCounter {
     }
 
     /// Every stream's receive state, in stream id order, summed over every
-    /// CPU: the maps read a batch of entries per system call (a few calls
-    /// for 100,000 streams, where one lookup per stream took seconds).
+    /// CPU: the maps are read a batch of entries per system call (up to
+    /// 1,024 entries or 1 MiB), where one lookup per stream took seconds
+    /// for 100,000 streams.
     pub fn streams_rx(&self) -> Result<Vec<StreamRx>, BpfError> {
         let mut streams = vec![StreamRx::default(); self.stream_count as usize];
         let cpus = possible_cpus();
@@ -385,7 +386,9 @@ impl RxCounter {
         cpus: usize,
         mut each: impl FnMut(u32, &[u8]),
     ) -> Result<(), BpfError> {
-        const BATCH: u32 = 1024;
+        // At most 1,024 entries or 1 MiB of values a call, whichever is less.
+        const MOST_ENTRIES: usize = 1024;
+        const MOST_BYTES: usize = 1 << 20;
         let map = self.map(map_name)?;
         let value_size = map.value_size() as usize;
         let stride = if cpus > 1 || map.map_type().is_percpu() {
@@ -393,13 +396,16 @@ impl RxCounter {
         } else {
             value_size
         };
-        let mut keys = vec![0u32; BATCH as usize];
-        let mut values = vec![0u8; BATCH as usize * stride];
+        let batch = (MOST_BYTES / stride.max(1))
+            .clamp(1, MOST_ENTRIES)
+            .min(entries.max(1) as usize);
+        let mut keys = vec![0u32; batch];
+        let mut values = vec![0u8; batch * stride];
         let mut next_key: u32 = 0;
         let mut read: u32 = 0;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&map.as_fd());
         while read < entries {
-            let mut count = BATCH.min(entries - read);
+            let mut count = (batch as u32).min(entries - read);
             let opts = libbpf_sys::bpf_map_batch_opts {
                 sz: std::mem::size_of::<libbpf_sys::bpf_map_batch_opts>() as _,
                 elem_flags: 0,

@@ -114,7 +114,7 @@ impl LivePrinter {
                 String::new()
             };
             println!(
-                "rx  port {:<6} {}  XDP counter in {} mode  maps {:.1} MiB{percentiles}",
+                "rx  port {:<6} {}  XDP counter in {} mode  maps {:.2} MiB{percentiles}",
                 rx.port,
                 rx.interface,
                 rx.mode,

@@ -201,7 +201,7 @@ impl Validator<'_> {
             for copy_index in 0..count {
                 let mut copy = table.clone();
                 copy.id = streams.len() as u32;
-                if count > 1 {
+                if count > 1 || copies::has_placeholder(&table.name) {
                     copy.name = copies::copy_name(&table.name, copy_index, count);
                     copies::apply_steps(&mut copy.frame, &steps, copy_index).map_err(
                         |(field, message)| {
