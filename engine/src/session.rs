@@ -365,7 +365,13 @@ impl Session {
         // Each stream's rate is over the time it was running: from the start
         // to its last frame, less the time it was stopped.
         let mut stream_durations = vec![Duration::ZERO; plan.streams.len()];
+        // A stream a controller stopped for a while sends fewer frames than
+        // planned on purpose.
+        let mut paused = vec![false; plan.streams.len()];
         for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
+            if let Some(was_paused) = paused.get_mut(times.stream_id as usize) {
+                *was_paused = times.paused_ns > 0;
+            }
             if let Some(duration) = stream_durations.get_mut(times.stream_id as usize) {
                 *duration = Duration::from_nanos(
                     times
@@ -381,7 +387,8 @@ impl Session {
             .iter()
             .zip(&final_counts)
             .zip(&stream_durations)
-            .map(|((stream, counts), duration)| StreamResult {
+            .zip(&paused)
+            .map(|(((stream, counts), duration), was_paused)| StreamResult {
                 id: stream.id,
                 name: stream.name.clone(),
                 latency: latency_summary(counts),
@@ -389,7 +396,7 @@ impl Session {
                 target_fps: stream.rate.frames_per_second(),
                 tx_fps: per_second(counts.frames_sent, *duration),
                 rx_fps: per_second(counts.rx.frames, *duration),
-                frames_planned: (stream.rate != Rate::Max)
+                frames_planned: (stream.rate != Rate::Max && !was_paused)
                     .then(|| stream.frames_to_send(plan.run.stop)),
             })
             .collect();
