@@ -362,26 +362,7 @@ impl Session {
             .filter_map(|rx| rx.counter.totals().ok())
             .map(|totals| totals.frames_unknown_stream)
             .sum();
-        // Each stream's rate is over the time it was running: from the start
-        // to its last frame, less the time it was stopped.
-        let mut stream_durations = vec![Duration::ZERO; plan.streams.len()];
-        // A stream a controller stopped for a while sends fewer frames than
-        // planned on purpose.
-        let mut paused = vec![false; plan.streams.len()];
-        for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
-            if let Some(was_paused) = paused.get_mut(times.stream_id as usize) {
-                *was_paused = times.paused_ns > 0;
-            }
-            if let Some(duration) = stream_durations.get_mut(times.stream_id as usize) {
-                *duration = Duration::from_nanos(
-                    times
-                        .last_frame_ns
-                        .saturating_sub(start_ns)
-                        .saturating_sub(times.paused_ns)
-                        .saturating_sub(times.start_offset_ns),
-                );
-            }
-        }
+        let (stream_durations, paused) = stream_send_times(summaries, start_ns, plan.streams.len());
         let streams = plan
             .streams
             .iter()
@@ -493,6 +474,36 @@ pub fn run(
 
 fn now_since(instant: Instant) -> Duration {
     Instant::now().saturating_duration_since(instant)
+}
+
+/// Per stream, in id order: how long it was sending (from its own start,
+/// the common start plus its phase offset, to its last frame, less the time
+/// a controller had it stopped), over which its rate is given; and whether
+/// a controller stopped it for a while (then it sends fewer frames than
+/// planned on purpose).
+fn stream_send_times(
+    summaries: &[TxSummary],
+    start_ns: u64,
+    stream_count: usize,
+) -> (Vec<Duration>, Vec<bool>) {
+    let mut durations = vec![Duration::ZERO; stream_count];
+    let mut paused = vec![false; stream_count];
+    for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
+        let index = times.stream_id as usize;
+        if let (Some(duration), Some(was_paused)) =
+            (durations.get_mut(index), paused.get_mut(index))
+        {
+            *was_paused = times.paused_ns > 0;
+            *duration = Duration::from_nanos(
+                times
+                    .last_frame_ns
+                    .saturating_sub(start_ns)
+                    .saturating_sub(times.paused_ns)
+                    .saturating_sub(times.start_offset_ns),
+            );
+        }
+    }
+    (durations, paused)
 }
 
 /// From the common start to the last frame any sender produced. Frame k of

@@ -579,16 +579,7 @@ impl TxWorker {
                 own.ring_full_events.fetch_add(1, Ordering::Relaxed);
             }
             if release.batch_len > 0 {
-                // SAFETY: every descriptor in the batch belongs to this
-                // UMEM and was taken from the free pool, so it is not in
-                // any ring yet.
-                let produced = unsafe { self.tx_queue.produce(&self.batch[..release.batch_len]) };
-                if produced != release.batch_len {
-                    return Err(TxError::RingAccounting {
-                        refused: release.batch_len - produced,
-                    });
-                }
-                outstanding += produced as u64;
+                outstanding += self.produce(release.batch_len)?;
                 summary.first_frame_ns.get_or_insert(now);
                 summary.last_frame_ns = Some(now);
             }
@@ -607,6 +598,20 @@ impl TxWorker {
             .count() as u64;
         summary.stream_times = self.send_times(monotonic_ns());
         Ok(summary)
+    }
+
+    /// Hands the first `batch_len` descriptors of the batch to the TX ring;
+    /// returns how many it took (all of them, or an error).
+    fn produce(&mut self, batch_len: usize) -> Result<u64, TxError> {
+        // SAFETY: every descriptor in the batch belongs to this UMEM and was
+        // taken from the free pool, so it is not in any ring yet.
+        let produced = unsafe { self.tx_queue.produce(&self.batch[..batch_len]) };
+        if produced != batch_len {
+            return Err(TxError::RingAccounting {
+                refused: batch_len - produced,
+            });
+        }
+        Ok(produced as u64)
     }
 
     /// Starts every stream's schedule at `start_ns` plus its offset, sets

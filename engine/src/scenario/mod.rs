@@ -179,58 +179,7 @@ impl Validator<'_> {
                 .map
                 .file_error("no [[stream]] tables: add at least one stream"));
         }
-        let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw.streams.len());
-        let mut names: HashSet<String> = HashSet::with_capacity(raw.streams.len());
-        for (index, stream) in raw.streams.into_iter().enumerate() {
-            let table_span = stream.span();
-            let name_span = match &stream.get_ref().name {
-                Some(name) => name.span(),
-                None => stream.span(),
-            };
-            let mut stream = stream.into_inner();
-            let (count, steps) = self.copies(index, &mut stream)?;
-            let table = self.stream(index, stream, &port_index, &ports)?;
-            let max_streams = u64::from(linerate_bpf::abi::MAX_STREAMS);
-            if streams.len() as u64 + count > max_streams {
-                return Err(self.error(
-                    table_span,
-                    &format!("stream[{index}]"),
-                    format!("at most {max_streams} streams per scenario"),
-                ));
-            }
-            for copy_index in 0..count {
-                let mut copy = table.clone();
-                copy.id = streams.len() as u32;
-                if count > 1 || copies::has_placeholder(&table.name) {
-                    copy.name = copies::copy_name(&table.name, copy_index, count);
-                    copies::apply_steps(&mut copy.frame, &steps, copy_index).map_err(
-                        |(field, message)| {
-                            self.error(
-                                table_span.clone(),
-                                &format!("stream[{index}].step.{}", field.name()),
-                                message,
-                            )
-                        },
-                    )?;
-                }
-                if !names.insert(copy.name.clone()) {
-                    let which = if count > 1 {
-                        format!(" (copy {copy_index})")
-                    } else {
-                        String::new()
-                    };
-                    return Err(self.error(
-                        name_span,
-                        &format!("stream[{index}].name"),
-                        format!(
-                            "another stream is already named {:?}{which}; stream names must be unique",
-                            copy.name
-                        ),
-                    ));
-                }
-                streams.push(copy);
-            }
-        }
+        let streams = self.streams(raw.streams, &port_index, &ports)?;
         let pass = match raw.pass {
             Some(pass) => self.pass_criteria(pass.into_inner())?,
             None => PassCriteria::default(),
@@ -312,20 +261,7 @@ impl Validator<'_> {
             Some(text) => units::parse_duration(text.get_ref())
                 .map_err(|message| self.error(text.span(), "run.drain", message))?,
         };
-        let phase = match &run.phase {
-            None => Phase::Spread,
-            Some(text) => match text.get_ref().as_str() {
-                "spread" => Phase::Spread,
-                "aligned" => Phase::Aligned,
-                _ => {
-                    return Err(self.error(
-                        text.span(),
-                        "run.phase",
-                        "must be \"spread\" (streams start spread over their period) or \"aligned\" (all at once)",
-                    ))
-                }
-            },
-        };
+        let phase = self.phase(run.phase.as_ref())?;
         Ok(RunPlan {
             stop,
             report_interval,
@@ -938,6 +874,87 @@ impl Validator<'_> {
             },
             (None, None) => Ok(PayloadPattern::Zeros),
         }
+    }
+
+    /// Every stream of the scenario: one per table, or `count` copies of a
+    /// table with steps, each with its own id; names checked unique.
+    fn streams(
+        &self,
+        raw_streams: Vec<Spanned<RawStream>>,
+        port_index: &HashMap<String, usize>,
+        ports: &[PortPlan],
+    ) -> Result<Vec<StreamPlan>, ScenarioError> {
+        let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw_streams.len());
+        let mut names: HashSet<String> = HashSet::with_capacity(raw_streams.len());
+        for (index, stream) in raw_streams.into_iter().enumerate() {
+            let table_span = stream.span();
+            let name_span = match &stream.get_ref().name {
+                Some(name) => name.span(),
+                None => stream.span(),
+            };
+            let mut stream = stream.into_inner();
+            let (count, steps) = self.copies(index, &mut stream)?;
+            let table = self.stream(index, stream, port_index, ports)?;
+            let max_streams = u64::from(linerate_bpf::abi::MAX_STREAMS);
+            if streams.len() as u64 + count > max_streams {
+                return Err(self.error(
+                    table_span,
+                    &format!("stream[{index}]"),
+                    format!("at most {max_streams} streams per scenario"),
+                ));
+            }
+            for copy_index in 0..count {
+                let mut copy = table.clone();
+                copy.id = streams.len() as u32;
+                if count > 1 || copies::has_placeholder(&table.name) {
+                    copy.name = copies::copy_name(&table.name, copy_index, count);
+                    copies::apply_steps(&mut copy.frame, &steps, copy_index).map_err(
+                        |(field, message)| {
+                            self.error(
+                                table_span.clone(),
+                                &format!("stream[{index}].step.{}", field.name()),
+                                message,
+                            )
+                        },
+                    )?;
+                }
+                if !names.insert(copy.name.clone()) {
+                    let which = if count > 1 {
+                        format!(" (copy {copy_index})")
+                    } else {
+                        String::new()
+                    };
+                    return Err(self.error(
+                        name_span,
+                        &format!("stream[{index}].name"),
+                        format!(
+                            "another stream is already named {:?}{which}; stream names must be unique",
+                            copy.name
+                        ),
+                    ));
+                }
+                streams.push(copy);
+            }
+        }
+        Ok(streams)
+    }
+
+    /// `[run] phase`: "spread" (the default) or "aligned".
+    fn phase(&self, phase: Option<&Spanned<String>>) -> Result<Phase, ScenarioError> {
+        Ok(match phase {
+            None => Phase::Spread,
+            Some(text) => match text.get_ref().as_str() {
+                "spread" => Phase::Spread,
+                "aligned" => Phase::Aligned,
+                _ => {
+                    return Err(self.error(
+                        text.span(),
+                        "run.phase",
+                        "must be \"spread\" (streams start spread over their period) or \"aligned\" (all at once)",
+                    ))
+                }
+            },
+        })
     }
 
     /// A stream table's `count` (default 1) and `step` fields, taken out
