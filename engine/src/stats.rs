@@ -227,7 +227,9 @@ pub struct StreamInterval {
     pub id: u32,
     /// The stream's name.
     pub name: String,
-    /// Totals so far.
+    /// Totals so far, without the latency buckets (the interval's latency
+    /// is `latency`; the run's is in the final report): with many streams
+    /// a third copy of every stream's histogram would dominate memory.
     pub totals: StreamCounts,
     /// Frames per second sent during the interval.
     pub tx_fps: f64,
@@ -294,13 +296,13 @@ impl Aggregator {
     /// taken `elapsed` after the start.
     pub fn interval(
         &mut self,
-        current: Vec<StreamCounts>,
+        mut current: Vec<StreamCounts>,
         elapsed: Duration,
         is_final: bool,
     ) -> IntervalReport {
         let length = elapsed.saturating_sub(self.previous_elapsed);
         let streams = current
-            .iter()
+            .iter_mut()
             .zip(&self.previous)
             .zip(&self.names)
             .enumerate()
@@ -328,7 +330,7 @@ impl Aggregator {
                         * 8.0,
                     rx_bps: per_second(now.rx.bytes.saturating_sub(before.rx.bytes), length) * 8.0,
                     latency,
-                    totals: now.clone(),
+                    totals: without_buckets(now),
                 }
             })
             .collect();
@@ -342,6 +344,14 @@ impl Aggregator {
             resident_bytes: resident_memory_bytes().unwrap_or(0),
         }
     }
+}
+
+/// A copy of `counts` with an empty list of latency buckets.
+fn without_buckets(counts: &mut StreamCounts) -> StreamCounts {
+    let buckets = std::mem::take(&mut counts.rx.latency.buckets);
+    let copy = counts.clone();
+    counts.rx.latency.buckets = buckets;
+    copy
 }
 
 /// `count` per second over `duration` (0 for no time).
