@@ -3,8 +3,12 @@
 //! XDP program keeps. Keep the two
 //! files in step; the BPF_PROG_TEST_RUN tests catch a mismatch.
 
-/// The magic value at the start of every linerate payload header ("LNRT").
-pub const PAYLOAD_MAGIC: u32 = 0x4C4E_5254;
+/// The magic value in the first three bytes of every linerate payload
+/// header ("LNR").
+pub const PAYLOAD_MAGIC: u32 = 0x4C_4E52;
+
+/// Stream ids are 24 bits on the wire: at most this many streams a run.
+pub const MAX_STREAMS: u32 = 1 << 24;
 
 /// Length of the payload header in bytes.
 pub const PAYLOAD_HEADER_LEN: usize = 18;
@@ -12,10 +16,10 @@ pub const PAYLOAD_HEADER_LEN: usize = 18;
 /// Byte offsets of the payload header's fields (all big-endian).
 pub mod payload_field {
     use std::ops::Range;
-    /// `magic`: u32.
-    pub const MAGIC: Range<usize> = 0..4;
-    /// `stream_id`: u16.
-    pub const STREAM_ID: Range<usize> = 4..6;
+    /// `magic`: 24 bits, "LNR".
+    pub const MAGIC: Range<usize> = 0..3;
+    /// `stream_id`: 24 bits.
+    pub const STREAM_ID: Range<usize> = 3..6;
     /// `sequence`: u32.
     pub const SEQUENCE: Range<usize> = 6..10;
     /// `tx_timestamp_ns`: u64, CLOCK_MONOTONIC at the sender.
@@ -68,11 +72,14 @@ mod stream_rx_word {
     pub const JITTER_X16: usize = 10;
     pub const JITTER_SAMPLES: usize = 11;
     /// `last_transit_ns` is word 12; the reader has no use for it.
-    pub const BUCKETS: usize = 13;
+    pub const LAST_TRANSIT: usize = 12;
 }
 
 /// Size in bytes of `struct lr_stream_rx`.
-pub const STREAM_RX_SIZE: usize = (stream_rx_word::BUCKETS + LATENCY_BUCKETS) * 8;
+pub const STREAM_RX_SIZE: usize = (stream_rx_word::LAST_TRANSIT + 1) * 8;
+
+/// Size in bytes of `struct lr_latency_histogram` (one stream, one CPU).
+pub const LATENCY_HISTOGRAM_SIZE: usize = LATENCY_BUCKETS * 8;
 
 fn u64_at(bytes: &[u8], index: usize) -> u64 {
     let start = index * 8;
@@ -86,7 +93,7 @@ fn u64_at(bytes: &[u8], index: usize) -> u64 {
 /// Latency as the receive counter measured it: CLOCK_MONOTONIC at the XDP
 /// hook minus the sender's timestamp, so meaningful only when sender and
 /// receiver share a clock (one host, as in the lab).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LatencyCounters {
     /// Frames measured.
     pub count: u64,
@@ -97,20 +104,9 @@ pub struct LatencyCounters {
     /// Largest latency.
     pub max_ns: u64,
     /// Frames per histogram bucket ([`latency_bucket_bounds`] gives each
-    /// bucket's range); [`LATENCY_BUCKETS`] long.
+    /// bucket's range), up to the last bucket any frame fell in (at most
+    /// [`LATENCY_BUCKETS`] long): empty when no histogram was kept.
     pub buckets: Vec<u64>,
-}
-
-impl Default for LatencyCounters {
-    fn default() -> Self {
-        LatencyCounters {
-            count: 0,
-            sum_ns: 0,
-            min_ns: 0,
-            max_ns: 0,
-            buckets: vec![0; LATENCY_BUCKETS],
-        }
-    }
 }
 
 /// One stream's receive state, summed over every CPU (`struct
@@ -166,14 +162,30 @@ impl StreamRx {
             self.latency.max_ns = self.latency.max_ns.max(u64_at(bytes, word::LATENCY_MAX));
             self.latency.count += count;
             self.latency.sum_ns += u64_at(bytes, word::LATENCY_SUM);
-            for (bucket, total) in self.latency.buckets.iter_mut().enumerate() {
-                *total += u64_at(bytes, word::BUCKETS + bucket);
-            }
         }
         let samples = u64_at(bytes, word::JITTER_SAMPLES);
         if samples > 0 {
             jitter_weight.0 += u64_at(bytes, word::JITTER_X16) as f64 / 16.0 * samples as f64;
             jitter_weight.1 += samples;
+        }
+    }
+
+    /// Adds one CPU's `struct lr_latency_histogram`, up to the bucket of
+    /// the largest latency seen: add every CPU's counters
+    /// ([`StreamRx::add_cpu`]) first. Nothing when no latency was measured.
+    pub fn add_cpu_histogram(&mut self, bytes: &[u8]) {
+        if self.latency.count == 0 {
+            return;
+        }
+        let used = latency_bucket(self.latency.max_ns) + 1;
+        let words = bytes.get(..used * 8).unwrap_or(bytes);
+        if self.latency.buckets.len() < used {
+            self.latency.buckets.resize(used, 0);
+        }
+        for (total, word) in self.latency.buckets.iter_mut().zip(words.chunks_exact(8)) {
+            if let Ok(word) = <[u8; 8]>::try_from(word) {
+                *total += u64::from_ne_bytes(word);
+            }
         }
     }
 

@@ -28,6 +28,12 @@ const DROP_PROGRAM_NAME: &str = "xdp_drop_all";
 const STREAMS_MAP: &str = "lr_streams";
 const SEQUENCE_MAP: &str = "lr_sequence";
 const SEEN_MAP: &str = "lr_seen";
+const LATENCY_MAP: &str = "lr_latency";
+/// Most memory the latency histograms of all streams may take (over every
+/// CPU): with more streams than fit, only the first ones keep a histogram.
+const LATENCY_BUDGET_BYTES: u64 = 256 << 20;
+/// Streams that keep a latency histogram whatever the CPU count, at least.
+const MIN_LATENCY_STREAMS: u32 = 256;
 /// Most memory the duplicate-detection windows of all streams may take.
 const SEEN_BUDGET_BYTES: u64 = 64 << 20;
 /// The widest duplicate-detection window: 4096 sequence numbers per stream.
@@ -142,6 +148,7 @@ pub struct RxCounter {
     link: Option<Link>,
     stream_count: u32,
     window_bits: u32,
+    latency_streams: u32,
 }
 
 impl std::fmt::Debug for RxCounter {
@@ -149,6 +156,7 @@ impl std::fmt::Debug for RxCounter {
         f.debug_struct("RxCounter")
             .field("stream_count", &self.stream_count)
             .field("window_bits", &self.window_bits)
+            .field("latency_streams", &self.latency_streams)
             .field("attached", &self.link.is_some())
             .finish()
     }
@@ -160,8 +168,9 @@ impl RxCounter {
     /// (see [`RxCounter::window`]), sets what happens to counted frames, and
     /// loads it into the kernel. Nothing is attached yet.
     pub fn load(stream_count: u32, counted: CountedFrames) -> Result<Self, BpfError> {
-        let stream_count = stream_count.clamp(1, 1 << 16);
+        let stream_count = stream_count.clamp(1, abi::MAX_STREAMS);
         let window_bits = window_bits_for(stream_count);
+        let latency_streams = latency_streams_for(stream_count, possible_cpus());
         let mut open = ObjectBuilder::default()
             .name("linerate")
             .map_err(BpfError::Load)?
@@ -174,6 +183,7 @@ impl RxCounter {
             let entries = match name.as_str() {
                 STREAMS_MAP | SEQUENCE_MAP => Some(stream_count),
                 SEEN_MAP => Some(stream_count << window_bits),
+                LATENCY_MAP => Some(latency_streams),
                 _ => None,
             };
             if let Some(entries) = entries {
@@ -182,17 +192,21 @@ impl RxCounter {
             } else if name.ends_with(RODATA_SUFFIX) {
                 // `struct lr_config lr_config` is the only constant: offset 0.
                 let pass = u32::from(counted == CountedFrames::Pass);
-                if let Some(slot) = map.initial_value_mut().and_then(|value| value.get_mut(..8)) {
+                if let Some(slot) = map
+                    .initial_value_mut()
+                    .and_then(|value| value.get_mut(..12))
+                {
                     slot[..4].copy_from_slice(&pass.to_ne_bytes());
-                    slot[4..].copy_from_slice(&window_bits.to_ne_bytes());
+                    slot[4..8].copy_from_slice(&window_bits.to_ne_bytes());
+                    slot[8..].copy_from_slice(&latency_streams.to_ne_bytes());
                     configured = true;
                 }
             }
         }
-        if sized != 3 {
+        if sized != 4 {
             return Err(BpfError::Missing {
                 kind: "map",
-                name: "lr_streams, lr_sequence or lr_seen",
+                name: "lr_streams, lr_sequence, lr_seen or lr_latency",
             });
         }
         if !configured {
@@ -207,6 +221,7 @@ impl RxCounter {
             link: None,
             stream_count,
             window_bits,
+            latency_streams,
         };
         // Fail now, not at attach time, if the object is not what we expect.
         counter.with_program(|_| Ok(()))?;
@@ -222,6 +237,24 @@ impl RxCounter {
     /// How many streams the counter map holds.
     pub fn stream_count(&self) -> u32 {
         self.stream_count
+    }
+
+    /// How many streams (ids 0 to this less one) keep a latency histogram:
+    /// every stream unless their histograms would take more than 256 MiB
+    /// over all CPUs. The others keep min, mean and max latency and jitter.
+    pub fn latency_streams(&self) -> u32 {
+        self.latency_streams
+    }
+
+    /// Bytes of kernel memory the counter's maps hold (values only; the
+    /// per-CPU ones counted once per possible CPU).
+    pub fn map_bytes(&self) -> u64 {
+        let cpus = possible_cpus() as u64;
+        let streams = u64::from(self.stream_count);
+        streams * abi::STREAM_RX_SIZE as u64 * cpus
+            + u64::from(self.latency_streams) * abi::LATENCY_HISTOGRAM_SIZE as u64 * cpus
+            + streams * 16
+            + (streams << self.window_bits) * 4
     }
 
     /// Attaches the program to `ifindex` (an index in the calling thread's
@@ -242,14 +275,19 @@ impl RxCounter {
     }
 
     /// One stream's receive state, summed over every CPU.
-    pub fn stream_rx(&self, stream_id: u16) -> Result<StreamRx, BpfError> {
-        let key = u32::from(stream_id);
+    pub fn stream_rx(&self, stream_id: u32) -> Result<StreamRx, BpfError> {
+        let key = stream_id;
         let mut rx = StreamRx::default();
         let mut jitter_weight = (0.0, 0);
         for value in self.lookup_per_cpu(STREAMS_MAP, key)? {
             rx.add_cpu(&value, &mut jitter_weight);
         }
         rx.finish_jitter(jitter_weight);
+        if key < self.latency_streams {
+            for value in self.lookup_per_cpu(LATENCY_MAP, key)? {
+                rx.add_cpu_histogram(&value);
+            }
+        }
         let map = self.map(SEQUENCE_MAP)?;
         if let Some(value) = map
             .lookup(&key.to_ne_bytes(), MapFlags::ANY)
@@ -266,6 +304,132 @@ impl RxCounter {
             rx.update_races = word(1);
         }
         Ok(rx)
+    }
+
+    /// Every stream's receive state, in stream id order, summed over every
+    /// CPU: the maps are read a batch of entries per system call (up to
+    /// 1,024 entries or 1 MiB), where one lookup per stream took seconds
+    /// for 100,000 streams.
+    pub fn streams_rx(&self) -> Result<Vec<StreamRx>, BpfError> {
+        let mut streams = vec![StreamRx::default(); self.stream_count as usize];
+        let cpus = possible_cpus();
+        let rx_stride = abi::STREAM_RX_SIZE.next_multiple_of(8);
+        self.for_each_batch(STREAMS_MAP, self.stream_count, cpus, |key, value| {
+            if let Some(rx) = streams.get_mut(key as usize) {
+                let mut jitter_weight = (0.0, 0);
+                for cpu_value in value.chunks_exact(rx_stride) {
+                    rx.add_cpu(cpu_value, &mut jitter_weight);
+                }
+                rx.finish_jitter(jitter_weight);
+            }
+        })?;
+        let histogram_stride = abi::LATENCY_HISTOGRAM_SIZE.next_multiple_of(8);
+        self.for_each_batch(LATENCY_MAP, self.latency_streams, cpus, |key, value| {
+            // A stream with no latency measured has an empty histogram.
+            if let Some(rx) = streams
+                .get_mut(key as usize)
+                .filter(|rx| rx.latency.count > 0)
+            {
+                for cpu_value in value.chunks_exact(histogram_stride) {
+                    rx.add_cpu_histogram(cpu_value);
+                }
+            }
+        })?;
+        self.for_each_batch(SEQUENCE_MAP, self.stream_count, 1, |key, value| {
+            if let Some(rx) = streams.get_mut(key as usize) {
+                let word = |index: usize| {
+                    value
+                        .get(index * 8..index * 8 + 8)
+                        .and_then(|slice| <[u8; 8]>::try_from(slice).ok())
+                        .map(u64::from_ne_bytes)
+                        .unwrap_or(0)
+                };
+                rx.next_expected = word(0);
+                rx.update_races = word(1);
+            }
+        })?;
+        Ok(streams)
+    }
+
+    /// Reads the first `entries` entries of the array map `map_name` a batch
+    /// at a time and hands each key and value (all `cpus` copies of a
+    /// per-CPU value, each padded to 8 bytes) to `each`.
+    fn for_each_batch(
+        &self,
+        map_name: &'static str,
+        entries: u32,
+        cpus: usize,
+        mut each: impl FnMut(u32, &[u8]),
+    ) -> Result<(), BpfError> {
+        // At most 1,024 entries or 1 MiB of values a call, whichever is less.
+        const MOST_ENTRIES: usize = 1024;
+        const MOST_BYTES: usize = 1 << 20;
+        let map = self.map(map_name)?;
+        let value_size = map.value_size() as usize;
+        let stride = if cpus > 1 || map.map_type().is_percpu() {
+            value_size.next_multiple_of(8) * cpus
+        } else {
+            value_size
+        };
+        let batch = (MOST_BYTES / stride.max(1))
+            .clamp(1, MOST_ENTRIES)
+            .min(entries.max(1) as usize);
+        let mut keys = vec![0u32; batch];
+        let mut values = vec![0u8; batch * stride];
+        let mut next_key: u32 = 0;
+        let mut read: u32 = 0;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&map.as_fd());
+        while read < entries {
+            let mut count = (batch as u32).min(entries - read);
+            let opts = libbpf_sys::bpf_map_batch_opts {
+                sz: std::mem::size_of::<libbpf_sys::bpf_map_batch_opts>() as _,
+                elem_flags: 0,
+                flags: 0,
+            };
+            let mut in_batch = next_key;
+            let mut out_batch: u32 = 0;
+            // SAFETY: `keys` holds `count` u32 keys and `values` `count`
+            // values of `stride` bytes, the size the kernel writes per
+            // element of this map (per-CPU values padded to 8 bytes, one
+            // per possible CPU); the batch cursors are u32 like the keys;
+            // every pointer outlives the call.
+            let result = unsafe {
+                libbpf_sys::bpf_map_lookup_batch(
+                    fd,
+                    if read == 0 {
+                        std::ptr::null_mut()
+                    } else {
+                        (&mut in_batch as *mut u32).cast()
+                    },
+                    (&mut out_batch as *mut u32).cast(),
+                    keys.as_mut_ptr().cast(),
+                    values.as_mut_ptr().cast(),
+                    &mut count,
+                    &opts,
+                )
+            };
+            let error = (result != 0).then(std::io::Error::last_os_error);
+            for (key, value) in keys
+                .iter()
+                .zip(values.chunks_exact(stride))
+                .take(count as usize)
+            {
+                each(*key, value);
+            }
+            read += count;
+            match error {
+                None => next_key = out_batch,
+                // The end of the map.
+                Some(error) if error.raw_os_error() == Some(libc::ENOENT) => break,
+                Some(error) => {
+                    return Err(BpfError::Read(libbpf_rs::Error::from(error)));
+                }
+            }
+            if count == 0 {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// The kernel's run statistics for the program (see [`RunStats`]).
@@ -416,6 +580,20 @@ fn window_bits_for(stream_count: u32) -> u32 {
     bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
 }
 
+/// How many streams keep a latency histogram: all of `stream_count` while
+/// their histograms over `cpus` CPUs fit the budget, else as many as fit
+/// (at least MIN_LATENCY_STREAMS).
+fn latency_streams_for(stream_count: u32, cpus: usize) -> u32 {
+    let per_stream = abi::LATENCY_HISTOGRAM_SIZE as u64 * cpus.max(1) as u64;
+    let fit = u32::try_from(LATENCY_BUDGET_BYTES / per_stream).unwrap_or(u32::MAX);
+    stream_count.min(fit.max(MIN_LATENCY_STREAMS)).max(1)
+}
+
+/// CPUs the kernel may run on: per-CPU maps hold a value for each.
+fn possible_cpus() -> usize {
+    libbpf_rs::num_possible_cpus().unwrap_or(1).max(1)
+}
+
 /// An XDP program that drops every frame and counts nothing: the floor the
 /// receive-cost benchmark measures [`RxCounter`] against. Detached when
 /// dropped.
@@ -458,5 +636,28 @@ impl DropProgram {
     /// The kernel's run statistics for the program (see [`RunStats`]).
     pub fn run_stats(&self) -> Result<RunStats, BpfError> {
         run_stats(&self.object, DROP_PROGRAM_NAME)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stream_keeps_a_histogram_while_the_budget_allows() {
+        // 10 KiB per stream per CPU, 256 MiB in all.
+        assert_eq!(latency_streams_for(10_000, 2), 10_000);
+        assert_eq!(latency_streams_for(100_000, 2), 13_107);
+        assert_eq!(latency_streams_for(100_000, 64), 409);
+        assert_eq!(latency_streams_for(100_000, 4096), MIN_LATENCY_STREAMS);
+        assert_eq!(latency_streams_for(3, 4096), 3);
+        assert_eq!(latency_streams_for(0, 2), 1);
+    }
+
+    #[test]
+    fn windows_narrow_as_streams_grow() {
+        assert_eq!(window_bits_for(1), MAX_WINDOW_BITS);
+        assert_eq!(window_bits_for(100_000), 7);
+        assert_eq!(window_bits_for(1 << 24), MIN_WINDOW_BITS);
     }
 }

@@ -10,8 +10,10 @@
 
 #include <linux/types.h>
 
-/* "LNRT" in network byte order at the start of the UDP payload. */
-#define LR_PAYLOAD_MAGIC 0x4C4E5254u
+/* "LNR": the first three bytes of the UDP payload. */
+#define LR_PAYLOAD_MAGIC_0 'L'
+#define LR_PAYLOAD_MAGIC_1 'N'
+#define LR_PAYLOAD_MAGIC_2 'R'
 
 /*
  * The linerate payload header, all fields big-endian, starting at the
@@ -19,8 +21,8 @@
  * UDP + header is exactly a 60-byte frame.
  */
 struct lr_payload_header {
-	__be32 magic;
-	__be16 stream_id;
+	__u8 magic[3];     /* "LNR" */
+	__u8 stream_id[3]; /* 24 bits, big-endian: up to 16,777,216 streams */
 	__be32 sequence;
 	__be64 tx_timestamp_ns; /* CLOCK_MONOTONIC at the sender */
 } __attribute__((packed));
@@ -43,6 +45,8 @@ struct lr_config {
 	__u32 pass_counted;
 	/* log2 of each stream's duplicate-detection window, in sequence numbers. */
 	__u32 window_bits;
+	/* Streams 0..latency_streams-1 keep a latency histogram (lr_latency). */
+	__u32 latency_streams;
 };
 
 /*
@@ -63,7 +67,15 @@ struct lr_stream_rx {
 	__u64 jitter_x16_ns;    /* RFC 3550 interarrival jitter, times 16 */
 	__u64 jitter_samples;   /* transit differences that went into it */
 	__s64 last_transit_ns;  /* receive time minus TX timestamp, last frame */
-	__u64 latency_buckets[LR_LATENCY_BUCKETS];
+};
+
+/*
+ * Per-stream, per-CPU latency histogram, indexed by stream id, kept for the
+ * first latency_streams streams only (10 KiB per stream per CPU: with very
+ * many streams the rest keep counts, min/mean/max latency and jitter).
+ */
+struct lr_latency_histogram {
+	__u64 buckets[LR_LATENCY_BUCKETS];
 };
 
 /*

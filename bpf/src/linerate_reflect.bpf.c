@@ -133,7 +133,8 @@ int lr_reflector(struct xdp_md *ctx)
 
 	if ((void *)(header + 1) > data_end)
 		return pass_frame();
-	if (header->magic != bpf_htonl(LR_PAYLOAD_MAGIC))
+	if (header->magic[0] != LR_PAYLOAD_MAGIC_0 || header->magic[1] != LR_PAYLOAD_MAGIC_1 ||
+	    header->magic[2] != LR_PAYLOAD_MAGIC_2)
 		return pass_frame();
 
 	/* Checksum-neutral swaps: see the comment at the top. */

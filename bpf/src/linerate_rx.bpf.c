@@ -27,6 +27,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile struct lr_config lr_config = {
 	.pass_counted = 0,
 	.window_bits = 12,
+	.latency_streams = 1,
 };
 
 /* Per-CPU counters, latency and jitter; sized to the stream count. */
@@ -36,6 +37,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lr_stream_rx);
 } lr_streams SEC(".maps");
+
+/* Per-CPU latency histograms; sized to lr_config.latency_streams. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lr_latency_histogram);
+} lr_latency SEC(".maps");
 
 /* Sequence state shared by every CPU; sized to the stream count. */
 struct {
@@ -118,8 +127,8 @@ static __always_inline __u32 latency_bucket(__u64 latency_ns)
  * CLOCK_MONOTONIC) into the histogram, and RFC 3550 interarrival jitter
  * over this CPU's arrivals: J += (|D| - J) / 16, kept times 16.
  */
-static __always_inline void record_latency(struct lr_stream_rx *stats, __u64 now_ns,
-					   __u64 tx_timestamp_ns)
+static __always_inline void record_latency(struct lr_stream_rx *stats, __u32 stream_id,
+					   __u64 now_ns, __u64 tx_timestamp_ns)
 {
 	if (tx_timestamp_ns > now_ns) {
 		stats->clock_behind++;
@@ -128,8 +137,13 @@ static __always_inline void record_latency(struct lr_stream_rx *stats, __u64 now
 	__u64 latency_ns = now_ns - tx_timestamp_ns;
 	__u32 bucket = latency_bucket(latency_ns);
 
-	if (bucket < LR_LATENCY_BUCKETS)
-		stats->latency_buckets[bucket]++;
+	if (stream_id < lr_config.latency_streams) {
+		struct lr_latency_histogram *histogram =
+			bpf_map_lookup_elem(&lr_latency, &stream_id);
+
+		if (histogram && bucket < LR_LATENCY_BUCKETS)
+			histogram->buckets[bucket]++;
+	}
 	if (stats->latency_count == 0 || latency_ns < stats->latency_min_ns)
 		stats->latency_min_ns = latency_ns;
 	if (latency_ns > stats->latency_max_ns)
@@ -258,10 +272,12 @@ int linerate_rx(struct xdp_md *ctx)
 
 	if ((void *)(header + 1) > data_end)
 		return pass_unrecognised();
-	if (header->magic != bpf_htonl(LR_PAYLOAD_MAGIC))
+	if (header->magic[0] != LR_PAYLOAD_MAGIC_0 || header->magic[1] != LR_PAYLOAD_MAGIC_1 ||
+	    header->magic[2] != LR_PAYLOAD_MAGIC_2)
 		return pass_unrecognised();
 
-	__u32 stream_id = bpf_ntohs(header->stream_id);
+	__u32 stream_id = ((__u32)header->stream_id[0] << 16) | ((__u32)header->stream_id[1] << 8) |
+			  header->stream_id[2];
 	struct lr_stream_rx *stats = bpf_map_lookup_elem(&lr_streams, &stream_id);
 	struct lr_stream_sequence *sequence = bpf_map_lookup_elem(&lr_sequence, &stream_id);
 
@@ -278,6 +294,6 @@ int linerate_rx(struct xdp_md *ctx)
 	stats->frames++;
 	stats->bytes += bpf_xdp_get_buff_len(ctx);
 	if (track_sequence(stats, sequence, stream_id, bpf_ntohl(header->sequence)))
-		record_latency(stats, now_ns, bpf_be64_to_cpu(header->tx_timestamp_ns));
+		record_latency(stats, stream_id, now_ns, bpf_be64_to_cpu(header->tx_timestamp_ns));
 	return lr_config.pass_counted ? XDP_PASS : XDP_DROP;
 }

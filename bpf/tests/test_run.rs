@@ -11,14 +11,14 @@ use linerate_bpf::{xdp_action, CountedFrames, RxCounter};
 const SRC_MAC: [u8; 6] = [0x02, 0x4c, 0x52, 0, 0, 0x0a];
 const DST_MAC: [u8; 6] = [0x02, 0x4c, 0x52, 0, 0, 0x0b];
 
-fn payload_header(magic: u32, stream_id: u16, sequence: u32) -> Vec<u8> {
+fn payload_header(magic: u32, stream_id: u32, sequence: u32) -> Vec<u8> {
     stamped_header(magic, stream_id, sequence, 123_456_789)
 }
 
-fn stamped_header(magic: u32, stream_id: u16, sequence: u32, tx_timestamp_ns: u64) -> Vec<u8> {
+fn stamped_header(magic: u32, stream_id: u32, sequence: u32, tx_timestamp_ns: u64) -> Vec<u8> {
     let mut header = vec![0u8; PAYLOAD_HEADER_LEN];
-    header[payload_field::MAGIC].copy_from_slice(&magic.to_be_bytes());
-    header[payload_field::STREAM_ID].copy_from_slice(&stream_id.to_be_bytes());
+    header[payload_field::MAGIC].copy_from_slice(&magic.to_be_bytes()[1..]);
+    header[payload_field::STREAM_ID].copy_from_slice(&stream_id.to_be_bytes()[1..]);
     header[payload_field::SEQUENCE].copy_from_slice(&sequence.to_be_bytes());
     header[payload_field::TX_TIMESTAMP].copy_from_slice(&tx_timestamp_ns.to_be_bytes());
     header
@@ -48,7 +48,7 @@ fn ipv6_vlan_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 /// (frames, bytes) the counter holds for `stream`.
-fn counted(counter: &RxCounter, stream: u16) -> (u64, u64) {
+fn counted(counter: &RxCounter, stream: u32) -> (u64, u64) {
     let rx = counter.stream_rx(stream).expect("read the stream's state");
     (rx.frames, rx.bytes)
 }
@@ -74,7 +74,7 @@ fn valid_ipv4_frame_is_counted_under_its_stream_and_dropped() {
         );
     }
     assert_eq!(counted(&counter, 2), (3, 180));
-    for other in [0u16, 1, 3] {
+    for other in [0u32, 1, 3] {
         assert_eq!(counted(&counter, other), (0, 0));
     }
     assert_eq!(counter.totals().expect("read").frames_passed, 0);
@@ -203,7 +203,7 @@ fn monotonic_ns() -> u64 {
 }
 
 /// Sends the sequence numbers in order as stream `stream`'s frames.
-fn send_sequence(counter: &RxCounter, stream: u16, numbers: &[u32]) {
+fn send_sequence(counter: &RxCounter, stream: u32, numbers: &[u32]) {
     for &number in numbers {
         let frame = ipv4_frame(&payload_header(PAYLOAD_MAGIC, stream, number));
         assert_eq!(

@@ -138,6 +138,11 @@ pub struct RunArgs {
     /// Frames per batch handed to the kernel at once.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=2048))]
     pub batch: u32,
+    /// Streams the live lines and the summary show when there are more:
+    /// the worst ones (by loss, then latency), plus a totals line. The JSON
+    /// and CSV reports keep every stream.
+    #[arg(long, value_name = "N", default_value_t = crate::output::DEFAULT_SHOW, value_parser = clap::value_parser!(u64).range(1..))]
+    pub show: u64,
 }
 
 /// Options of `linerate serve`.

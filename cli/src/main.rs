@@ -264,7 +264,7 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
         csv: run_args.csv.clone(),
         html: run_args.html.clone(),
     };
-    execute(&plan, options, &outputs)
+    execute(&plan, options, &outputs, run_args.show as usize)
 }
 
 fn command_bench_rfc2544(bench_args: &args::BenchArgs) -> anyhow::Result<u8> {
@@ -318,9 +318,14 @@ fn require_privileges(enters_namespaces: bool) -> anyhow::Result<()> {
     }
 }
 
-/// Runs a plan, prints live lines and the summary, writes the report files,
-/// returns the exit code.
-fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Result<u8> {
+/// Runs a plan, prints live lines and the summary (at most `show` streams
+/// of them), writes the report files, returns the exit code.
+fn execute(
+    plan: &Plan,
+    options: RunOptions,
+    files: &ReportFiles,
+    show: usize,
+) -> anyhow::Result<u8> {
     require_privileges(plan.ports.iter().any(|port| port.namespace.is_some()))?;
     let mut recorder = report::Recorder::new(
         files.csv.as_deref(),
@@ -336,12 +341,12 @@ fn execute(plan: &Plan, options: RunOptions, files: &ReportFiles) -> anyhow::Res
         plan.ports.len()
     );
     let mut observers = output::Observers {
-        printer: output::LivePrinter::default(),
+        printer: output::LivePrinter::new(show),
         recorder: &mut recorder,
     };
     let report =
         run::run(plan, options, &STOP, &mut observers).map_err(|error| anyhow!("{error}"))?;
-    output::print_summary(&report);
+    output::print_summary(&report, show);
     recorder.finish_csv()?;
     if let Some(path) = &files.json {
         recorder.write_json(path, plan, &report)?;
@@ -441,7 +446,12 @@ fn command_demo(scenario_path: Option<&Path>) -> anyhow::Result<u8> {
             "up"
         }
     );
-    execute(&plan, RunOptions::default(), &ReportFiles::default())
+    execute(
+        &plan,
+        RunOptions::default(),
+        &ReportFiles::default(),
+        output::DEFAULT_SHOW as usize,
+    )
 }
 
 /// `linerate serve`: the HTTP API until SIGINT or SIGTERM, then every run

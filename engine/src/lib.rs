@@ -20,6 +20,7 @@ pub mod report;
 pub mod rfc2544;
 pub mod run;
 pub mod scenario;
+pub mod schedule;
 mod senders;
 pub mod sequence;
 pub mod session;

@@ -176,6 +176,7 @@ pub fn merge_runs(parts: &[RunReport]) -> Result<RunReport, MergeError> {
                         tx_fps: 0.0,
                         rx_fps: 0.0,
                         latency: None,
+                        frames_planned: None,
                     },
                     sent_by: None,
                     counted_by: None,
@@ -198,7 +199,7 @@ pub fn merge_runs(parts: &[RunReport]) -> Result<RunReport, MergeError> {
             .into_iter()
             .enumerate()
             .map(|(index, mut stream)| {
-                stream.result.id = u16::try_from(index).unwrap_or(u16::MAX);
+                stream.result.id = u32::try_from(index).unwrap_or(u32::MAX);
                 stream.result.latency = latency_summary(&stream.result.counts);
                 stream.result
             })
@@ -255,6 +256,7 @@ fn merge_stream_part(
         }
         stream.sent_by = Some(part_index);
         stream.result.tx_fps = part.tx_fps;
+        stream.result.frames_planned = part.frames_planned;
     }
     if counts {
         if let Some(first) = stream.counted_by.filter(|first| *first != part_index) {
@@ -413,6 +415,7 @@ mod tests {
             target_fps: 1000.0,
             tx_fps: if sent > 0 { 1000.0 } else { 0.0 },
             rx_fps: received.len() as f64,
+            frames_planned: None,
         }
     }
 
@@ -429,7 +432,7 @@ mod tests {
         );
         let merged = merge_runs(&[agent0, agent1]).expect("one sender, one counter each");
         assert_eq!(merged.source, "s.toml");
-        let names: Vec<(u16, &str)> = merged
+        let names: Vec<(u32, &str)> = merged
             .streams
             .iter()
             .map(|stream| (stream.id, stream.name.as_str()))

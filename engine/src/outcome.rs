@@ -11,7 +11,7 @@ use crate::stats::{latency_histogram, LatencySummary, StreamCounts};
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamResult {
     /// The stream id.
-    pub id: u16,
+    pub id: u32,
     /// The stream's name.
     pub name: String,
     /// Final counters, after the drain.
@@ -25,6 +25,10 @@ pub struct StreamResult {
     pub rx_fps: f64,
     /// Latency over the whole run; `None` when no frame had a usable one.
     pub latency: Option<LatencySummary>,
+    /// Frames the stream should have sent: rate x duration, or the frame
+    /// count; `None` for rate max, which sends what it can in the time, and
+    /// for a stream a controller stopped for a while.
+    pub frames_planned: Option<u64>,
 }
 
 impl StreamResult {
@@ -99,6 +103,17 @@ impl RunReport {
         for stream in &self.streams {
             let name = &stream.name;
             let counts = &stream.counts;
+            if let Some(planned) = stream
+                .frames_planned
+                .filter(|planned| counts.frames_sent < *planned)
+            {
+                if !self.interrupted && !self.stopped_on_request {
+                    failures.push(format!(
+                        "stream {name:?}: sent {} of the {planned} frames planned (the sender could not keep up: fewer streams or lower rates per queue, or more queues)",
+                        counts.frames_sent
+                    ));
+                }
+            }
             let lost = stream.frames_lost();
             if let Some(limit) = pass.max_loss_frames.filter(|limit| lost > *limit) {
                 failures.push(format!(
@@ -186,5 +201,67 @@ pub fn format_ns(ns: u64) -> String {
         10_000..=9_999_999 => format!("{:.1} us", ns as f64 / 1e3),
         10_000_000..=9_999_999_999 => format!("{:.2} ms", ns as f64 / 1e6),
         _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::RunSetup;
+
+    fn report(sent: u64, planned: Option<u64>) -> RunReport {
+        let mut counts = StreamCounts {
+            frames_sent: sent,
+            sequence_span: sent,
+            ..StreamCounts::default()
+        };
+        counts.rx.frames = sent;
+        counts.rx.next_expected = sent;
+        RunReport {
+            source: "test.toml".to_string(),
+            setup: RunSetup {
+                tx_ports: Vec::new(),
+                rx_ports: Vec::new(),
+                reflect_ports: Vec::new(),
+                router_macs: Vec::new(),
+            },
+            send_duration: Duration::from_secs(3),
+            streams: vec![StreamResult {
+                id: 0,
+                name: "flow7".to_string(),
+                counts,
+                target_fps: 10.0,
+                tx_fps: 10.0,
+                rx_fps: 10.0,
+                latency: None,
+                frames_planned: planned,
+            }],
+            workers: Vec::new(),
+            frames_unknown_stream: 0,
+            interrupted: false,
+            stopped_on_request: false,
+            pass: PassCriteria::default(),
+            duplicate_window: 4096,
+            endpoints: None,
+        }
+    }
+
+    #[test]
+    fn a_stream_that_sent_fewer_frames_than_planned_fails_the_verdict() {
+        assert!(report(30, Some(30)).passed());
+        assert!(
+            report(5, None).passed(),
+            "nothing planned (rate max, or paused)"
+        );
+        let short = report(29, Some(30));
+        assert_eq!(short.failures().len(), 1, "{:?}", short.failures());
+        assert!(
+            short.failures()[0].starts_with("stream \"flow7\": sent 29 of the 30 frames planned"),
+            "{:?}",
+            short.failures()
+        );
+        let mut stopped = report(29, Some(30));
+        stopped.stopped_on_request = true;
+        assert!(stopped.passed(), "a controller stopped the run early");
     }
 }

@@ -109,7 +109,7 @@ pub struct ScenarioSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioStream {
     /// Id.
-    pub id: u16,
+    pub id: u32,
     /// Name.
     pub name: String,
     /// Tx port.
@@ -328,7 +328,7 @@ pub struct IntervalSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntervalStream {
     /// Id.
-    pub id: u16,
+    pub id: u32,
     /// Name.
     pub name: String,
     /// Frames sent so far.
@@ -426,7 +426,7 @@ impl From<&LatencySummary> for LatencySection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamSection {
     /// Id.
-    pub id: u16,
+    pub id: u32,
     /// Name.
     pub name: String,
     /// Frames sent.

@@ -163,6 +163,12 @@ pub struct RxPortInfo {
     pub interface: String,
     /// How the kernel runs the counter.
     pub mode: XdpAttachMode,
+    /// Kernel memory the counter's maps hold, bytes (per-CPU maps counted
+    /// once per possible CPU).
+    pub map_bytes: u64,
+    /// Streams (ids 0 to this less one) whose latency percentiles are kept;
+    /// the others have min, mean and max latency and jitter.
+    pub latency_streams: u32,
 }
 
 /// A stream's destination MAC found from its port's router.
@@ -228,7 +234,7 @@ pub(crate) struct RxPort {
     /// The attached counter.
     pub(crate) counter: RxCounter,
     /// Ids of the streams received on this port.
-    pub(crate) streams: Vec<u16>,
+    pub(crate) streams: Vec<u32>,
 }
 
 /// Options for a run that are not part of the scenario.
@@ -381,6 +387,8 @@ pub(crate) fn attach_reflectors(
             port: port.name.clone(),
             interface: port.describe(),
             mode,
+            map_bytes: 0,
+            latency_streams: 0,
         });
     }
     Ok((reflectors, infos))
@@ -411,7 +419,7 @@ pub(crate) fn attach_counters(
     counted: CountedFrames,
     force: bool,
 ) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunError> {
-    let mut by_port: BTreeMap<usize, Vec<u16>> = BTreeMap::new();
+    let mut by_port: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
     for stream in &plan.streams {
         by_port.entry(stream.rx_port).or_default().push(stream.id);
     }
@@ -424,6 +432,8 @@ pub(crate) fn attach_counters(
             port: port.name.clone(),
             interface: port.describe(),
             mode,
+            map_bytes: counter.map_bytes(),
+            latency_streams: counter.latency_streams(),
         });
         ports.push(RxPort { counter, streams });
     }

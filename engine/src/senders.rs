@@ -13,7 +13,8 @@ use crossbeam::channel;
 use crate::frame::FrameGenerator;
 use crate::netns::NetnsGuard;
 use crate::run::{RunError, RunOptions, TxPortInfo};
-use crate::scenario::{Plan, StopCondition, StreamPlan};
+use crate::scenario::{Phase, Plan, StopCondition, StreamPlan};
+use crate::schedule::phase_offset_ns;
 use crate::tx::{StreamSwitches, TxCounters, TxError, TxStreamSetup, TxSummary, TxWorker, XskMode};
 
 /// How long after a duration's end unbounded (rate max) streams stop.
@@ -67,13 +68,18 @@ pub(crate) fn open_senders(
         let stream_names: Vec<String> = streams.iter().map(|stream| stream.name.clone()).collect();
         let setups: Vec<TxStreamSetup> = streams
             .iter()
-            .map(|stream| TxStreamSetup {
+            .enumerate()
+            .map(|(index, stream)| TxStreamSetup {
                 stream_id: stream.id,
-                generator: generators[usize::from(stream.id)].clone(),
+                generator: generators[stream.id as usize].clone(),
                 rate: stream.rate,
                 schedule: stream.schedule,
                 frames_to_send: stream.frames_to_send(plan.run.stop),
                 fault: stream.fault,
+                start_offset_ns: match plan.run.phase {
+                    Phase::Spread => phase_offset_ns(stream.rate, index, streams.len()),
+                    Phase::Aligned => 0,
+                },
             })
             .collect();
         // Leave core 0 to the reader and the kernel while there are other

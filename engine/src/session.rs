@@ -10,6 +10,7 @@
 //! run beside the streams in the same session: started and stopped with it,
 //! in its interval reports, its final report and its verdict.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use crate::run::{
     attach_counters, attach_reflectors, preflight, resolve_router_macs, RunError, RunObserver,
     RunOptions, RunSetup, RxPort,
 };
-use crate::scenario::{Plan, StopCondition};
+use crate::scenario::{Plan, Rate, StopCondition};
 use crate::senders::{open_senders, plan_workers, Sender};
 use crate::stats::{latency_summary, per_second, Aggregator, IntervalReport, StreamCounts};
 use crate::tx::{StreamSwitches, TxCounters, TxSummary};
@@ -96,12 +97,12 @@ impl SessionControl {
         &self.shared.names
     }
 
-    fn stream_id(&self, name: &str) -> Option<u16> {
+    fn stream_id(&self, name: &str) -> Option<u32> {
         self.shared
             .names
             .iter()
             .position(|known| known == name)
-            .and_then(|index| u16::try_from(index).ok())
+            .and_then(|index| u32::try_from(index).ok())
     }
 
     fn set_paused(&self, name: &str, paused: bool) -> Result<(), StreamCommandError> {
@@ -415,27 +416,14 @@ impl Session {
             .filter_map(|rx| rx.counter.totals().ok())
             .map(|totals| totals.frames_unknown_stream)
             .sum();
-        // Each stream's rate is over the time it was sending: from the start
-        // to its last frame, less the time it was stopped, its start delay
-        // and the gaps between its bursts.
-        let mut stream_durations = vec![Duration::ZERO; plan.streams.len()];
-        for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
-            let index = usize::from(times.stream_id);
-            if let (Some(duration), Some(stream)) =
-                (stream_durations.get_mut(index), plan.streams.get(index))
-            {
-                let sending = stream
-                    .schedule
-                    .sending_time_ns(stream.rate, times.last_frame_ns.saturating_sub(start_ns));
-                *duration = Duration::from_nanos(sending.saturating_sub(times.paused_ns));
-            }
-        }
+        let (stream_durations, paused) = stream_send_times(summaries, start_ns, plan);
         let streams = plan
             .streams
             .iter()
             .zip(&final_counts)
             .zip(&stream_durations)
-            .map(|((stream, counts), duration)| StreamResult {
+            .zip(&paused)
+            .map(|(((stream, counts), duration), was_paused)| StreamResult {
                 id: stream.id,
                 name: stream.name.clone(),
                 latency: latency_summary(counts),
@@ -443,6 +431,8 @@ impl Session {
                 target_fps: stream.rate.frames_per_second(),
                 tx_fps: per_second(counts.frames_sent, *duration),
                 rx_fps: per_second(counts.rx.frames, *duration),
+                frames_planned: (stream.rate != Rate::Max && !was_paused)
+                    .then(|| stream.frames_to_send(plan.run.stop)),
             })
             .collect();
         let workers = self
@@ -452,12 +442,14 @@ impl Session {
             .zip(self.counters.workers.iter())
             .map(|(info, own)| WorkerResult {
                 setup: info.clone(),
-                frames_sent: plan
-                    .streams
-                    .iter()
-                    .filter(|stream| info.streams.contains(&stream.name))
-                    .map(|stream| final_counts[usize::from(stream.id)].frames_sent)
-                    .sum(),
+                frames_sent: {
+                    let names: HashSet<&str> = info.streams.iter().map(String::as_str).collect();
+                    plan.streams
+                        .iter()
+                        .filter(|stream| names.contains(stream.name.as_str()))
+                        .map(|stream| final_counts[stream.id as usize].frames_sent)
+                        .sum()
+                },
                 completions: own.completions.load(Ordering::Relaxed),
                 ring_full_events: own.ring_full_events.load(Ordering::Relaxed),
                 wakeups: own.wakeups.load(Ordering::Relaxed),
@@ -539,6 +531,42 @@ fn now_since(instant: Instant) -> Duration {
     Instant::now().saturating_duration_since(instant)
 }
 
+/// Per stream, in id order: how long it was sending (from its own start,
+/// the common start plus its phase offset, to its last frame, less the time
+/// a controller had it stopped), over which its rate is given; and whether
+/// a controller stopped it for a while (then it sends fewer frames than
+/// planned on purpose).
+fn stream_send_times(
+    summaries: &[TxSummary],
+    start_ns: u64,
+    plan: &Plan,
+) -> (Vec<Duration>, Vec<bool>) {
+    let mut durations = vec![Duration::ZERO; plan.streams.len()];
+    let mut paused = vec![false; plan.streams.len()];
+    for times in summaries.iter().flat_map(|summary| &summary.stream_times) {
+        let index = times.stream_id as usize;
+        if let (Some(duration), Some(was_paused), Some(stream)) = (
+            durations.get_mut(index),
+            paused.get_mut(index),
+            plan.streams.get(index),
+        ) {
+            *was_paused = times.paused_ns > 0;
+            // From the stream's own start (its phase offset) to its last
+            // frame, less its start delay and the gaps between its bursts,
+            // less the time a controller had it stopped.
+            let since_own_start = times
+                .last_frame_ns
+                .saturating_sub(start_ns)
+                .saturating_sub(times.start_offset_ns);
+            let sending = stream
+                .schedule
+                .sending_time_ns(stream.rate, since_own_start);
+            *duration = Duration::from_nanos(sending.saturating_sub(times.paused_ns));
+        }
+    }
+    (durations, paused)
+}
+
 /// From the common start to the last frame any sender produced. Frame k of
 /// a stream at rate R falls due at k/R, so N frames span N/R and the rate
 /// computed over this duration is R.
@@ -559,14 +587,21 @@ fn send_duration(summaries: &[TxSummary], start_ns: u64) -> Duration {
 fn read_counts(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamCounts> {
     let mut counts = vec![StreamCounts::default(); plan.streams.len()];
     for rx in rx_ports {
+        // One batched read of the whole counter, then this port's streams.
+        let Ok(mut received) = rx.counter.streams_rx() else {
+            continue;
+        };
         for &stream_id in &rx.streams {
-            if let Ok(received) = rx.counter.stream_rx(stream_id) {
-                counts[usize::from(stream_id)].rx = received;
+            if let (Some(entry), Some(stream_rx)) = (
+                counts.get_mut(stream_id as usize),
+                received.get_mut(stream_id as usize),
+            ) {
+                entry.rx = std::mem::take(stream_rx);
             }
         }
     }
     for (stream, entry) in plan.streams.iter().zip(&mut counts) {
-        let tx = &counters.streams[usize::from(stream.id)];
+        let tx = &counters.streams[stream.id as usize];
         entry.frames_sent = tx.frames_sent.load(Ordering::Relaxed);
         entry.bytes_sent = tx.bytes_sent.load(Ordering::Relaxed);
         entry.sequence_span = tx.sequence_span.load(Ordering::Relaxed);

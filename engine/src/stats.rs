@@ -1,21 +1,15 @@
 //! The stats aggregator: snapshots of every stream's transmit counters and
 //! receive state, interval reports made from the difference of two
-//! snapshots, and latency percentiles from the XDP program's histogram
-//! merged into hdrhistogram. It reads counters the workers and the XDP
-//! program write; it never blocks them.
+//! snapshots, and latency percentiles read straight from the XDP program's
+//! log-linear histogram. It reads counters the workers and the XDP program
+//! write; it never blocks them.
 
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use linerate_bpf::abi::latency_bucket_bounds;
 use linerate_bpf::StreamRx;
 
 use crate::sequence::FaultCounts;
-
-/// Largest latency the percentile histograms hold: about 4.9 hours.
-const HISTOGRAM_MAX_NS: u64 = 1 << 44;
-/// Significant decimal digits the percentile histograms keep (0.1 %).
-const HISTOGRAM_DIGITS: u8 = 3;
 
 /// One stream's counters at a moment: what its sender did and what its
 /// receive counter saw.
@@ -99,12 +93,16 @@ pub struct LatencySummary {
     pub jitter_ns: f64,
 }
 
-/// Latencies in an hdrhistogram, made from the XDP program's bucket counts
-/// (each bucket recorded at its midpoint: within 1.6 % of every value in it).
+/// Latencies as the XDP program's log-linear histogram counted them
+/// (buckets at most 3.1 % wide): percentiles are read straight from the
+/// bucket counts, each bucket standing for its midpoint (within 1.6 % of
+/// every value in it). Cheap enough to make for every stream at every
+/// interval: no allocation beyond the bucket copy, one pass per percentile.
 #[derive(Debug, Clone)]
 pub struct LatencyHistogram {
-    /// `None` only if hdrhistogram refused the constant bounds (it does not).
-    histogram: Option<Histogram<u64>>,
+    /// Frames per bucket, trailing empty buckets left out.
+    buckets: Vec<u64>,
+    count: u64,
     min_ns: u64,
     max_ns: u64,
 }
@@ -113,21 +111,23 @@ impl LatencyHistogram {
     /// From bucket counts; `min_ns` and `max_ns` are the exact extremes
     /// where known (else the extreme buckets' bounds are used).
     pub fn from_buckets(buckets: &[u64], exact: Option<(u64, u64)>) -> LatencyHistogram {
-        let mut histogram = Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, HISTOGRAM_DIGITS).ok();
-        let mut lowest = None;
-        let mut highest = 0;
-        for (bucket, &count) in buckets.iter().enumerate().filter(|(_, count)| **count > 0) {
-            let (low, high) = latency_bucket_bounds(bucket);
-            lowest.get_or_insert(low);
-            highest = high;
-            let midpoint = (low + (high - low) / 2).clamp(1, HISTOGRAM_MAX_NS);
-            if let Some(histogram) = &mut histogram {
-                histogram.saturating_record_n(midpoint, count);
-            }
-        }
-        let (min_ns, max_ns) = exact.unwrap_or((lowest.unwrap_or(0), highest));
+        let used = buckets
+            .iter()
+            .rposition(|count| *count > 0)
+            .map_or(0, |last| last + 1);
+        let buckets = buckets[..used].to_vec();
+        let count = buckets.iter().sum();
+        let lowest = buckets
+            .iter()
+            .position(|count| *count > 0)
+            .map_or(0, |bucket| latency_bucket_bounds(bucket).0);
+        let highest = used
+            .checked_sub(1)
+            .map_or(0, |bucket| latency_bucket_bounds(bucket).1);
+        let (min_ns, max_ns) = exact.unwrap_or((lowest, highest));
         LatencyHistogram {
-            histogram,
+            buckets,
+            count,
             min_ns,
             max_ns,
         }
@@ -135,10 +135,11 @@ impl LatencyHistogram {
 
     /// Frames in the histogram.
     pub fn count(&self) -> u64 {
-        self.histogram.as_ref().map_or(0, Histogram::len)
+        self.count
     }
 
-    /// The latency at `percentile` (0 to 100), kept within the extremes.
+    /// The latency at `percentile` (0 to 100), kept within the extremes:
+    /// the midpoint of the bucket holding the frame at that rank.
     pub fn percentile(&self, percentile: f64) -> u64 {
         if percentile >= 100.0 {
             return self.max_ns;
@@ -146,24 +147,41 @@ impl LatencyHistogram {
         if percentile <= 0.0 {
             return self.min_ns;
         }
-        self.histogram
-            .as_ref()
-            .map_or(0, |histogram| {
-                histogram.value_at_quantile(percentile / 100.0)
-            })
-            .clamp(self.min_ns, self.max_ns.max(self.min_ns))
+        let rank = ((percentile / 100.0 * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (bucket, count) in self.buckets.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return bucket_midpoint(bucket).clamp(self.min_ns, self.max_ns.max(self.min_ns));
+            }
+        }
+        self.max_ns
+    }
+
+    /// The mean, each frame at its bucket's midpoint.
+    fn mean_ns(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let sum: f64 = self
+            .buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(bucket, count)| bucket_midpoint(bucket) as f64 * *count as f64)
+            .sum();
+        sum / self.count as f64
     }
 
     /// The usual percentiles, with `jitter_ns` alongside; `None` when empty.
     pub fn summary(&self, jitter_ns: f64) -> Option<LatencySummary> {
-        let histogram = self
-            .histogram
-            .as_ref()
-            .filter(|histogram| !histogram.is_empty())?;
+        if self.count == 0 {
+            return None;
+        }
         Some(LatencySummary {
-            count: histogram.len(),
+            count: self.count,
             min_ns: self.min_ns,
-            mean_ns: histogram.mean(),
+            mean_ns: self.mean_ns(),
             p50_ns: self.percentile(50.0),
             p90_ns: self.percentile(90.0),
             p99_ns: self.percentile(99.0),
@@ -172,6 +190,12 @@ impl LatencyHistogram {
             jitter_ns,
         })
     }
+}
+
+/// The middle of a latency bucket.
+fn bucket_midpoint(bucket: usize) -> u64 {
+    let (low, high) = latency_bucket_bounds(bucket);
+    low + (high - low) / 2
 }
 
 /// A stream's latency so far as a histogram: the counter's cumulative
@@ -200,10 +224,12 @@ pub fn latency_summary(counts: &StreamCounts) -> Option<LatencySummary> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamInterval {
     /// The stream id.
-    pub id: u16,
+    pub id: u32,
     /// The stream's name.
     pub name: String,
-    /// Totals so far.
+    /// Totals so far, without the latency buckets (the interval's latency
+    /// is `latency`; the run's is in the final report): with many streams
+    /// a third copy of every stream's histogram would dominate memory.
     pub totals: StreamCounts,
     /// Frames per second sent during the interval.
     pub tx_fps: f64,
@@ -273,29 +299,33 @@ impl Aggregator {
     /// taken `elapsed` after the start.
     pub fn interval(
         &mut self,
-        current: Vec<StreamCounts>,
+        mut current: Vec<StreamCounts>,
         elapsed: Duration,
         is_final: bool,
     ) -> IntervalReport {
         let length = elapsed.saturating_sub(self.previous_elapsed);
         let streams = current
-            .iter()
+            .iter_mut()
             .zip(&self.previous)
             .zip(&self.names)
             .enumerate()
             .map(|(index, ((now, before), name))| {
+                // Buckets only grow, and so does the list of them.
+                let before_buckets = &before.rx.latency.buckets;
                 let delta_buckets: Vec<u64> = now
                     .rx
                     .latency
                     .buckets
                     .iter()
-                    .zip(&before.rx.latency.buckets)
-                    .map(|(now, before)| now.saturating_sub(*before))
+                    .enumerate()
+                    .map(|(bucket, now)| {
+                        now.saturating_sub(before_buckets.get(bucket).copied().unwrap_or(0))
+                    })
                     .collect();
                 let latency =
                     LatencyHistogram::from_buckets(&delta_buckets, None).summary(now.rx.jitter_ns);
                 StreamInterval {
-                    id: index as u16,
+                    id: index as u32,
                     name: name.clone(),
                     tx_fps: per_second(now.frames_sent.saturating_sub(before.frames_sent), length),
                     rx_fps: per_second(now.rx.frames.saturating_sub(before.rx.frames), length),
@@ -303,7 +333,7 @@ impl Aggregator {
                         * 8.0,
                     rx_bps: per_second(now.rx.bytes.saturating_sub(before.rx.bytes), length) * 8.0,
                     latency,
-                    totals: now.clone(),
+                    totals: without_buckets(now),
                 }
             })
             .collect();
@@ -318,6 +348,14 @@ impl Aggregator {
             endpoints: None,
         }
     }
+}
+
+/// A copy of `counts` with an empty list of latency buckets.
+fn without_buckets(counts: &mut StreamCounts) -> StreamCounts {
+    let buckets = std::mem::take(&mut counts.rx.latency.buckets);
+    let copy = counts.clone();
+    counts.rx.latency.buckets = buckets;
+    copy
 }
 
 /// `count` per second over `duration` (0 for no time).
@@ -406,6 +444,7 @@ mod tests {
     #[test]
     fn intervals_carry_rates_and_their_own_latency() {
         let mut first = StreamCounts::default();
+        first.rx.latency.buckets = vec![0; LATENCY_BUCKETS];
         first.rx.latency.buckets[latency_bucket(5_000)] = 10;
         let mut aggregator = Aggregator::new(vec!["s".into()], vec![first.clone()], Duration::ZERO);
         let mut second = first.clone();

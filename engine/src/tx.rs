@@ -1,11 +1,16 @@
-//! The AF_XDP sender for one (interface, queue): a UMEM split into one pool
-//! of slots per stream, each slot written with its stream's template once
-//! at start; per frame the stream's generator writes only what changes
-//! (swept fields, lengths, sequence, timestamp, checksums). A slot is one
-//! 4 KiB chunk, or several consecutive chunks for jumbo frames, sent as a
-//! multi-buffer descriptor chain whose later chunks never change. Frames go out in batches, completions come
-//! back in batches, and the socket is woken only when the kernel asks.
-//! Zero-copy is requested first and copy mode is the fallback.
+//! The AF_XDP sender for one (interface, queue): one UMEM pool of slots
+//! shared by every stream of the sender, sized from their total rate (so
+//! memory grows with frames in flight, not with the number of streams); a
+//! slot gets a stream's template when it next carries a frame of another
+//! stream than the last, and otherwise the stream's generator writes only
+//! what changes (swept fields, lengths, sequence, timestamp, checksums).
+//! Streams wait in a heap of next-due times, so a release touches only the
+//! streams that are due; paused streams are looked at every millisecond.
+//! A slot is one 4 KiB chunk, or several consecutive chunks for jumbo
+//! frames, sent as a multi-buffer descriptor chain. Frames go out in
+//! batches, completions come back in batches, and the socket is woken only
+//! when the kernel asks. Zero-copy is requested first and copy mode is the
+//! fallback.
 
 use std::io::Write;
 use std::num::NonZeroU32;
@@ -21,6 +26,7 @@ use xsk_rs::{CompQueue, FrameDesc, Socket, TxQueue, Umem};
 use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
 use crate::pacer::{Pacer, Schedule};
+use crate::schedule::DueQueue;
 use crate::sequence::{FaultCounts, SequenceFault, SequenceSource};
 use crate::types::Rate;
 pub use crate::types::{BusyPoll, XskMode, XskModeRequest};
@@ -36,23 +42,37 @@ const XDP_PACKET_HEADROOM: u32 = 256;
 const XDP_PKT_CONTD: u32 = 1;
 /// TX and completion ring size.
 pub const RING_SIZE: u32 = 2048;
-/// Slots each stream owns in the UMEM, at least.
-pub const MIN_FRAMES_PER_STREAM: u32 = 64;
-/// Slots a stream owns at most: two TX rings' worth, more than can ever be
-/// in flight.
-pub const MAX_FRAMES_PER_STREAM: u32 = 2 * RING_SIZE;
-/// How much of a stream's traffic its pool holds: its rate times this.
+/// Slots a worker's pool has at least. The pool also bounds the frames in
+/// flight, and so the burst a sender that fell behind catches up with: a
+/// larger floor made a routed lab's backlog drop frames.
+pub const MIN_POOL_SLOTS: u32 = 64;
+/// Slots a worker's pool has at most: two TX rings' worth, more than can
+/// ever be in flight.
+pub const MAX_POOL_SLOTS: u32 = 2 * RING_SIZE;
+/// How much of a worker's traffic its pool holds: its total rate times this.
 pub const POOL_TIME: Duration = Duration::from_millis(4);
+/// How often a paused stream's switch is looked at again.
+pub const PAUSED_CHECK_INTERVAL: Duration = Duration::from_millis(1);
+/// How long after its end a paced stream that fell behind may still send
+/// the frames that fell due before its end; past this it is cut short (and
+/// the verdict says it sent fewer frames than planned).
+pub const LATE_LIMIT: Duration = Duration::from_secs(5);
+/// `slot_stream` value of a slot that holds no stream's template yet.
+const NO_STREAM: u32 = u32::MAX;
 
-/// The slots a stream at `rate` needs: POOL_TIME of its frames, bounded.
-pub fn pool_slots(rate: Rate) -> u32 {
-    let frames = rate.frames_per_second() * POOL_TIME.as_secs_f64();
+/// The slots a worker whose streams have these rates needs: POOL_TIME of
+/// their total traffic, bounded. Memory grows with frames in flight, not
+/// with the number of streams.
+pub fn pool_slots(rates: impl IntoIterator<Item = Rate>) -> u32 {
+    let frames_per_second: f64 = rates.into_iter().map(|rate| rate.frames_per_second()).sum();
+    let frames = frames_per_second * POOL_TIME.as_secs_f64();
     if frames.is_finite() {
-        (frames.ceil() as u32).clamp(MIN_FRAMES_PER_STREAM, MAX_FRAMES_PER_STREAM)
+        (frames.ceil() as u32).clamp(MIN_POOL_SLOTS, MAX_POOL_SLOTS)
     } else {
-        MAX_FRAMES_PER_STREAM
+        MAX_POOL_SLOTS
     }
 }
+
 /// Default frames per batch (one produce, one wakeup).
 pub const DEFAULT_BATCH: u32 = 64;
 /// Default release interval: due frames go out together at most this often.
@@ -134,7 +154,7 @@ pub enum TxError {
 #[derive(Debug, Clone)]
 pub struct TxStreamSetup {
     /// The stream id (index into the counters the run keeps).
-    pub stream_id: u16,
+    pub stream_id: u32,
     /// Makes the stream's frames.
     pub generator: FrameGenerator,
     /// The stream's rate.
@@ -145,6 +165,9 @@ pub struct TxStreamSetup {
     pub frames_to_send: u64,
     /// Sequence faults to inject on purpose.
     pub fault: Option<SequenceFault>,
+    /// How long after the common start the stream's schedule starts (phase
+    /// spreading; see [`crate::schedule::phase_offset_ns`]).
+    pub start_offset_ns: u64,
 }
 
 /// A stream's transmit counters: written by its one sender, read by anyone.
@@ -212,8 +235,9 @@ impl TxCounters {
 }
 
 /// Per-stream switches a controller flips while a run goes (LANforge's
-/// stop_cx / start_cx on one cross-connect): each sender reads its own
-/// streams' switches once per release, never per frame.
+/// stop_cx / start_cx on one cross-connect): a sender reads a stream's
+/// switch when the stream falls due, and a paused stream's every
+/// millisecond, never per frame.
 #[derive(Debug)]
 pub struct StreamSwitches {
     /// Indexed by stream id: true while the stream is paused.
@@ -231,8 +255,8 @@ impl StreamSwitches {
     }
 
     /// Pauses (true) or resumes (false) a stream; false for an unknown id.
-    pub fn set_paused(&self, stream_id: u16, paused: bool) -> bool {
-        match self.paused.get(usize::from(stream_id)) {
+    pub fn set_paused(&self, stream_id: u32, paused: bool) -> bool {
+        match self.paused.get(stream_id as usize) {
             Some(flag) => {
                 flag.store(paused, Ordering::Relaxed);
                 true
@@ -243,9 +267,9 @@ impl StreamSwitches {
 
     /// True while the stream is paused.
     #[inline]
-    pub fn is_paused(&self, stream_id: u16) -> bool {
+    pub fn is_paused(&self, stream_id: u32) -> bool {
         self.paused
-            .get(usize::from(stream_id))
+            .get(stream_id as usize)
             .is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 }
@@ -254,11 +278,13 @@ impl StreamSwitches {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamSendTimes {
     /// The stream id.
-    pub stream_id: u16,
+    pub stream_id: u32,
     /// CLOCK_MONOTONIC of its last frame produced.
     pub last_frame_ns: u64,
     /// Time it spent paused by a controller.
     pub paused_ns: u64,
+    /// How long after the common start its schedule started.
+    pub start_offset_ns: u64,
 }
 
 /// What a sender did, once it has finished.
@@ -277,20 +303,24 @@ pub struct TxSummary {
 }
 
 struct StreamState {
-    stream_id: u16,
+    stream_id: u32,
     generator: FrameGenerator,
     bytes_sent: u64,
     pacer: Pacer,
     sequence: SequenceSource,
+    /// True for rate max: the stream ends when the run's time is up.
+    unbounded: bool,
+    /// How late the stream starts, to spread streams over their period.
+    start_offset_ns: u64,
+    /// Frames that fall due after this time are not sent (runs that last a
+    /// duration); set when the run starts.
+    cutoff_ns: Option<u64>,
     /// CLOCK_MONOTONIC of the last frame produced, 0 before the first.
     last_frame_ns: u64,
     /// Since when the stream is paused, if it is.
     paused_since_ns: Option<u64>,
     /// Time spent paused before `paused_since_ns`.
     paused_ns: u64,
-    /// Free slots of this stream's pool, by index of their first chunk;
-    /// capacity is the pool size, so returning slots never allocates.
-    free_slots: Vec<u32>,
 }
 
 impl StreamState {
@@ -314,17 +344,77 @@ impl StreamState {
             (false, None) => false,
         }
     }
+
+    /// Ends a paced stream whose next frame falls due after its cutoff, or
+    /// that is still sending LATE_LIMIT after it; true when it has ended.
+    #[inline]
+    fn end_if_cut(&mut self, next_due_ns: u64, now_ns: u64) -> bool {
+        if let Some(cutoff) = self.cutoff_ns {
+            let late_limit = cutoff.saturating_add(LATE_LIMIT.as_nanos() as u64);
+            if next_due_ns > cutoff || now_ns > late_limit {
+                self.pacer.finish();
+            }
+        }
+        self.pacer.is_done()
+    }
+
+    /// Publishes the stream's counters (once per release it sent in).
+    #[inline]
+    fn publish(&self, counters: &StreamTxCounters) {
+        counters
+            .frames_sent
+            .store(self.pacer.frames_released(), Ordering::Relaxed);
+        counters
+            .bytes_sent
+            .store(self.bytes_sent, Ordering::Relaxed);
+        counters
+            .sequence_span
+            .store(self.sequence.span(), Ordering::Relaxed);
+        if self.sequence.has_fault() {
+            let faults = self.sequence.fault_counts();
+            counters
+                .faults_skipped
+                .store(faults.skipped, Ordering::Relaxed);
+            counters
+                .faults_repeated
+                .store(faults.repeated, Ordering::Relaxed);
+            counters
+                .faults_swapped
+                .store(faults.swapped, Ordering::Relaxed);
+        }
+    }
 }
 
-/// An open AF_XDP sender, frames written and ready to run.
+/// What one release put in the batch.
+#[derive(Debug, Default)]
+struct Release {
+    /// Descriptors in the batch (more than frames for jumbo frames).
+    batch_len: usize,
+    /// Frames in the batch.
+    frames: usize,
+    /// Frames were due that the ring or the pool had no room for.
+    starved: bool,
+    /// The batch is full: more may be due at once.
+    full: bool,
+}
+
+/// An open AF_XDP sender, ready to run.
 pub struct TxWorker {
     umem: Umem,
     tx_queue: TxQueue,
     completion_queue: CompQueue,
     mode: XskMode,
     streams: Vec<StreamState>,
-    /// The stream (index into `streams`) each slot belongs to.
-    slot_owner: Vec<u16>,
+    /// Streams by when they next fall due (paused and ended ones are not in it).
+    due: DueQueue,
+    /// Paused streams (indices into `streams`), looked at every
+    /// PAUSED_CHECK_INTERVAL rather than per release.
+    paused: Vec<u32>,
+    /// Free slots of the shared pool, by slot index; capacity is the pool
+    /// size, so returning slots never allocates.
+    free_slots: Vec<u32>,
+    /// The stream (index into `streams`) whose template each slot holds.
+    slot_stream: Vec<u32>,
     /// UMEM chunks per slot: 1, or more for jumbo frames.
     chunks_per_slot: u32,
     /// Every chunk's descriptor, by chunk index.
@@ -341,15 +431,17 @@ impl std::fmt::Debug for TxWorker {
         f.debug_struct("TxWorker")
             .field("mode", &self.mode)
             .field("streams", &self.streams.len())
-            .field("slots", &self.slot_owner.len())
+            .field("slots", &self.slot_stream.len())
             .finish()
     }
 }
 
 impl TxWorker {
     /// Opens an AF_XDP socket on `interface` queue `queue` (in the calling
-    /// thread's network namespace) and writes every stream's template into
-    /// its pool. `batch_limit` bounds the frames per produce.
+    /// thread's network namespace) with one pool of slots shared by every
+    /// stream, sized from their total rate. A slot gets a stream's template
+    /// when it next carries a frame of a stream other than the last one it
+    /// carried. `batch_limit` bounds the frames per produce.
     pub fn open(
         interface: &str,
         queue: u32,
@@ -358,15 +450,13 @@ impl TxWorker {
         batch_limit: u32,
         busy_poll: Option<BusyPoll>,
     ) -> Result<TxWorker, TxError> {
-        // Each stream's pool is sized from its rate.
-        let pool_sizes: Vec<u32> = streams.iter().map(|setup| pool_slots(setup.rate)).collect();
+        let slot_count = pool_slots(streams.iter().map(|setup| setup.rate));
         let largest = streams
             .iter()
             .map(|setup| setup.generator.max_frame_len())
             .max()
             .unwrap_or(0);
         let chunks_per_slot = (largest as u32).div_ceil(CHUNK_DATA_LEN as u32).max(1);
-        let slot_count: u32 = pool_sizes.iter().sum::<u32>().max(1);
         let (umem, mut chunk_descs, tx_queue, completion_queue, mode) = open_socket(
             interface,
             queue,
@@ -374,23 +464,8 @@ impl TxWorker {
             slot_count * chunks_per_slot,
             chunks_per_slot > 1,
         )?;
-
         if let Some(busy) = busy_poll {
-            use std::os::fd::AsRawFd;
-            let fd = tx_queue.fd().as_raw_fd();
-            let busy_error = |option: &str, error: std::io::Error| TxError::Socket {
-                interface: interface.to_string(),
-                queue,
-                reason: format!(
-                    "cannot set {option}: {error} (busy polling needs a kernel of 5.11 or later)"
-                ),
-            };
-            set_socket_option(fd, SO_PREFER_BUSY_POLL, 1)
-                .map_err(|error| busy_error("SO_PREFER_BUSY_POLL", error))?;
-            set_socket_option(fd, SO_BUSY_POLL, busy.usecs as libc::c_int)
-                .map_err(|error| busy_error("SO_BUSY_POLL", error))?;
-            set_socket_option(fd, SO_BUSY_POLL_BUDGET, busy.budget as libc::c_int)
-                .map_err(|error| busy_error("SO_BUSY_POLL_BUDGET", error))?;
+            set_busy_poll(&tx_queue, interface, queue, busy)?;
         }
         if let Some(desc) = chunk_descs.first_mut() {
             // SAFETY: nothing has been handed to the kernel yet.
@@ -401,28 +476,10 @@ impl TxWorker {
                 )));
             }
         }
-        let mut states = Vec::with_capacity(streams.len());
-        for (pool_index, setup) in streams.into_iter().enumerate() {
-            let pool_size = pool_sizes[pool_index];
-            let first_slot: u32 = pool_sizes[..pool_index].iter().sum();
-            let mut free_slots = Vec::with_capacity(pool_size as usize);
-            for slot in (first_slot..first_slot + pool_size).rev() {
-                let first_chunk = (slot * chunks_per_slot) as usize;
-                let template = setup.generator.template();
-                for (part, desc) in template
-                    .chunks(CHUNK_DATA_LEN)
-                    .zip(&mut chunk_descs[first_chunk..first_chunk + chunks_per_slot as usize])
-                {
-                    // SAFETY: the chunk came from this UMEM and has not been
-                    // handed to the kernel yet, so nothing else accesses it.
-                    let mut data = unsafe { umem.data_mut(desc) };
-                    data.cursor()
-                        .write_all(part)
-                        .map_err(|error| TxError::Template(error.to_string()))?;
-                }
-                free_slots.push(slot * chunks_per_slot);
-            }
-            states.push(StreamState {
+        let stream_count = streams.len();
+        let states: Vec<StreamState> = streams
+            .into_iter()
+            .map(|setup| StreamState {
                 stream_id: setup.stream_id,
                 pacer: Pacer::new(
                     setup.rate,
@@ -431,15 +488,17 @@ impl TxWorker {
                     batch_limit,
                     0,
                 ),
+                unbounded: setup.rate == Rate::Max,
+                start_offset_ns: setup.start_offset_ns,
+                cutoff_ns: None,
                 generator: setup.generator,
                 bytes_sent: 0,
                 sequence: SequenceSource::new(setup.fault),
                 last_frame_ns: 0,
                 paused_since_ns: None,
                 paused_ns: 0,
-                free_slots,
-            });
-        }
+            })
+            .collect();
         let batch_limit = batch_limit.clamp(1, RING_SIZE / chunks_per_slot);
         Ok(TxWorker {
             umem,
@@ -447,11 +506,10 @@ impl TxWorker {
             completion_queue,
             mode,
             streams: states,
-            slot_owner: pool_sizes
-                .iter()
-                .enumerate()
-                .flat_map(|(pool, size)| std::iter::repeat_n(pool as u16, *size as usize))
-                .collect(),
+            due: DueQueue::with_capacity(stream_count),
+            paused: Vec::with_capacity(stream_count),
+            free_slots: (0..slot_count).rev().collect(),
+            slot_stream: vec![NO_STREAM; slot_count as usize],
             chunks_per_slot,
             chunks_in_flight: vec![0; slot_count as usize],
             chunk_descs,
@@ -468,14 +526,16 @@ impl TxWorker {
 
     /// Bytes of UMEM the worker uses.
     pub fn umem_bytes(&self) -> u64 {
-        self.slot_owner.len() as u64 * u64::from(self.chunks_per_slot) * u64::from(UMEM_FRAME_SIZE)
+        self.slot_stream.len() as u64 * u64::from(self.chunks_per_slot) * u64::from(UMEM_FRAME_SIZE)
     }
 
-    /// Sends every stream's frames at its rate, counting from `start_ns`,
-    /// until all are sent, `deadline_ns` passes, or `stop` is set; then waits for the kernel to
-    /// complete what was produced. Counters are updated once per batch. A
-    /// stream whose switch is paused sends nothing until it is resumed, then
-    /// goes on at its rate from the resume.
+    /// Sends every stream's frames at its rate, each stream counting from
+    /// `start_ns` plus its start offset, until all are sent, `deadline_ns`
+    /// passes (rate max streams stop then; paced streams send every frame
+    /// that fell due by then, their offset later), or `stop` is set; then
+    /// waits for the kernel to complete what was produced. Counters are
+    /// updated once per release. A stream whose switch is paused sends
+    /// nothing until it is resumed, then goes on at its rate from the resume.
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
@@ -492,29 +552,31 @@ impl TxWorker {
                 "no counters for worker {worker_index}"
             )));
         };
-        for stream in &mut self.streams {
-            stream.pacer.restart_at(start_ns);
-        }
+        let mut live = self.schedule_from(start_ns, deadline_ns);
         let mut summary = TxSummary::default();
         let mut outstanding: u64 = 0;
-        let mut first_stream = 0usize;
-        let stream_count = self.streams.len();
         // Due frames go out together at most every release interval, so that
         // a wakeup (a syscall in copy mode) carries a burst, not one frame.
         let release_interval_ns = release_interval.as_nanos() as u64;
+        let paused_check_ns = PAUSED_CHECK_INTERVAL.as_nanos() as u64;
         let mut next_release_ns = start_ns;
+        let mut next_paused_check_ns = start_ns;
+        let mut unbounded_ended = false;
 
         loop {
             outstanding -= self.reclaim_completions(own);
             if stop.load(Ordering::Relaxed) {
-                summary.stopped_early = self.streams.iter().any(|stream| !stream.pacer.is_done());
+                summary.stopped_early = live > 0;
                 break;
             }
-            if self.streams.iter().all(|stream| stream.pacer.is_done()) {
+            if live == 0 {
                 break;
             }
-
             let now = monotonic_ns();
+            if now >= next_paused_check_ns {
+                live -= self.follow_paused(switches, now);
+                next_paused_check_ns = now + paused_check_ns;
+            }
             if now < next_release_ns {
                 if outstanding > 0 && self.tx_queue.needs_wakeup() {
                     self.wake(own);
@@ -523,131 +585,229 @@ impl TxWorker {
                 continue;
             }
             next_release_ns = now + release_interval_ns;
-            if deadline_ns.is_some_and(|deadline| now >= deadline) {
+            if !unbounded_ended && deadline_ns.is_some_and(|deadline| now >= deadline) {
                 // Time is up: streams that stop on time (rate max) end here.
-                for stream in &mut self.streams {
+                for stream in self.streams.iter_mut().filter(|stream| stream.unbounded) {
                     stream.pacer.finish();
                 }
-                continue;
+                unbounded_ended = true;
             }
-            let chunks_per_slot = self.chunks_per_slot;
-            let ring_room = self.tx_queue.nb_free(self.batch_limit * chunks_per_slot);
-            // Frames that fit, counting every frame at its largest.
-            let room =
-                (ring_room.min(self.batch_limit * chunks_per_slot) / chunks_per_slot) as usize;
-            let mut frames_in_batch = 0usize;
-            let mut batch_len = 0usize;
-            let mut starved = false;
-            for turn in 0..stream_count {
-                let stream = &mut self.streams[(first_stream + turn) % stream_count];
-                if stream.follow_switch(switches, now) {
-                    continue;
-                }
-                let due = stream.pacer.due(now) as usize;
-                if due == 0 {
-                    continue;
-                }
-                let take = due.min(room - frames_in_batch).min(stream.free_slots.len());
-                starved |= take < due;
-                for _ in 0..take {
-                    let Some(first_chunk) = stream.free_slots.pop() else {
-                        break;
-                    };
-                    let first_chunk = first_chunk as usize;
-                    let len = stream.generator.next_frame_len();
-                    let chunks = len.div_ceil(CHUNK_DATA_LEN).max(1);
-                    for part in 0..chunks {
-                        let desc = &mut self.chunk_descs[first_chunk + part];
-                        // SAFETY: the slot was in this stream's free pool:
-                        // the kernel completed every chunk of it (or never
-                        // had them), so no one else reads or writes them
-                        // until we produce them.
-                        let mut data = unsafe { self.umem.data_mut(desc) };
-                        data.cursor()
-                            .set_pos((len - part * CHUNK_DATA_LEN).min(CHUNK_DATA_LEN));
-                        if part == 0 {
-                            // Every field that changes is in the first chunk.
-                            stream
-                                .generator
-                                .fill(
-                                    data.contents_mut(),
-                                    // The low 32 bits go on the wire.
-                                    stream.sequence.next_number() as u32,
-                                    now,
-                                )
-                                .map_err(|error| TxError::Template(error.to_string()))?;
-                        }
-                        desc.set_options(if part + 1 < chunks { XDP_PKT_CONTD } else { 0 });
-                        self.batch[batch_len] = *desc;
-                        batch_len += 1;
-                    }
-                    self.chunks_in_flight[first_chunk / chunks_per_slot as usize] = chunks as u8;
-                    stream.bytes_sent += len as u64;
-                }
-                frames_in_batch += take;
-                if take > 0 {
-                    stream.last_frame_ns = now;
-                }
-                stream.pacer.released(take as u32);
-                let sent = stream.pacer.frames_released();
-                let stream_counters = &counters.streams[usize::from(stream.stream_id)];
-                stream_counters.frames_sent.store(sent, Ordering::Relaxed);
-                stream_counters
-                    .bytes_sent
-                    .store(stream.bytes_sent, Ordering::Relaxed);
-                if take > 0 {
-                    stream_counters
-                        .sequence_span
-                        .store(stream.sequence.span(), Ordering::Relaxed);
-                }
-                if take > 0 && stream.sequence.has_fault() {
-                    let faults = stream.sequence.fault_counts();
-                    stream_counters
-                        .faults_skipped
-                        .store(faults.skipped, Ordering::Relaxed);
-                    stream_counters
-                        .faults_repeated
-                        .store(faults.repeated, Ordering::Relaxed);
-                    stream_counters
-                        .faults_swapped
-                        .store(faults.swapped, Ordering::Relaxed);
-                }
-                if frames_in_batch == room {
-                    break;
-                }
-            }
-            first_stream = (first_stream + 1) % stream_count.max(1);
-            if room > 0 && frames_in_batch == room {
+            let release = self.release(now, switches, counters, &mut live)?;
+            if release.full {
                 // A full batch: more is due at once (rate max, or catching
                 // up), so the next release need not wait.
                 next_release_ns = now;
             }
-            if starved {
+            if release.starved {
                 own.ring_full_events.fetch_add(1, Ordering::Relaxed);
             }
-
-            if batch_len > 0 {
-                // SAFETY: every descriptor in the batch belongs to this
-                // UMEM and was taken from a free pool above, so it is not
-                // in any ring yet.
-                let produced = unsafe { self.tx_queue.produce(&self.batch[..batch_len]) };
-                if produced != batch_len {
-                    return Err(TxError::RingAccounting {
-                        refused: batch_len - produced,
-                    });
-                }
-                outstanding += produced as u64;
+            if release.batch_len > 0 {
+                outstanding += self.produce(release.batch_len)?;
                 summary.first_frame_ns.get_or_insert(now);
                 summary.last_frame_ns = Some(now);
             }
             if outstanding > 0 && self.tx_queue.needs_wakeup() {
                 self.wake(own);
             }
-            if batch_len == 0 && outstanding == 0 {
-                self.wait_for_next_due();
+            if release.batch_len == 0 && outstanding == 0 {
+                self.wait_for_next_due(next_paused_check_ns);
             }
         }
+        self.drain_completions(own, outstanding);
+        summary.frames_uncompleted = self
+            .chunks_in_flight
+            .iter()
+            .filter(|chunks| **chunks > 0)
+            .count() as u64;
+        summary.stream_times = self.send_times(monotonic_ns());
+        Ok(summary)
+    }
 
+    /// Hands the first `batch_len` descriptors of the batch to the TX ring;
+    /// returns how many it took (all of them, or an error).
+    fn produce(&mut self, batch_len: usize) -> Result<u64, TxError> {
+        // SAFETY: every descriptor in the batch belongs to this UMEM and was
+        // taken from the free pool, so it is not in any ring yet.
+        let produced = unsafe { self.tx_queue.produce(&self.batch[..batch_len]) };
+        if produced != batch_len {
+            return Err(TxError::RingAccounting {
+                refused: batch_len - produced,
+            });
+        }
+        Ok(produced as u64)
+    }
+
+    /// Starts every stream's schedule at `start_ns` plus its offset, sets
+    /// its cutoff and queues it; returns how many streams have frames to send.
+    fn schedule_from(&mut self, start_ns: u64, deadline_ns: Option<u64>) -> usize {
+        let mut live = 0;
+        for (index, stream) in self.streams.iter_mut().enumerate() {
+            let stream_start_ns = start_ns + stream.start_offset_ns;
+            stream.pacer.restart_at(stream_start_ns);
+            stream.cutoff_ns = match (deadline_ns, stream.unbounded) {
+                (Some(deadline), false) => Some(deadline + stream.start_offset_ns),
+                _ => None,
+            };
+            if let Some(due_ns) = stream.pacer.next_due_ns() {
+                self.due.push(index as u32, due_ns.max(start_ns));
+                live += 1;
+            }
+        }
+        live
+    }
+
+    /// Looks at every paused stream's switch: resumed ones go back in the
+    /// due queue, ones past their end are ended. Returns how many ended.
+    fn follow_paused(&mut self, switches: &StreamSwitches, now: u64) -> usize {
+        let mut ended = 0;
+        let mut kept = 0;
+        for position in 0..self.paused.len() {
+            let index = self.paused[position];
+            let stream = &mut self.streams[index as usize];
+            let past_end = stream.cutoff_ns.is_some_and(|cutoff| now > cutoff)
+                || (stream.unbounded && stream.pacer.is_done());
+            if past_end {
+                stream.pacer.finish();
+                ended += 1;
+            } else if stream.follow_switch(switches, now) {
+                self.paused[kept] = index;
+                kept += 1;
+            } else {
+                let due_ns = stream.pacer.next_due_ns().unwrap_or(now);
+                self.due
+                    .push(index, if stream.unbounded { now } else { due_ns });
+            }
+        }
+        self.paused.truncate(kept);
+        ended
+    }
+
+    /// Takes the streams that are due at `now` from the due queue, earliest
+    /// first, and puts their due frames in the batch, as many as the ring
+    /// and the pool have room for; queues each again at its next due time.
+    fn release(
+        &mut self,
+        now: u64,
+        switches: &StreamSwitches,
+        counters: &TxCounters,
+        live: &mut usize,
+    ) -> Result<Release, TxError> {
+        let chunks_per_slot = self.chunks_per_slot;
+        let ring_room = self.tx_queue.nb_free(self.batch_limit * chunks_per_slot);
+        // Frames that fit, counting every frame at its largest.
+        let room = (ring_room.min(self.batch_limit * chunks_per_slot) / chunks_per_slot) as usize;
+        let mut release = Release::default();
+        while release.frames < room && !self.free_slots.is_empty() {
+            let Some((index, due_ns)) = self.due.pop_due(now) else {
+                break;
+            };
+            let stream = &mut self.streams[index as usize];
+            if stream.end_if_cut(due_ns, now) {
+                *live -= 1;
+                continue;
+            }
+            if stream.follow_switch(switches, now) {
+                self.paused.push(index);
+                continue;
+            }
+            let due = stream.pacer.due(now) as usize;
+            let take = due.min(room - release.frames).min(self.free_slots.len());
+            release.starved |= take < due;
+            self.write_frames(index, take, now, &mut release)?;
+            let stream = &mut self.streams[index as usize];
+            stream.pacer.released(take as u32);
+            if take > 0 {
+                stream.last_frame_ns = now;
+                if let Some(own) = counters.streams.get(stream.stream_id as usize) {
+                    stream.publish(own);
+                }
+            }
+            match stream.pacer.next_due_ns() {
+                None => *live -= 1,
+                // Rate max is always due: it queues behind what is due now.
+                Some(_) if stream.unbounded => self.due.push(index, now),
+                Some(next_due_ns) => self.due.push(index, next_due_ns),
+            }
+        }
+        release.full = room > 0 && release.frames == room;
+        release.starved |= self.due.next_due_ns().is_some_and(|next| next <= now)
+            && (release.full || self.free_slots.is_empty());
+        Ok(release)
+    }
+
+    /// Writes `take` frames of stream `index` into free slots and adds
+    /// their descriptors to the batch. A slot that last carried another
+    /// stream gets this stream's template first (a copy, no allocation).
+    fn write_frames(
+        &mut self,
+        index: u32,
+        take: usize,
+        now: u64,
+        release: &mut Release,
+    ) -> Result<(), TxError> {
+        let chunks_per_slot = self.chunks_per_slot as usize;
+        let stream = &mut self.streams[index as usize];
+        for _ in 0..take {
+            let Some(slot) = self.free_slots.pop() else {
+                break;
+            };
+            let first_chunk = slot as usize * chunks_per_slot;
+            let slot_chunks = first_chunk..first_chunk + chunks_per_slot;
+            if self.slot_stream[slot as usize] != index {
+                let template = stream.generator.template();
+                for (part, desc) in template
+                    .chunks(CHUNK_DATA_LEN)
+                    .zip(&mut self.chunk_descs[slot_chunks.clone()])
+                {
+                    // SAFETY: the slot was in the free pool: the kernel
+                    // completed every chunk of it (or never had them), so
+                    // nothing else reads or writes them until we produce them.
+                    let mut data = unsafe { self.umem.data_mut(desc) };
+                    let mut cursor = data.cursor();
+                    cursor.set_pos(0);
+                    cursor
+                        .write_all(part)
+                        .map_err(|error| TxError::Template(error.to_string()))?;
+                }
+                self.slot_stream[slot as usize] = index;
+            }
+            let len = stream.generator.next_frame_len();
+            let chunks = len.div_ceil(CHUNK_DATA_LEN).max(1);
+            for (part, desc) in self.chunk_descs[slot_chunks]
+                .iter_mut()
+                .take(chunks)
+                .enumerate()
+            {
+                // SAFETY: as above, the slot is ours until it is produced.
+                let mut data = unsafe { self.umem.data_mut(desc) };
+                data.cursor()
+                    .set_pos((len - part * CHUNK_DATA_LEN).min(CHUNK_DATA_LEN));
+                if part == 0 {
+                    // Every field that changes is in the first chunk.
+                    stream
+                        .generator
+                        .fill(
+                            data.contents_mut(),
+                            // The low 32 bits go on the wire.
+                            stream.sequence.next_number() as u32,
+                            now,
+                        )
+                        .map_err(|error| TxError::Template(error.to_string()))?;
+                }
+                desc.set_options(if part + 1 < chunks { XDP_PKT_CONTD } else { 0 });
+                self.batch[release.batch_len] = *desc;
+                release.batch_len += 1;
+            }
+            self.chunks_in_flight[slot as usize] = chunks as u8;
+            stream.bytes_sent += len as u64;
+            release.frames += 1;
+        }
+        Ok(())
+    }
+
+    /// Waits, at most COMPLETION_TIMEOUT, for the kernel to complete the
+    /// `outstanding` chunks produced.
+    fn drain_completions(&mut self, own: &WorkerTxCounters, mut outstanding: u64) {
         let deadline = monotonic_ns() + COMPLETION_TIMEOUT.as_nanos() as u64;
         while outstanding > 0 && monotonic_ns() < deadline {
             if self.tx_queue.needs_wakeup() {
@@ -659,14 +819,11 @@ impl TxWorker {
                 std::thread::sleep(Duration::from_micros(50));
             }
         }
-        summary.frames_uncompleted = self
-            .chunks_in_flight
-            .iter()
-            .filter(|chunks| **chunks > 0)
-            .count() as u64;
-        let end_ns = monotonic_ns();
-        summary.stream_times = self
-            .streams
+    }
+
+    /// When each stream that sent last sent, and how long it was paused.
+    fn send_times(&self, end_ns: u64) -> Vec<StreamSendTimes> {
+        self.streams
             .iter()
             .filter(|stream| stream.last_frame_ns != 0)
             .map(|stream| StreamSendTimes {
@@ -676,9 +833,9 @@ impl TxWorker {
                     + stream
                         .paused_since_ns
                         .map_or(0, |since| end_ns.saturating_sub(since)),
+                start_offset_ns: stream.start_offset_ns,
             })
-            .collect();
-        Ok(summary)
+            .collect()
     }
 
     fn wake(&self, own: &WorkerTxCounters) {
@@ -689,8 +846,8 @@ impl TxWorker {
     }
 
     /// Counts completed chunks against their slots and returns each slot
-    /// whose chunks have all completed to its stream's pool. Returns how
-    /// many chunks completed.
+    /// whose chunks have all completed to the pool. Returns how many
+    /// chunks completed.
     fn reclaim_completions(&mut self, own: &WorkerTxCounters) -> u64 {
         // SAFETY: the completion queue belongs to this UMEM, and `completed`
         // is ours to overwrite.
@@ -703,14 +860,7 @@ impl TxWorker {
             };
             *in_flight = in_flight.saturating_sub(1);
             if *in_flight == 0 {
-                let owner = self
-                    .slot_owner
-                    .get(slot as usize)
-                    .copied()
-                    .unwrap_or(u16::MAX);
-                if let Some(stream) = self.streams.get_mut(usize::from(owner)) {
-                    stream.free_slots.push(slot * self.chunks_per_slot);
-                }
+                self.free_slots.push(slot);
             }
         }
         if count > 0 {
@@ -719,36 +869,53 @@ impl TxWorker {
         count as u64
     }
 
-    /// Sleeps until shortly before the next frame falls due; spins for the
-    /// last stretch so that low rates stay accurate.
-    fn wait_for_next_due(&self) {
-        let Some(next_due) = self
-            .streams
-            .iter()
-            .filter(|stream| stream.paused_since_ns.is_none())
-            .filter_map(|stream| stream.pacer.next_due_ns())
+    /// Sleeps until shortly before the next frame falls due (or the next
+    /// look at paused streams, `next_paused_check_ns`, when there are any);
+    /// spins for the last stretch so that low rates stay accurate.
+    fn wait_for_next_due(&self, next_paused_check_ns: u64) {
+        let paused_check = (!self.paused.is_empty()).then_some(next_paused_check_ns);
+        let Some(wake_at) = [self.due.next_due_ns(), paused_check]
+            .into_iter()
+            .flatten()
             .min()
         else {
-            if self
-                .streams
-                .iter()
-                .any(|stream| stream.paused_since_ns.is_some())
-            {
-                // Only paused streams are left: look at their switches again soon.
-                std::thread::sleep(Duration::from_millis(1));
-            }
             return;
         };
         let now = monotonic_ns();
         let spin_window = 60_000;
-        if next_due > now + spin_window {
+        if wake_at > now + spin_window {
             std::thread::sleep(Duration::from_nanos(
-                (next_due - now - spin_window).min(50_000_000),
+                (wake_at - now - spin_window).min(50_000_000),
             ));
         } else {
             std::hint::spin_loop();
         }
     }
+}
+
+/// Turns on busy polling on the socket.
+fn set_busy_poll(
+    tx_queue: &TxQueue,
+    interface: &str,
+    queue: u32,
+    busy: BusyPoll,
+) -> Result<(), TxError> {
+    use std::os::fd::AsRawFd;
+    let fd = tx_queue.fd().as_raw_fd();
+    let busy_error = |option: &str, error: std::io::Error| TxError::Socket {
+        interface: interface.to_string(),
+        queue,
+        reason: format!(
+            "cannot set {option}: {error} (busy polling needs a kernel of 5.11 or later)"
+        ),
+    };
+    set_socket_option(fd, SO_PREFER_BUSY_POLL, 1)
+        .map_err(|error| busy_error("SO_PREFER_BUSY_POLL", error))?;
+    set_socket_option(fd, SO_BUSY_POLL, busy.usecs as libc::c_int)
+        .map_err(|error| busy_error("SO_BUSY_POLL", error))?;
+    set_socket_option(fd, SO_BUSY_POLL_BUDGET, busy.budget as libc::c_int)
+        .map_err(|error| busy_error("SO_BUSY_POLL_BUDGET", error))?;
+    Ok(())
 }
 
 type OpenedSocket = (Umem, Vec<FrameDesc>, TxQueue, CompQueue, XskMode);
@@ -873,19 +1040,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pools_are_sized_from_rates() {
+    fn the_pool_is_sized_from_the_workers_total_rate() {
         let pps = |frames: u64| Rate::FramesPerSecond {
             millipps: frames * 1000,
         };
-        assert_eq!(pool_slots(pps(0)), MIN_FRAMES_PER_STREAM);
+        assert_eq!(pool_slots([pps(0)]), MIN_POOL_SLOTS);
+        assert_eq!(pool_slots(Vec::<Rate>::new()), MIN_POOL_SLOTS);
         assert_eq!(
-            pool_slots(pps(10_000)),
-            MIN_FRAMES_PER_STREAM,
+            pool_slots([pps(10_000)]),
+            MIN_POOL_SLOTS,
             "40 frames of traffic: the floor"
         );
-        assert_eq!(pool_slots(pps(100_000)), 400);
-        assert_eq!(pool_slots(pps(1_000_000)), 4000);
-        assert_eq!(pool_slots(pps(10_000_000)), MAX_FRAMES_PER_STREAM);
-        assert_eq!(pool_slots(Rate::Max), MAX_FRAMES_PER_STREAM);
+        assert_eq!(pool_slots([pps(100_000)]), 400);
+        // 10,000 streams of 10 fps are 100,000 fps: the same 400 slots.
+        assert_eq!(pool_slots(std::iter::repeat_n(pps(10), 10_000)), 400);
+        assert_eq!(pool_slots([pps(1_000_000)]), 4000);
+        assert_eq!(pool_slots([pps(10_000_000)]), MAX_POOL_SLOTS);
+        assert_eq!(pool_slots([pps(10), Rate::Max]), MAX_POOL_SLOTS);
     }
 }

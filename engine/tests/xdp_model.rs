@@ -18,7 +18,7 @@ const STREAMS: u32 = 4;
 
 /// A linerate frame for `stream` with sequence `number`, after `tags` VLAN
 /// tags (the outer one QinQ when there are two), IPv4 or IPv6.
-fn linerate_frame(stream: u16, number: u32, tags: u8, ipv6: bool, extra: usize) -> Vec<u8> {
+fn linerate_frame(stream: u32, number: u32, tags: u8, ipv6: bool, extra: usize) -> Vec<u8> {
     let mut payload = vec![0u8; PayloadHeader::<&[u8]>::LEN + extra];
     let mut header = PayloadHeader::new_unchecked(&mut payload[..]);
     header.set_magic(PayloadHeader::<&[u8]>::MAGIC);
@@ -96,7 +96,7 @@ impl ModelStream {
 #[derive(Debug, Clone)]
 enum Input {
     Linerate {
-        stream: u16,
+        stream: u32,
         number: u32,
         tags: u8,
         ipv6: bool,
@@ -138,7 +138,7 @@ impl Input {
 fn input() -> impl Strategy<Value = Input> {
     prop_oneof![
         6 => (
-            0u16..6,
+            0u32..6,
             prop_oneof![0u32..48, any::<u32>()],
             0u8..3,
             any::<bool>(),
@@ -178,7 +178,7 @@ proptest! {
             match recognise(&frame) {
                 Some(header) => {
                     prop_assert_eq!(action, xdp_action::DROP, "{:?} {:02x?}", input, frame);
-                    match model.get_mut(usize::from(header.stream_id)) {
+                    match model.get_mut(header.stream_id as usize) {
                         Some(stream) => stream.arrive(header.sequence, frame.len(), window_bits),
                         None => unknown += 1,
                     }
@@ -190,7 +190,7 @@ proptest! {
             }
         }
         for (id, expected) in model.iter().enumerate() {
-            let rx = counter.stream_rx(id as u16).expect("read");
+            let rx = counter.stream_rx(id as u32).expect("read");
             prop_assert_eq!(
                 (rx.frames, rx.bytes, rx.duplicates, rx.late, rx.gap_frames, rx.next_expected),
                 (expected.frames, expected.bytes, expected.duplicates, expected.late, expected.gap_frames, expected.next_expected),

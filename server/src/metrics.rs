@@ -188,7 +188,7 @@ impl StreamFamilies {
     fn add_run(&mut self, run: &Run, live: &Live) {
         let latest = live.intervals.last();
         for stream in &run.plan.streams {
-            let index = usize::from(stream.id);
+            let index = stream.id as usize;
             let labels = || vec![("run", run.id.clone()), ("stream", stream.name.clone())];
             let totals = live.totals.get(index).copied().unwrap_or_default();
             self.tx_frames.push(labels(), totals.tx_frames as f64);

@@ -160,7 +160,7 @@ impl From<&RunSetup> for SetupInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StreamInfo {
     /// The stream id.
-    pub id: u16,
+    pub id: u32,
     /// Its name.
     pub name: String,
     /// True while stopped by `POST /runs/{id}/streams/{name}/stop`.

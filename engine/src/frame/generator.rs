@@ -183,7 +183,7 @@ pub struct FrameGenerator {
 
 impl FrameGenerator {
     /// Builds the generator for `spec`, tagging frames with `stream_id`.
-    pub fn new(spec: &FrameSpec, stream_id: u16) -> Result<FrameGenerator, FrameError> {
+    pub fn new(spec: &FrameSpec, stream_id: u32) -> Result<FrameGenerator, FrameError> {
         let minimum = spec.min_frame_size();
         if spec.size.min() < minimum {
             return Err(FrameError::FrameTooSmall {
@@ -535,7 +535,7 @@ fn write_constant_headers(
     frame: &mut [u8],
     spec: &FrameSpec,
     layout: &Layout,
-    stream_id: u16,
+    stream_id: u32,
 ) -> Result<(), Truncated> {
     let ip_ether_type = match spec.ip {
         IpHeader::V4 { .. } => EtherType::IPV4,

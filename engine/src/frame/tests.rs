@@ -24,7 +24,7 @@ struct Parsed {
     dst_ip: IpAddr,
     src_port: u16,
     dst_port: u16,
-    stream_id: u16,
+    stream_id: u32,
     sequence: u32,
     timestamp: u64,
     pattern: Vec<u8>,

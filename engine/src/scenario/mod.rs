@@ -2,6 +2,7 @@
 //! validated into the immutable [`Plan`] the engine runs. Every error names
 //! the file, line, column and field.
 
+mod copies;
 mod endpoints;
 mod error;
 mod line_rate;
@@ -13,7 +14,7 @@ pub mod rfc2544;
 mod unicast;
 pub mod units;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
@@ -23,8 +24,8 @@ use toml::Spanned;
 
 pub use error::ScenarioError;
 pub use plan::{
-    Bursts, LatencyLimit, PassCriteria, Plan, PortPlan, Rate, RunPlan, Schedule, StopCondition,
-    StreamPlan, DEFAULT_MIN_RATE_PERCENT,
+    Bursts, LatencyLimit, PassCriteria, Phase, Plan, PortPlan, Rate, RunPlan, Schedule,
+    StopCondition, StreamPlan, DEFAULT_MIN_RATE_PERCENT,
 };
 pub use rfc2544::{Rfc2544Plan, SuiteRate, SuiteTest};
 pub use unicast::is_group_mac;
@@ -190,33 +191,7 @@ impl Validator<'_> {
                 "no [[stream]] tables (nor [[tcp]], [[url]], [[ping]] or [[file_io]]): add at least one",
             ));
         }
-        if raw.streams.len() > usize::from(u16::MAX) {
-            let span = raw.streams[usize::from(u16::MAX)].span();
-            return Err(self.error(
-                span,
-                "stream",
-                format!("at most {} streams per scenario", u16::MAX),
-            ));
-        }
-        let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw.streams.len());
-        for (index, stream) in raw.streams.into_iter().enumerate() {
-            let name_span = match &stream.get_ref().name {
-                Some(name) => name.span(),
-                None => stream.span(),
-            };
-            let stream = self.stream(index, stream.into_inner(), &port_index, &ports)?;
-            if streams.iter().any(|earlier| earlier.name == stream.name) {
-                return Err(self.error(
-                    name_span,
-                    &format!("stream[{index}].name"),
-                    format!(
-                        "another stream is already named {:?}; stream names must be unique",
-                        stream.name
-                    ),
-                ));
-            }
-            streams.push(stream);
-        }
+        let streams = self.streams(raw.streams, &port_index, &ports)?;
         let pass = match raw.pass {
             Some(pass) => self.pass_criteria(pass.into_inner())?,
             None => PassCriteria::default(),
@@ -314,10 +289,12 @@ impl Validator<'_> {
             Some(text) => units::parse_duration(text.get_ref())
                 .map_err(|message| self.error(text.span(), "run.drain", message))?,
         };
+        let phase = self.phase(run.phase.as_ref())?;
         Ok(RunPlan {
             stop,
             report_interval,
             drain,
+            phase,
         })
     }
 
@@ -630,7 +607,7 @@ impl Validator<'_> {
             None => None,
         };
         Ok(StreamPlan {
-            id: index as u16,
+            id: index as u32,
             name,
             tx_port,
             rx_port,
@@ -997,6 +974,156 @@ impl Validator<'_> {
             },
             (None, None) => Ok(PayloadPattern::Zeros),
         }
+    }
+
+    /// Every stream of the scenario: one per table, or `count` copies of a
+    /// table with steps, each with its own id; names checked unique.
+    fn streams(
+        &self,
+        raw_streams: Vec<Spanned<RawStream>>,
+        port_index: &HashMap<String, usize>,
+        ports: &[PortPlan],
+    ) -> Result<Vec<StreamPlan>, ScenarioError> {
+        let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw_streams.len());
+        let mut names: HashSet<String> = HashSet::with_capacity(raw_streams.len());
+        for (index, stream) in raw_streams.into_iter().enumerate() {
+            let table_span = stream.span();
+            let name_span = match &stream.get_ref().name {
+                Some(name) => name.span(),
+                None => stream.span(),
+            };
+            let mut stream = stream.into_inner();
+            let (count, steps) = self.copies(index, &mut stream)?;
+            let table = self.stream(index, stream, port_index, ports)?;
+            let max_streams = u64::from(linerate_bpf::abi::MAX_STREAMS);
+            if streams.len() as u64 + count > max_streams {
+                return Err(self.error(
+                    table_span,
+                    &format!("stream[{index}]"),
+                    format!("at most {max_streams} streams per scenario"),
+                ));
+            }
+            for copy_index in 0..count {
+                let mut copy = table.clone();
+                copy.id = streams.len() as u32;
+                if count > 1 || copies::has_placeholder(&table.name) {
+                    copy.name = copies::copy_name(&table.name, copy_index, count);
+                    copies::apply_steps(&mut copy.frame, &steps, copy_index).map_err(
+                        |(field, message)| {
+                            self.error(
+                                table_span.clone(),
+                                &format!("stream[{index}].step.{}", field.name()),
+                                message,
+                            )
+                        },
+                    )?;
+                }
+                if !names.insert(copy.name.clone()) {
+                    let which = if count > 1 {
+                        format!(" (copy {copy_index})")
+                    } else {
+                        String::new()
+                    };
+                    return Err(self.error(
+                        name_span,
+                        &format!("stream[{index}].name"),
+                        format!(
+                            "another stream is already named {:?}{which}; stream names must be unique",
+                            copy.name
+                        ),
+                    ));
+                }
+                streams.push(copy);
+            }
+        }
+        Ok(streams)
+    }
+
+    /// `[run] phase`: "spread" (the default) or "aligned".
+    fn phase(&self, phase: Option<&Spanned<String>>) -> Result<Phase, ScenarioError> {
+        Ok(match phase {
+            None => Phase::Spread,
+            Some(text) => match text.get_ref().as_str() {
+                "spread" => Phase::Spread,
+                "aligned" => Phase::Aligned,
+                _ => {
+                    return Err(self.error(
+                        text.span(),
+                        "run.phase",
+                        "must be \"spread\" (streams start spread over their period) or \"aligned\" (all at once)",
+                    ))
+                }
+            },
+        })
+    }
+
+    /// A stream table's `count` (default 1) and `step` fields, taken out
+    /// of it and checked.
+    fn copies(
+        &self,
+        index: usize,
+        stream: &mut RawStream,
+    ) -> Result<(u64, Vec<copies::FieldStep>), ScenarioError> {
+        let field = |name: &str| format!("stream[{index}].{name}");
+        let count = match stream.count.take() {
+            None => 1,
+            Some(count) => {
+                let value = *count.get_ref();
+                if value < 1 || value > i64::from(linerate_bpf::abi::MAX_STREAMS) {
+                    return Err(self.error(
+                        count.span(),
+                        &field("count"),
+                        format!("must be 1 to {} streams", linerate_bpf::abi::MAX_STREAMS),
+                    ));
+                }
+                value as u64
+            }
+        };
+        let mut steps = Vec::new();
+        if let Some(table) = stream.step.take() {
+            if count == 1 {
+                return Err(self.error(
+                    table.span(),
+                    &field("step"),
+                    "steps need copies: add count = N to the stream table",
+                ));
+            }
+            for (key, step) in table.into_inner() {
+                let Some(stepped) = copies::step_field(&key) else {
+                    return Err(self.error(
+                        step.span(),
+                        &field(&format!("step.{key}")),
+                        format!("{key:?} cannot be stepped: src_mac, dst_mac, src_ip, dst_ip, src_port, dst_port or vlan"),
+                    ));
+                };
+                let swept = stream.sweeps.iter().any(|sweep| {
+                    copies::step_field(sweep.get_ref().field.get_ref()) == Some(stepped)
+                });
+                if swept {
+                    return Err(self.error(
+                        step.span(),
+                        &field(&format!("step.{key}")),
+                        format!("the stream also sweeps {key}: step a field it does not sweep"),
+                    ));
+                }
+                steps.push(copies::FieldStep {
+                    field: stepped,
+                    step: *step.get_ref(),
+                });
+            }
+        }
+        if count > 1 {
+            if let Some(name) = &stream.name {
+                if !copies::has_placeholder(name.get_ref()) && name.get_ref().contains('{') {
+                    return Err(self.error(
+                        name.span(),
+                        &field("name"),
+                        "the only placeholder is {index} (or {index:04} for zero-padded numbers)",
+                    ));
+                }
+            }
+        }
+        Ok((count, steps))
     }
 
     fn sweep(&self, raw: &RawSweep, spec: &FrameSpec, path: &str) -> Result<Sweep, ScenarioError> {

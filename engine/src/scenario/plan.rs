@@ -96,6 +96,19 @@ pub struct RunPlan {
     pub report_interval: Duration,
     /// Longest wait for frames still in flight after sending stops.
     pub drain: Duration,
+    /// Whether streams sharing a sender start spread over their period.
+    pub phase: Phase,
+}
+
+/// When a sender's streams start within their period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Stream i of a sender's n streams starts i/n of its period late, so
+    /// that streams sharing a rate do not all fall due at the same instant.
+    #[default]
+    Spread,
+    /// Every stream starts at the common start (`[run] phase = "aligned"`).
+    Aligned,
 }
 
 /// A port: an interface, maybe inside a network namespace.
@@ -136,7 +149,7 @@ impl PortPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamPlan {
     /// The id carried in every frame's payload header; the stream's index.
-    pub id: u16,
+    pub id: u32,
     /// The name in reports.
     pub name: String,
     /// Index into [`Plan::ports`] of the sending port.

@@ -113,6 +113,8 @@ pub struct RawRun {
     pub report_interval: Option<Spanned<String>>,
     /// Longest wait for frames in flight after sending stops.
     pub drain: Option<Spanned<String>>,
+    /// "spread" (the default) or "aligned".
+    pub phase: Option<Spanned<String>>,
 }
 
 /// `[[port]]`.
@@ -192,6 +194,10 @@ pub struct RawStream {
     pub start_delay: Option<Spanned<String>>,
     /// The stream stops this long after its own start.
     pub stop_after: Option<Spanned<String>>,
+    /// How many streams the table makes (default 1), each its own stream.
+    pub count: Option<Spanned<i64>>,
+    /// Per-copy field steps: `{ src_port = 1, src_ip = 1 }`.
+    pub step: Option<Spanned<std::collections::BTreeMap<String, Spanned<i64>>>>,
 }
 
 /// A size: one number, or a range with a mode.

@@ -61,6 +61,14 @@ pub(crate) mod field {
         u16::from_be_bytes(bytes)
     }
 
+    /// A 24-bit big-endian field (three bytes).
+    #[inline]
+    pub fn read_u24(buffer: &[u8], at: Field) -> u32 {
+        let mut bytes = [0u8; 4];
+        bytes[1..].copy_from_slice(&buffer[at]);
+        u32::from_be_bytes(bytes)
+    }
+
     #[inline]
     pub fn read_u32(buffer: &[u8], at: Field) -> u32 {
         let mut bytes = [0u8; 4];
@@ -78,6 +86,12 @@ pub(crate) mod field {
     #[inline]
     pub fn write_u16(buffer: &mut [u8], at: Field, value: u16) {
         buffer[at].copy_from_slice(&value.to_be_bytes());
+    }
+
+    /// Writes the low 24 bits of `value` big-endian (three bytes).
+    #[inline]
+    pub fn write_u24(buffer: &mut [u8], at: Field, value: u32) {
+        buffer[at].copy_from_slice(&value.to_be_bytes()[1..]);
     }
 
     #[inline]

@@ -33,14 +33,14 @@ impl<T: AsRef<[u8]>> PayloadHeader<T> {
         Ok(PayloadHeader { buffer })
     }
 
-    /// The magic field.
+    /// The magic field (24 bits).
     pub fn magic(&self) -> u32 {
-        field::read_u32(self.buffer.as_ref(), payload_field::MAGIC)
+        field::read_u24(self.buffer.as_ref(), payload_field::MAGIC)
     }
 
-    /// The stream id.
-    pub fn stream_id(&self) -> u16 {
-        field::read_u16(self.buffer.as_ref(), payload_field::STREAM_ID)
+    /// The stream id (24 bits).
+    pub fn stream_id(&self) -> u32 {
+        field::read_u24(self.buffer.as_ref(), payload_field::STREAM_ID)
     }
 
     /// The sequence number.
@@ -55,14 +55,14 @@ impl<T: AsRef<[u8]>> PayloadHeader<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> PayloadHeader<T> {
-    /// Sets the magic field.
+    /// Sets the magic field (its low 24 bits).
     pub fn set_magic(&mut self, magic: u32) {
-        field::write_u32(self.buffer.as_mut(), payload_field::MAGIC, magic);
+        field::write_u24(self.buffer.as_mut(), payload_field::MAGIC, magic);
     }
 
-    /// Sets the stream id.
-    pub fn set_stream_id(&mut self, stream_id: u16) {
-        field::write_u16(self.buffer.as_mut(), payload_field::STREAM_ID, stream_id);
+    /// Sets the stream id (its low 24 bits).
+    pub fn set_stream_id(&mut self, stream_id: u32) {
+        field::write_u24(self.buffer.as_mut(), payload_field::STREAM_ID, stream_id);
     }
 
     /// Sets the sequence number.

@@ -20,7 +20,7 @@ const FRAGMENT_MASK: u16 = 0x3FFF;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recognised {
     /// The stream id.
-    pub stream_id: u16,
+    pub stream_id: u32,
     /// The 32-bit sequence number.
     pub sequence: u32,
     /// The sender's CLOCK_MONOTONIC timestamp.

@@ -175,7 +175,8 @@ pub fn is_linerate_frame(frame: &[u8]) -> bool {
         .ok()
         .and_then(|packet| match packet.transport {
             Some(etherparse::TransportSlice::Udp(udp)) => {
-                Some(udp.payload().starts_with(&0x4C4E_5254u32.to_be_bytes()))
+                // The magic is the first three bytes: "LNR".
+                Some(udp.payload().starts_with(b"LNR"))
             }
             _ => None,
         })
