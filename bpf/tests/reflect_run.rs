@@ -15,8 +15,8 @@ const DST_IP6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 
 fn payload(magic: u32) -> Vec<u8> {
     let mut payload = vec![0xA5u8; 64];
-    payload[payload_field::MAGIC].copy_from_slice(&magic.to_be_bytes());
-    payload[payload_field::STREAM_ID].copy_from_slice(&7u16.to_be_bytes());
+    payload[payload_field::MAGIC].copy_from_slice(&magic.to_be_bytes()[1..]);
+    payload[payload_field::STREAM_ID].copy_from_slice(&7u32.to_be_bytes()[1..]);
     payload[payload_field::SEQUENCE].copy_from_slice(&4242u32.to_be_bytes());
     payload[payload_field::TX_TIMESTAMP].copy_from_slice(&987_654_321u64.to_be_bytes());
     assert!(payload.len() > PAYLOAD_HEADER_LEN);

@@ -314,7 +314,11 @@ mod tests {
     fn latency_of(values: &[u64]) -> LatencyCounters {
         let mut latency = LatencyCounters::default();
         for &value in values {
-            latency.buckets[latency_bucket(value)] += 1;
+            let bucket = latency_bucket(value);
+            if latency.buckets.len() <= bucket {
+                latency.buckets.resize(bucket + 1, 0);
+            }
+            latency.buckets[bucket] += 1;
             latency.min_ns = if latency.count == 0 {
                 value
             } else {

@@ -539,6 +539,13 @@ impl LatencyHistogramSection {
                 })?;
             *slot += count;
         }
+        // As the counter reports them: up to the last bucket any frame fell in.
+        let used = latency
+            .buckets
+            .iter()
+            .rposition(|count| *count > 0)
+            .map_or(0, |last| last + 1);
+        latency.buckets.truncate(used);
         Ok(latency)
     }
 }
