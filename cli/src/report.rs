@@ -1,5 +1,7 @@
 //! The report files: `--csv FILE` (one row per stream per interval, written
-//! as the run goes), `--json FILE` (one document at the end: scenario,
+//! as the run goes; endpoints on kernel sockets, when the scenario has any,
+//! one row per counter per endpoint per interval in `FILE` with the
+//! extension `endpoints.csv`), `--json FILE` (one document at the end: scenario,
 //! environment, interval series, per-stream totals, latency percentiles and
 //! verdict, as docs/report.schema.json describes) and `--html FILE` (the
 //! same document as a self-contained page with charts, linerate_web). The
@@ -18,6 +20,17 @@ use linerate_engine::stats::LatencySummary;
 
 /// The CSV header; one row per stream per interval follows.
 pub const CSV_HEADER: &str = "elapsed_s,interval_s,final,stream_id,stream,tx_frames,rx_frames,tx_fps,rx_fps,tx_bps,rx_bps,lost_so_far,duplicates,late,latency_p50_ns,latency_p99_ns,latency_max_ns,jitter_ns,resident_bytes";
+
+/// The endpoints' CSV header: one row per counter per endpoint per
+/// interval follows, cumulative (a long table: `counter` names the field,
+/// e.g. `a_to_b.received_bytes` or `errors.timeout`).
+pub const ENDPOINTS_CSV_HEADER: &str = "elapsed_s,interval_s,final,kind,endpoint,counter,value";
+
+/// Where the endpoints' rows go beside `--csv FILE`: `run.csv` gives
+/// `run.endpoints.csv`.
+fn endpoints_csv_path(csv: &Path) -> PathBuf {
+    csv.with_extension("endpoints.csv")
+}
 
 /// Errors writing a report file.
 #[derive(Debug)]
@@ -81,6 +94,10 @@ fn intervals_path(report: &Path) -> PathBuf {
 #[derive(Debug, Default)]
 pub struct Recorder {
     csv: Option<LineFile>,
+    /// Where the endpoints' rows go (created at the first interval that
+    /// has endpoints), when `--csv` was given.
+    endpoints_csv_path: Option<PathBuf>,
+    endpoints_csv: Option<LineFile>,
     intervals: Option<LineFile>,
     /// The HTML report, created up front and written at the end.
     html: Option<LineFile>,
@@ -113,6 +130,8 @@ impl Recorder {
             .map(|path| LineFile::create(intervals_path(path)))
             .transpose()?;
         Ok(Recorder {
+            endpoints_csv_path: csv.as_ref().map(|file| endpoints_csv_path(&file.path)),
+            endpoints_csv: None,
             csv,
             intervals,
             html,
@@ -130,6 +149,9 @@ impl Recorder {
                 .try_for_each(|stream| write_csv_row(writer, report, stream))
                 .and_then(|()| writer.flush())
         });
+        if let Some(endpoints) = &report.endpoints {
+            self.endpoints_interval(report, endpoints);
+        }
         write_or_stop(&mut self.intervals, &mut self.failed, |writer| {
             serde_json::to_writer(&mut *writer, &IntervalSection::from(report))
                 .map_err(std::io::Error::from)
@@ -137,12 +159,64 @@ impl Recorder {
         });
     }
 
-    /// Ends the CSV file; returns the first error met while writing it.
+    /// Writes the endpoints' counters of one interval to their CSV file,
+    /// creating it (with its header) the first time.
+    fn endpoints_interval(
+        &mut self,
+        report: &IntervalReport,
+        endpoints: &linerate_endpoints::EndpointsSnapshot,
+    ) {
+        if self.endpoints_csv.is_none() && self.failed.is_none() {
+            if let Some(path) = &self.endpoints_csv_path {
+                match LineFile::create(path.clone()).and_then(|mut file| {
+                    writeln!(file.writer, "{ENDPOINTS_CSV_HEADER}")
+                        .map_err(report_error(path))
+                        .map(|()| file)
+                }) {
+                    Ok(file) => self.endpoints_csv = Some(file),
+                    Err(error) => self.failed = Some(error),
+                }
+            }
+        }
+        let prefix = format!(
+            "{:.3},{:.3},{}",
+            report.elapsed.as_secs_f64(),
+            report.length.as_secs_f64(),
+            report.is_final
+        );
+        write_or_stop(&mut self.endpoints_csv, &mut self.failed, |writer| {
+            let kinds = [
+                ("tcp", serde_json::to_value(&endpoints.tcp)),
+                ("url", serde_json::to_value(&endpoints.url)),
+                ("ping", serde_json::to_value(&endpoints.ping)),
+                ("file_io", serde_json::to_value(&endpoints.file_io)),
+            ];
+            for (kind, list) in kinds {
+                let list = list.map_err(std::io::Error::from)?;
+                for endpoint in list.as_array().into_iter().flatten() {
+                    let name = endpoint["name"].as_str().unwrap_or_default();
+                    let mut counters = Vec::new();
+                    flatten_numbers(endpoint, String::new(), &mut counters);
+                    for (counter, value) in counters {
+                        writeln!(
+                            writer,
+                            "{prefix},{kind},{},{counter},{value}",
+                            csv_text(name)
+                        )?;
+                    }
+                }
+            }
+            writer.flush()
+        });
+    }
+
+    /// Ends the CSV files; returns the first error met while writing them.
     pub fn finish_csv(&mut self) -> Result<(), ReportError> {
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
-        if let Some(mut file) = self.csv.take() {
+        for file in [self.csv.take(), self.endpoints_csv.take()].into_iter().flatten() {
+            let mut file = file;
             file.flush()?;
         }
         Ok(())
@@ -295,6 +369,24 @@ fn write_csv_row(
         totals.rx.jitter_ns,
         report.resident_bytes
     )
+}
+
+/// Every number in `value`, with its dotted path (`a_to_b.sent_bytes`).
+fn flatten_numbers(value: &serde_json::Value, path: String, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Number(number) => out.push((path, number.to_string())),
+        serde_json::Value::Object(fields) => {
+            for (key, field) in fields {
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                flatten_numbers(field, path, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A CSV field, quoted when it needs to be.

@@ -20,6 +20,8 @@ fn run(text: &str, json: &std::path::Path) -> Output {
             scenario.to_str().expect("utf-8"),
             "--json",
             json.to_str().expect("utf-8"),
+            "--csv",
+            dir.join("report.csv").to_str().expect("utf-8"),
         ])
         .output()
         .expect("the linerate binary runs")
@@ -112,6 +114,40 @@ fn streams_and_endpoints_run_together_in_one_report() {
     assert!(tcp_bytes.len() >= 5, "{tcp_bytes:?}");
     assert!(tcp_bytes.windows(2).all(|pair| pair[0] <= pair[1]));
     assert!(tcp_bytes.first() < tcp_bytes.last());
+
+    // The endpoints' CSV: one row per counter per endpoint per interval,
+    // the last interval's equal to the JSON report's final counters.
+    let csv = std::fs::read_to_string(work.path().join("report.endpoints.csv"))
+        .expect("the endpoints' CSV beside --csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("elapsed_s,interval_s,final,kind,endpoint,counter,value")
+    );
+    let final_value = |kind: &str, endpoint: &str, counter: &str| -> Option<u64> {
+        csv.lines()
+            .filter(|line| {
+                let fields: Vec<&str> = line.split(',').collect();
+                fields.len() == 7
+                    && fields[2] == "true"
+                    && fields[3] == kind
+                    && fields[4] == endpoint
+                    && fields[5] == counter
+            })
+            .last()
+            .and_then(|line| line.rsplit(',').next()?.parse().ok())
+    };
+    assert_eq!(
+        final_value("tcp", "cx", "a_to_b.received_bytes"),
+        tcp["a_to_b"]["received_bytes"].as_u64()
+    );
+    assert_eq!(final_value("ping", "gw", "replies"), ping["replies"].as_u64());
+    assert_eq!(
+        final_value("file_io", "disk", "files_written"),
+        file_io["files_written"].as_u64()
+    );
+    let rows = csv.lines().filter(|line| line.contains(",tcp,cx,")).count();
+    assert!(rows >= 5 * 4, "{rows} TCP rows over the intervals");
 }
 
 #[test]

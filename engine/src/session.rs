@@ -27,7 +27,7 @@ use crate::run::{
 };
 use crate::scenario::{Plan, Rate, StopCondition};
 use crate::senders::{open_senders, plan_workers, Sender};
-use crate::stats::{latency_summary, per_second, Aggregator, IntervalReport, StreamCounts};
+use crate::stats::{WorkerCounts, latency_summary, per_second, Aggregator, IntervalReport, StreamCounts};
 use crate::tx::{StreamSwitches, TxCounters, TxSummary};
 
 /// How long the start of sending is put off so that every sender is
@@ -311,7 +311,21 @@ impl Session {
         let elapsed = self.elapsed();
         let mut report = self.aggregator.interval(current, elapsed, false);
         report.endpoints = self.endpoints.as_ref().map(EndpointSet::snapshot);
+        report.workers = self.worker_counts();
         report
+    }
+
+    /// Each sender's own counters now, in the order of the setup's senders.
+    pub fn worker_counts(&self) -> Vec<WorkerCounts> {
+        self.counters
+            .workers
+            .iter()
+            .map(|own| WorkerCounts {
+                completions: own.completions.load(Ordering::Relaxed),
+                ring_full_events: own.ring_full_events.load(Ordering::Relaxed),
+                wakeups: own.wakeups.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// True while any sender is still sending (or waiting to start), or
@@ -387,6 +401,7 @@ impl Session {
         let mut last = self
             .aggregator
             .interval(final_counts.clone(), self.elapsed(), true);
+        last.workers = self.worker_counts();
         let endpoints = self.endpoints.take().map(|endpoints| {
             last.endpoints = Some(endpoints.snapshot());
             endpoints.finish()

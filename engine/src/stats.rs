@@ -260,6 +260,21 @@ pub struct IntervalReport {
     /// The endpoints' cumulative counters (TCP, URL, ping, File-IO), when
     /// the run has any.
     pub endpoints: Option<linerate_endpoints::EndpointsSnapshot>,
+    /// Each sender's own counters so far, in the order of the run's
+    /// senders (`RunSetup::tx_ports`).
+    pub workers: Vec<WorkerCounts>,
+}
+
+/// A sender's own counters at a moment: each written by the sender alone,
+/// read here without a lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerCounts {
+    /// Descriptors the kernel completed.
+    pub completions: u64,
+    /// Times frames were due but the ring or the pool had no room.
+    pub ring_full_events: u64,
+    /// Wakeups (sendto calls).
+    pub wakeups: u64,
 }
 
 /// This process's resident memory in bytes, from /proc/self/statm.
@@ -346,6 +361,7 @@ impl Aggregator {
             is_final,
             resident_bytes: resident_memory_bytes().unwrap_or(0),
             endpoints: None,
+            workers: Vec::new(),
         }
     }
 }

@@ -247,29 +247,55 @@ impl WorkerFamilies {
         WorkerFamilies {
             completions: Family::new(
                 "linerate_worker_completions_total",
-                "Descriptors the kernel completed for the sender (known once the run has finished)",
+                "Descriptors the kernel completed for the sender",
                 Counter,
             ),
             ring_full: Family::new(
                 "linerate_worker_ring_full_total",
-                "Times frames were due but the sender's ring had no room (known once the run has finished)",
+                "Times frames were due but the sender's ring had no room",
                 Counter,
             ),
             wakeups: Family::new(
                 "linerate_worker_wakeups_total",
-                "The sender's wakeups, sendto calls (known once the run has finished)",
+                "The sender's wakeups, sendto calls",
                 Counter,
             ),
         }
     }
 
+    /// The run's senders: their final counters once it has finished, the
+    /// latest interval's while it runs.
     fn add_run(&mut self, run: &Run, live: &Live) {
-        for worker in &live.workers {
+        let counts: Vec<(String, u32, linerate_engine::stats::WorkerCounts)> =
+            if live.workers.is_empty() {
+                run.setup
+                    .tx
+                    .iter()
+                    .zip(&live.worker_counts)
+                    .map(|(tx, counts)| (tx.port.clone(), tx.queue, *counts))
+                    .collect()
+            } else {
+                live.workers
+                    .iter()
+                    .map(|worker| {
+                        (
+                            worker.setup.port.clone(),
+                            worker.setup.queue,
+                            linerate_engine::stats::WorkerCounts {
+                                completions: worker.completions,
+                                ring_full_events: worker.ring_full_events,
+                                wakeups: worker.wakeups,
+                            },
+                        )
+                    })
+                    .collect()
+            };
+        for (port, queue, worker) in counts {
             let labels = || {
                 vec![
                     ("run", run.id.clone()),
-                    ("port", worker.setup.port.clone()),
-                    ("queue", worker.setup.queue.to_string()),
+                    ("port", port.clone()),
+                    ("queue", queue.to_string()),
                 ]
             };
             self.completions.push(labels(), worker.completions as f64);

@@ -63,6 +63,8 @@ pub struct Live {
     pub report: Option<Arc<ReportDocument>>,
     /// The senders' own counters, once finished.
     pub workers: Vec<WorkerResult>,
+    /// The senders' own counters at the latest interval, in setup order.
+    pub worker_counts: Vec<linerate_engine::stats::WorkerCounts>,
 }
 
 /// One run as the API knows it.
@@ -307,6 +309,7 @@ pub async fn start_run(
         error: None,
         report: None,
         workers: Vec::new(),
+        worker_counts: Vec::new(),
     }));
     let (events, _) = broadcast::channel(64);
     let (ended_tx, ended_rx) = watch::channel(false);
@@ -448,6 +451,7 @@ impl RunObserver for Publisher {
         {
             let mut live = lock(&self.live);
             live.intervals.push(Arc::clone(&section));
+            live.worker_counts = report.workers.clone();
             live.totals = report
                 .streams
                 .iter()

@@ -215,6 +215,17 @@ fn a_run_holds_its_ports_answers_commands_and_metrics_and_stops_on_request() {
         "{live_metrics}"
     );
     assert!(sample(&live_metrics, "process_resident_memory_bytes") > 1e6);
+    // The senders' own counters while the run goes.
+    assert!(
+        sample(
+            &live_metrics,
+            "linerate_worker_completions_total{run=\"run-1\",port=\"a\",queue=\"0\"}"
+        ) > 1000.0,
+        "{live_metrics}"
+    );
+    assert!(live_metrics.contains(
+        "linerate_worker_wakeups_total{run=\"run-1\",port=\"a\",queue=\"0\"}"
+    ));
     if let Some((accepted, said)) = promtool_check(&live_metrics) {
         assert!(accepted, "promtool: {said}\n{live_metrics}");
     }
