@@ -511,7 +511,14 @@ impl TxWorker {
                         self.batch[batch_len] = *desc;
                         batch_len += 1;
                     }
-                    self.chunks_in_flight[first_chunk / chunks_per_slot as usize] = chunks as u8;
+                    // One chunk a slot (every frame up to a page): the slot
+                    // is the chunk, with no 64-bit division per frame.
+                    let slot = if chunks_per_slot == 1 {
+                        first_chunk
+                    } else {
+                        first_chunk / chunks_per_slot as usize
+                    };
+                    self.chunks_in_flight[slot] = chunks as u8;
                     stream.bytes_sent += len as u64;
                 }
                 frames_in_batch += take;
