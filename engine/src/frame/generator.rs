@@ -15,6 +15,7 @@ use crate::wire::{
     EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr, PayloadHeader, Truncated,
     UdpDatagram, VlanTag,
 };
+use linerate_bpf::abi::payload_field;
 
 /// Why a generator could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +46,8 @@ struct Layout {
     ip: usize,
     udp: usize,
     payload_header: usize,
+    /// The sequence number, followed by the TX timestamp.
+    stamp: usize,
     pattern: usize,
 }
 
@@ -335,7 +338,8 @@ pub struct FrameGenerator {
     sweeps: SweptFields,
     /// False when the stream has no sweep.
     has_sweeps: bool,
-    combine: SweepCombine,
+    /// True when the sweeps combine in lockstep, false for a product.
+    lockstep: bool,
     size: SizeCursor,
     size_rule: SizeRule,
     /// The frame length when it never changes.
@@ -415,7 +419,7 @@ impl FrameGenerator {
             is_ipv4,
             sweeps: SweptFields::new(&spec.sweeps, &layout, is_ipv4),
             has_sweeps: !spec.sweeps.is_empty(),
-            combine: spec.combine,
+            lockstep: spec.combine == SweepCombine::Lockstep,
             size,
             size_rule: spec.size,
             ip_constant_sum,
@@ -505,17 +509,18 @@ impl FrameGenerator {
 
         if self.has_sweeps {
             // Lockstep sweeps move on as they are written: one pass.
-            let lockstep = self.combine == SweepCombine::Lockstep;
             self.sweeps
-                .write(frame, lockstep, &mut ip_sum, &mut udp_sum);
-            if !lockstep {
+                .write(frame, self.lockstep, &mut ip_sum, &mut udp_sum);
+            if !self.lockstep {
                 self.sweeps.advance_product();
             }
         }
 
-        let mut header = PayloadHeader::new_unchecked(&mut frame[layout.payload_header..]);
-        header.set_sequence(sequence);
-        header.set_tx_timestamp_ns(tx_timestamp_ns);
+        // Sequence and timestamp are adjacent: one 12-byte write.
+        let mut stamp = [0u8; STAMP_LEN];
+        stamp[..4].copy_from_slice(&sequence.to_be_bytes());
+        stamp[4..].copy_from_slice(&tx_timestamp_ns.to_be_bytes());
+        frame[layout.stamp..layout.stamp + STAMP_LEN].copy_from_slice(&stamp);
         udp_sum += u64::from(sequence) + (tx_timestamp_ns >> 32) + (tx_timestamp_ns & 0xFFFF_FFFF);
         if self.ip_checksum_varies {
             Ipv4Packet::new_unchecked(&mut frame[layout.ip..])
@@ -550,6 +555,7 @@ impl Layout {
             ip,
             udp,
             payload_header,
+            stamp: payload_header + payload_field::SEQUENCE.start,
             pattern: payload_header + PayloadHeader::<&[u8]>::LEN,
         }
     }
@@ -627,6 +633,13 @@ fn pattern_prefix_sums(pattern_bytes: &[u8]) -> Vec<u32> {
     }
     sums
 }
+
+/// Bytes of sequence number and TX timestamp, adjacent in the payload header.
+const STAMP_LEN: usize = 12;
+const _: () = assert!(
+    payload_field::SEQUENCE.end == payload_field::TX_TIMESTAMP.start
+        && payload_field::TX_TIMESTAMP.end - payload_field::SEQUENCE.start == STAMP_LEN
+);
 
 /// Writes the IP and UDP length fields for a frame of `len` bytes.
 #[inline]
