@@ -87,18 +87,33 @@ static __always_inline int pass_unrecognised(void)
 	return XDP_PASS;
 }
 
-/* floor(log2(value)) for value > 0, without a loop. */
+/*
+ * One step of floor(log2(value)): `bits` when value >= 2^bits, else 0,
+ * by arithmetic: (2^bits - 1 - value) borrows into bit 63 exactly when
+ * value >= 2^bits, for any value below 2^63 (a latency in nanoseconds is
+ * at most the time since boot; later steps see values below 2^32).
+ * No branch: latencies that straddle a power of two cost no
+ * mispredictions, as compare-and-branch steps did.
+ */
+#define LOG2_STEP(value, log, bits)                                               \
+	do {                                                                          \
+		__u64 step = ((((1ull << (bits)) - 1) - (value)) >> 63) * (bits); \
+		(value) >>= step;                                                   \
+		(log) += step;                                                      \
+	} while (0)
+
+/* floor(log2(value)) for value > 0, without a loop or a branch. */
 static __always_inline __u32 log2_u64(__u64 value)
 {
-	__u32 log = 0;
+	__u64 log = 0;
 
-	if (value >> 32) { value >>= 32; log += 32; }
-	if (value >> 16) { value >>= 16; log += 16; }
-	if (value >> 8) { value >>= 8; log += 8; }
-	if (value >> 4) { value >>= 4; log += 4; }
-	if (value >> 2) { value >>= 2; log += 2; }
-	if (value >> 1) log += 1;
-	return log;
+	LOG2_STEP(value, log, 32);
+	LOG2_STEP(value, log, 16);
+	LOG2_STEP(value, log, 8);
+	LOG2_STEP(value, log, 4);
+	LOG2_STEP(value, log, 2);
+	LOG2_STEP(value, log, 1);
+	return (__u32)log;
 }
 
 /* The histogram bucket of a latency; see LR_LATENCY_BUCKETS. */
