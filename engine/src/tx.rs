@@ -487,8 +487,14 @@ impl TxWorker {
                     let len = stream.generator.next_frame_len();
                     let chunks = len.div_ceil(CHUNK_DATA_LEN).max(1);
                     for part in 0..chunks {
-                        let desc = &mut self.chunk_descs[first_chunk + part];
-                        // SAFETY: the slot was in this stream's free pool:
+                        // The batch's copy of the chunk's descriptor is the
+                        // one given its length and options: copied before
+                        // they are written, it is not read back just after
+                        // (a wide load over narrow stores stalls).
+                        self.batch[batch_len] = self.chunk_descs[first_chunk + part];
+                        let desc = &mut self.batch[batch_len];
+                        // SAFETY: the descriptor is a copy of one of this
+                        // UMEM's chunks. The slot was in this stream's free pool:
                         // the kernel completed every chunk of it (or never
                         // had them), so no one else reads or writes them
                         // until we produce them.
@@ -508,7 +514,6 @@ impl TxWorker {
                                 .map_err(|error| TxError::Template(error.to_string()))?;
                         }
                         desc.set_options(if part + 1 < chunks { XDP_PKT_CONTD } else { 0 });
-                        self.batch[batch_len] = *desc;
                         batch_len += 1;
                     }
                     // One chunk a slot (every frame up to a page): the slot
