@@ -15,7 +15,9 @@
 # The lab is this script's own: two namespaces and a veth pair named after
 # its process id (lrtest-cmp<pid>-a/-b), removed on exit however it ends.
 #
-# Every sender runs at the high priority trafgen's -H gives itself (nice
+# Senders use the same cores: trafgen pins its N processes to CPUs 0..N-1,
+# so linerate's N workers go there too (the port's `cores`), and the plain
+# loop to CPU 0. Every sender runs at the high priority trafgen's -H gives itself (nice
 # -20), so that none gets more of a busy machine's CPU than another.
 #
 # Each figure is the median of the per-second receive rates over the middle
@@ -81,7 +83,8 @@ middle() { awk 'NF { v[++n] = $1 } END { for (i = 2; i < n; i++) print v[i] }'; 
 linerate_run() { # workers size
     local workers=$1 size=$2 scenario="$work/linerate.toml"
     {
-        printf '[run]\nduration = "%ss"\n\n[[port]]\nname = "a"\ninterface = "%s"\nnamespace = "%s"\nqueues = %s\n\n' "$SECONDS_PER_RUN" "$if_a" "$ns_a" "$workers"
+        printf '[run]\nduration = "%ss"\n\n[[port]]\nname = "a"\ninterface = "%s"\nnamespace = "%s"\nqueues = %s\ncores = [%s]\n\n' \
+            "$SECONDS_PER_RUN" "$if_a" "$ns_a" "$workers" "$(seq -s, 0 $((workers - 1)))"
         printf '[[port]]\nname = "b"\ninterface = "%s"\nnamespace = "%s"\n' "$if_b" "$ns_b"
         for stream in $(seq 1 "$workers"); do
             printf '\n[[stream]]\nname = "s%s"\ntx = "a"\nrx = "b"\nsrc_mac = "02:4c:52:00:00:0a"\ndst_mac = "02:4c:52:00:00:0b"\n' "$stream"
@@ -103,8 +106,8 @@ count_while() { # command...: counts on the receiving port while the command run
     awk '$2 == "" { next } $1 ~ /^[0-9.]+s$/ && $2 > 0 { print $2 }' "$work/count.out" | middle | median
 }
 
-xsk_run() { # size: the plain AF_XDP loop, queue 0, on core 1 as linerate's first worker
-    count_while ip netns exec "$ns_a" nice -n -20 "$xsk_txonly" "$if_a" 0 "$SECONDS_PER_RUN" "$1" 1
+xsk_run() { # size: the plain AF_XDP loop, queue 0, on core 0
+    count_while ip netns exec "$ns_a" nice -n -20 "$xsk_txonly" "$if_a" 0 "$SECONDS_PER_RUN" "$1" 0
 }
 
 trafgen_config() { # size: a linerate-tagged UDP frame of that size for trafgen
