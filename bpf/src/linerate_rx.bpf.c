@@ -96,18 +96,33 @@ static __always_inline int pass_unrecognised(void)
 	return XDP_PASS;
 }
 
-/* floor(log2(value)) for value > 0, without a loop. */
+/*
+ * One step of floor(log2(value)): `bits` when value >= 2^bits, else 0,
+ * by arithmetic: (2^bits - 1 - value) borrows into bit 63 exactly when
+ * value >= 2^bits, for any value below 2^63 (a latency in nanoseconds is
+ * at most the time since boot; later steps see values below 2^32).
+ * No branch: latencies that straddle a power of two cost no
+ * mispredictions, as compare-and-branch steps did.
+ */
+#define LOG2_STEP(value, log, bits)                                               \
+	do {                                                                          \
+		__u64 step = ((((1ull << (bits)) - 1) - (value)) >> 63) * (bits); \
+		(value) >>= step;                                                   \
+		(log) += step;                                                      \
+	} while (0)
+
+/* floor(log2(value)) for value > 0, without a loop or a branch. */
 static __always_inline __u32 log2_u64(__u64 value)
 {
-	__u32 log = 0;
+	__u64 log = 0;
 
-	if (value >> 32) { value >>= 32; log += 32; }
-	if (value >> 16) { value >>= 16; log += 16; }
-	if (value >> 8) { value >>= 8; log += 8; }
-	if (value >> 4) { value >>= 4; log += 4; }
-	if (value >> 2) { value >>= 2; log += 2; }
-	if (value >> 1) log += 1;
-	return log;
+	LOG2_STEP(value, log, 32);
+	LOG2_STEP(value, log, 16);
+	LOG2_STEP(value, log, 8);
+	LOG2_STEP(value, log, 4);
+	LOG2_STEP(value, log, 2);
+	LOG2_STEP(value, log, 1);
+	return (__u32)log;
 }
 
 /* The histogram bucket of a latency; see LR_LATENCY_BUCKETS. */
@@ -210,9 +225,24 @@ static __always_inline bool track_sequence(struct lr_stream_rx *stats,
 }
 
 /*
+ * The frame's whole length. A frame whose IP datagram ends within the
+ * first buffer is that buffer (every frame that fits one buffer: a second
+ * buffer holds the rest of a datagram that did not fit); only a longer
+ * datagram, a multi-buffer frame, costs the helper call, which on this
+ * path is dearer than the rest of the recognition together.
+ */
+static __always_inline __u64 frame_len(struct xdp_md *ctx, void *data, void *data_end,
+				       void *datagram_end)
+{
+	if (datagram_end <= data_end)
+		return (__u64)(data_end - data);
+	return bpf_xdp_get_buff_len(ctx);
+}
+
+/*
  * "xdp.frags": the program accepts multi-buffer frames (jumbo frames on a
  * veth or NIC whose MTU exceeds a page). Headers are always in the first
- * buffer; the frame's whole length comes from bpf_xdp_get_buff_len().
+ * buffer; the frame's whole length comes from frame_len().
  */
 SEC("xdp.frags")
 int linerate_rx(struct xdp_md *ctx)
@@ -223,6 +253,8 @@ int linerate_rx(struct xdp_md *ctx)
 	void *cursor;
 	__u16 ether_type;
 	struct udphdr *udp;
+	/* Where the IP header says its datagram ends. */
+	void *datagram_end;
 
 	if ((void *)(eth + 1) > data_end)
 		return pass_unrecognised();
@@ -253,6 +285,7 @@ int linerate_rx(struct xdp_md *ctx)
 			return pass_unrecognised();
 		header_len = ip->ihl * 4;
 		udp = (void *)ip + header_len;
+		datagram_end = (void *)ip + bpf_ntohs(ip->tot_len);
 	} else if (ether_type == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = cursor;
 
@@ -261,6 +294,7 @@ int linerate_rx(struct xdp_md *ctx)
 		if (ip6->nexthdr != IPPROTO_UDP)
 			return pass_unrecognised();
 		udp = (void *)(ip6 + 1);
+		datagram_end = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
 	} else {
 		return pass_unrecognised();
 	}
@@ -292,7 +326,7 @@ int linerate_rx(struct xdp_md *ctx)
 	__u64 now_ns = bpf_ktime_get_ns();
 
 	stats->frames++;
-	stats->bytes += bpf_xdp_get_buff_len(ctx);
+	stats->bytes += frame_len(ctx, data, data_end, datagram_end);
 	if (track_sequence(stats, sequence, stream_id, bpf_ntohl(header->sequence)))
 		record_latency(stats, stream_id, now_ns, bpf_be64_to_cpu(header->tx_timestamp_ns));
 	return lr_config.pass_counted ? XDP_PASS : XDP_DROP;

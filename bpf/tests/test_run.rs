@@ -316,3 +316,35 @@ fn timestamps_from_the_future_are_not_latency() {
     let rx = counter.stream_rx(0).expect("read");
     assert_eq!((rx.frames, rx.clock_behind, rx.latency.count), (1, 1, 0));
 }
+
+#[test]
+fn latency_buckets_agree_with_the_rust_bucket_function_at_every_magnitude() {
+    // Stream k's frame was stamped 2^k ns before now (plus the test run's
+    // own microseconds), for every k whose stamp falls after boot: the
+    // program's floor(log2) meets latencies from nanoseconds to hours, each
+    // step of it both taken and not.
+    let now = monotonic_ns();
+    let magnitudes = 63 - now.leading_zeros();
+    assert!(magnitudes > 33, "up long enough to reach 2^33 ns: {now}");
+    let counter = counter(magnitudes);
+    for k in 0..magnitudes {
+        let stamp = now - (1u64 << k);
+        let frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, k as u32, 0, stamp));
+        assert_eq!(
+            counter.test_run(&frame).expect("test run"),
+            xdp_action::DROP
+        );
+    }
+    for k in 0..magnitudes {
+        let latency = counter.stream_rx(k as u32).expect("read").latency;
+        assert_eq!(latency.count, 1, "k = {k}");
+        assert!(latency.min_ns >= 1 << k, "k = {k}: {}", latency.min_ns);
+        assert_eq!(latency.buckets.iter().sum::<u64>(), 1, "k = {k}");
+        assert_eq!(
+            latency.buckets[latency_bucket(latency.min_ns)],
+            1,
+            "k = {k}: latency {} ns",
+            latency.min_ns
+        );
+    }
+}

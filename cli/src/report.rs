@@ -215,7 +215,10 @@ impl Recorder {
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
-        for file in [self.csv.take(), self.endpoints_csv.take()].into_iter().flatten() {
+        for file in [self.csv.take(), self.endpoints_csv.take()]
+            .into_iter()
+            .flatten()
+        {
             let mut file = file;
             file.flush()?;
         }

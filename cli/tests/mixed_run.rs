@@ -141,7 +141,10 @@ fn streams_and_endpoints_run_together_in_one_report() {
         final_value("tcp", "cx", "a_to_b.received_bytes"),
         tcp["a_to_b"]["received_bytes"].as_u64()
     );
-    assert_eq!(final_value("ping", "gw", "replies"), ping["replies"].as_u64());
+    assert_eq!(
+        final_value("ping", "gw", "replies"),
+        ping["replies"].as_u64()
+    );
     assert_eq!(
         final_value("file_io", "disk", "files_written"),
         file_io["files_written"].as_u64()

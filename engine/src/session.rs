@@ -27,7 +27,9 @@ use crate::run::{
 };
 use crate::scenario::{Plan, Rate, StopCondition};
 use crate::senders::{open_senders, plan_workers, Sender};
-use crate::stats::{WorkerCounts, latency_summary, per_second, Aggregator, IntervalReport, StreamCounts};
+use crate::stats::{
+    latency_summary, per_second, Aggregator, IntervalReport, StreamCounts, WorkerCounts,
+};
 use crate::tx::{StreamSwitches, TxCounters, TxSummary};
 
 /// How long the start of sending is put off so that every sender is

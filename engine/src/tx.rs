@@ -773,12 +773,15 @@ impl TxWorker {
             }
             let len = stream.generator.next_frame_len();
             let chunks = len.div_ceil(CHUNK_DATA_LEN).max(1);
-            for (part, desc) in self.chunk_descs[slot_chunks]
-                .iter_mut()
-                .take(chunks)
-                .enumerate()
-            {
-                // SAFETY: as above, the slot is ours until it is produced.
+            for part in 0..chunks {
+                // The batch's copy of the chunk's descriptor is the one given
+                // its length and options: copied before they are written, it
+                // is not read back just after (a wide load over narrow stores
+                // stalls the pipeline).
+                self.batch[release.batch_len] = self.chunk_descs[slot_chunks.start + part];
+                let desc = &mut self.batch[release.batch_len];
+                // SAFETY: the descriptor is a copy of one of this UMEM's
+                // chunks; as above, the slot is ours until it is produced.
                 let mut data = unsafe { self.umem.data_mut(desc) };
                 data.cursor()
                     .set_pos((len - part * CHUNK_DATA_LEN).min(CHUNK_DATA_LEN));
@@ -795,7 +798,6 @@ impl TxWorker {
                         .map_err(|error| TxError::Template(error.to_string()))?;
                 }
                 desc.set_options(if part + 1 < chunks { XDP_PKT_CONTD } else { 0 });
-                self.batch[release.batch_len] = *desc;
                 release.batch_len += 1;
             }
             self.chunks_in_flight[slot as usize] = chunks as u8;

@@ -223,9 +223,8 @@ fn a_run_holds_its_ports_answers_commands_and_metrics_and_stops_on_request() {
         ) > 1000.0,
         "{live_metrics}"
     );
-    assert!(live_metrics.contains(
-        "linerate_worker_wakeups_total{run=\"run-1\",port=\"a\",queue=\"0\"}"
-    ));
+    assert!(live_metrics
+        .contains("linerate_worker_wakeups_total{run=\"run-1\",port=\"a\",queue=\"0\"}"));
     if let Some((accepted, said)) = promtool_check(&live_metrics) {
         assert!(accepted, "promtool: {said}\n{live_metrics}");
     }

@@ -46,22 +46,69 @@ impl Permutation {
     }
 }
 
+/// The integer a cursor walks in: u64 for fields up to 48 bits (MACs,
+/// IPv4 addresses, ports, VLAN ids), u128 for IPv6 addresses. Values are
+/// taken modulo 2^bits of the type, so a narrow field's value, truncated to
+/// its width, is the same in either.
+pub(crate) trait SweepValue: Copy + std::fmt::Debug {
+    /// `value` truncated to this type.
+    fn from_u128(value: u128) -> Self;
+    /// `self + other`, wrapping.
+    fn wrapping_add(self, other: Self) -> Self;
+    /// `self × index`, wrapping.
+    fn wrapping_mul_index(self, index: u64) -> Self;
+}
+
+impl SweepValue for u64 {
+    #[inline]
+    fn from_u128(value: u128) -> Self {
+        value as u64
+    }
+    #[inline]
+    fn wrapping_add(self, other: Self) -> Self {
+        u64::wrapping_add(self, other)
+    }
+    #[inline]
+    fn wrapping_mul_index(self, index: u64) -> Self {
+        self.wrapping_mul(index)
+    }
+}
+
+impl SweepValue for u128 {
+    #[inline]
+    fn from_u128(value: u128) -> Self {
+        value
+    }
+    #[inline]
+    fn wrapping_add(self, other: Self) -> Self {
+        u128::wrapping_add(self, other)
+    }
+    #[inline]
+    fn wrapping_mul_index(self, index: u64) -> Self {
+        self.wrapping_mul(u128::from(index))
+    }
+}
+
 /// Where one sweep is.
 #[derive(Debug, Clone)]
-pub(crate) struct SweepCursor {
+pub(crate) struct SweepCursor<V: SweepValue = u128> {
     sweep: Sweep,
+    /// The sweep's value count, at least 1.
+    count: u64,
     /// Values left before the sweep wraps to its start.
     remaining: u64,
-    value: u128,
+    value: V,
+    /// The first value.
+    start: V,
     /// What is added to move one value on: the step, or its two's
     /// complement for a decrement (wrapping arithmetic makes both an add).
-    signed_step: u128,
+    signed_step: V,
     /// Present for random order.
     permutation: Option<Permutation>,
 }
 
-impl SweepCursor {
-    pub(crate) fn new(sweep: Sweep) -> SweepCursor {
+impl<V: SweepValue> SweepCursor<V> {
+    pub(crate) fn new(sweep: Sweep) -> SweepCursor<V> {
         let count = sweep.count.max(1);
         let mut permutation = match sweep.mode {
             SweepMode::Random { seed } => Some(Permutation::new(count, seed)),
@@ -76,10 +123,12 @@ impl SweepCursor {
             SweepMode::Increment | SweepMode::Random { .. } => sweep.step,
         };
         SweepCursor {
-            value: sweep.value_at(first_index),
+            value: V::from_u128(sweep.value_at(first_index)),
             sweep: Sweep { count, ..sweep },
+            count,
             remaining: count - 1,
-            signed_step,
+            start: V::from_u128(sweep.start),
+            signed_step: V::from_u128(signed_step),
             permutation,
         }
     }
@@ -91,7 +140,7 @@ impl SweepCursor {
 
     /// The current value.
     #[inline]
-    pub(crate) fn value(&self) -> u128 {
+    pub(crate) fn value(&self) -> V {
         self.value
     }
 
@@ -100,16 +149,18 @@ impl SweepCursor {
     pub(crate) fn advance(&mut self) -> bool {
         let wrapped = self.remaining == 0;
         if let Some(permutation) = &mut self.permutation {
+            // Random order steps up from the start: signed_step is the step.
+            let index = permutation.next_below(self.count);
             self.value = self
-                .sweep
-                .value_at(permutation.next_below(self.sweep.count));
+                .start
+                .wrapping_add(self.signed_step.wrapping_mul_index(index));
         } else if wrapped {
-            self.value = self.sweep.start;
+            self.value = self.start;
         } else {
             self.value = self.value.wrapping_add(self.signed_step);
         }
         self.remaining = if wrapped {
-            self.sweep.count - 1
+            self.count - 1
         } else {
             self.remaining - 1
         };

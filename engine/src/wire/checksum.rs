@@ -52,11 +52,18 @@ pub fn words_of_u64(value: u64) -> u32 {
 /// and folding once gives the same result as adding their 16-bit words,
 /// since both are congruent modulo 0xFFFF (the approach of RFC 1071
 /// section 2, "deferred carries").
+///
+/// Each halving is one add with its carry added back in (end-around
+/// carry), which the compiler turns into an add and an add-with-carry.
 #[inline]
 pub fn fold_u64_sum(sum: u64) -> u16 {
-    let sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
-    let sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
-    fold(sum as u32)
+    let (low, carry) = (sum as u32).overflowing_add((sum >> 32) as u32);
+    let sum = low.wrapping_add(u32::from(carry));
+    // Neither add-back overflows: a carry leaves at most 0xFFFF_FFFE (or
+    // 0xFFFE) before it. Congruence modulo 0xFFFF_FFFF implies it modulo
+    // 0xFFFF, and only 0 folds to 0, as with `fold`.
+    let (low, carry) = (sum as u16).overflowing_add((sum >> 16) as u16);
+    low.wrapping_add(u16::from(carry))
 }
 
 /// RFC 1624 eqn. 3 where the changed words were zero when `checksum` was
