@@ -329,14 +329,14 @@ fn latency_buckets_agree_with_the_rust_bucket_function_at_every_magnitude() {
     let counter = counter(magnitudes);
     for k in 0..magnitudes {
         let stamp = now - (1u64 << k);
-        let frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, k as u32, 0, stamp));
+        let frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, k, 0, stamp));
         assert_eq!(
             counter.test_run(&frame).expect("test run"),
             xdp_action::DROP
         );
     }
     for k in 0..magnitudes {
-        let latency = counter.stream_rx(k as u32).expect("read").latency;
+        let latency = counter.stream_rx(k).expect("read").latency;
         assert_eq!(latency.count, 1, "k = {k}");
         assert!(latency.min_ns >= 1 << k, "k = {k}: {}", latency.min_ns);
         assert_eq!(latency.buckets.iter().sum::<u64>(), 1, "k = {k}");

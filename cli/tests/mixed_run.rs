@@ -126,7 +126,8 @@ fn streams_and_endpoints_run_together_in_one_report() {
     );
     let final_value = |kind: &str, endpoint: &str, counter: &str| -> Option<u64> {
         csv.lines()
-            .filter(|line| {
+            .rev()
+            .find(|line| {
                 let fields: Vec<&str> = line.split(',').collect();
                 fields.len() == 7
                     && fields[2] == "true"
@@ -134,7 +135,6 @@ fn streams_and_endpoints_run_together_in_one_report() {
                     && fields[4] == endpoint
                     && fields[5] == counter
             })
-            .last()
             .and_then(|line| line.rsplit(',').next()?.parse().ok())
     };
     assert_eq!(
