@@ -13,23 +13,26 @@
 //! fallback.
 
 use std::io::Write;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crossbeam::utils::CachePadded;
-use xsk_rs::config::{
-    BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
-};
-use xsk_rs::{CompQueue, FrameDesc, Socket, TxQueue, Umem};
+use xsk_rs::{CompQueue, FrameDesc, TxQueue, Umem};
 
 use crate::clock::monotonic_ns;
 use crate::frame::FrameGenerator;
 use crate::pacer::{Pacer, Schedule};
 use crate::schedule::DueQueue;
-use crate::sequence::{FaultCounts, SequenceFault, SequenceSource};
+use crate::sequence::{SequenceFault, SequenceSource};
 use crate::types::Rate;
 pub use crate::types::{BusyPoll, XskMode, XskModeRequest};
+
+mod counters;
+mod socket;
+
+pub use counters::{
+    StreamSendTimes, StreamSwitches, StreamTxCounters, TxCounters, TxSummary, WorkerTxCounters,
+};
+use socket::{open_socket, set_busy_poll};
 
 /// UMEM chunk size: one page, the largest aligned chunk AF_XDP accepts.
 pub const UMEM_FRAME_SIZE: u32 = 4096;
@@ -79,34 +82,6 @@ pub const DEFAULT_BATCH: u32 = 64;
 pub const DEFAULT_RELEASE_INTERVAL: Duration = Duration::from_micros(20);
 /// How long the sender waits for the kernel to complete what it produced.
 pub const COMPLETION_TIMEOUT: Duration = Duration::from_secs(2);
-
-// asm-generic socket option numbers (x86_64, aarch64, riscv64).
-const SO_BUSY_POLL: libc::c_int = 46;
-const SO_PREFER_BUSY_POLL: libc::c_int = 69;
-const SO_BUSY_POLL_BUDGET: libc::c_int = 70;
-
-fn set_socket_option(
-    fd: std::os::fd::RawFd,
-    option: libc::c_int,
-    value: libc::c_int,
-) -> std::io::Result<()> {
-    // SAFETY: `value` is a live c_int for the duration of the call and its
-    // size is passed; `fd` is the open AF_XDP socket.
-    let result = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            option,
-            &value as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
 
 /// Errors opening or running the sender.
 #[derive(Debug, thiserror::Error)]
@@ -168,138 +143,6 @@ pub struct TxStreamSetup {
     /// How long after the common start the stream's schedule starts (phase
     /// spreading; see [`crate::schedule::phase_offset_ns`]).
     pub start_offset_ns: u64,
-}
-
-/// A stream's transmit counters: written by its one sender, read by anyone.
-#[derive(Debug, Default)]
-pub struct StreamTxCounters {
-    /// Frames placed on the TX ring.
-    pub frames_sent: AtomicU64,
-    /// Their bytes (no FCS).
-    pub bytes_sent: AtomicU64,
-    /// Sequence numbers handed out or jumped over.
-    pub sequence_span: AtomicU64,
-    /// Sequence numbers skipped on purpose (fault mode).
-    pub faults_skipped: AtomicU64,
-    /// Frames that repeated the previous number on purpose.
-    pub faults_repeated: AtomicU64,
-    /// Pairs sent swapped on purpose.
-    pub faults_swapped: AtomicU64,
-}
-
-impl StreamTxCounters {
-    /// The faults injected so far.
-    pub fn faults(&self) -> FaultCounts {
-        FaultCounts {
-            skipped: self.faults_skipped.load(Ordering::Relaxed),
-            repeated: self.faults_repeated.load(Ordering::Relaxed),
-            swapped: self.faults_swapped.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// A sender's own counters: written by its thread, read by anyone.
-#[derive(Debug, Default)]
-pub struct WorkerTxCounters {
-    /// Frames the kernel reported complete.
-    pub completions: AtomicU64,
-    /// Times frames were due but the TX ring or a pool had no room.
-    pub ring_full_events: AtomicU64,
-    /// Wakeups (sendto calls) made.
-    pub wakeups: AtomicU64,
-}
-
-/// A run's transmit counters, each on its own cache line, each with one
-/// writer: a stream's by the worker that owns the stream, a worker's by
-/// that worker. Readers sum them without locks.
-#[derive(Debug)]
-pub struct TxCounters {
-    /// Indexed by stream id.
-    pub streams: Vec<CachePadded<StreamTxCounters>>,
-    /// Indexed by worker.
-    pub workers: Vec<CachePadded<WorkerTxCounters>>,
-}
-
-impl TxCounters {
-    /// Counters for a run of `stream_count` streams sent by `worker_count` workers.
-    pub fn new(stream_count: usize, worker_count: usize) -> TxCounters {
-        TxCounters {
-            streams: (0..stream_count)
-                .map(|_| CachePadded::new(StreamTxCounters::default()))
-                .collect(),
-            workers: (0..worker_count)
-                .map(|_| CachePadded::new(WorkerTxCounters::default()))
-                .collect(),
-        }
-    }
-}
-
-/// Per-stream switches a controller flips while a run goes (LANforge's
-/// stop_cx / start_cx on one cross-connect): a sender reads a stream's
-/// switch when the stream falls due, and a paused stream's every
-/// millisecond, never per frame.
-#[derive(Debug)]
-pub struct StreamSwitches {
-    /// Indexed by stream id: true while the stream is paused.
-    paused: Vec<CachePadded<AtomicBool>>,
-}
-
-impl StreamSwitches {
-    /// Switches for `stream_count` streams, all running.
-    pub fn new(stream_count: usize) -> StreamSwitches {
-        StreamSwitches {
-            paused: (0..stream_count)
-                .map(|_| CachePadded::new(AtomicBool::new(false)))
-                .collect(),
-        }
-    }
-
-    /// Pauses (true) or resumes (false) a stream; false for an unknown id.
-    pub fn set_paused(&self, stream_id: u32, paused: bool) -> bool {
-        match self.paused.get(stream_id as usize) {
-            Some(flag) => {
-                flag.store(paused, Ordering::Relaxed);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// True while the stream is paused.
-    #[inline]
-    pub fn is_paused(&self, stream_id: u32) -> bool {
-        self.paused
-            .get(stream_id as usize)
-            .is_some_and(|flag| flag.load(Ordering::Relaxed))
-    }
-}
-
-/// When a stream sent, as its sender saw it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StreamSendTimes {
-    /// The stream id.
-    pub stream_id: u32,
-    /// CLOCK_MONOTONIC of its last frame produced.
-    pub last_frame_ns: u64,
-    /// Time it spent paused by a controller.
-    pub paused_ns: u64,
-    /// How long after the common start its schedule started.
-    pub start_offset_ns: u64,
-}
-
-/// What a sender did, once it has finished.
-#[derive(Debug, Clone, Default)]
-pub struct TxSummary {
-    /// CLOCK_MONOTONIC of the first frame produced, if any.
-    pub first_frame_ns: Option<u64>,
-    /// CLOCK_MONOTONIC of the last frame produced, if any.
-    pub last_frame_ns: Option<u64>,
-    /// Per stream that sent: when it last sent and how long it was paused.
-    pub stream_times: Vec<StreamSendTimes>,
-    /// Frames produced but never completed by the kernel.
-    pub frames_uncompleted: u64,
-    /// True when it stopped early because it was told to.
-    pub stopped_early: bool,
 }
 
 struct StreamState {
@@ -893,148 +736,6 @@ impl TxWorker {
             std::hint::spin_loop();
         }
     }
-}
-
-/// Turns on busy polling on the socket.
-fn set_busy_poll(
-    tx_queue: &TxQueue,
-    interface: &str,
-    queue: u32,
-    busy: BusyPoll,
-) -> Result<(), TxError> {
-    use std::os::fd::AsRawFd;
-    let fd = tx_queue.fd().as_raw_fd();
-    let busy_error = |option: &str, error: std::io::Error| TxError::Socket {
-        interface: interface.to_string(),
-        queue,
-        reason: format!(
-            "cannot set {option}: {error} (busy polling needs a kernel of 5.11 or later)"
-        ),
-    };
-    set_socket_option(fd, SO_PREFER_BUSY_POLL, 1)
-        .map_err(|error| busy_error("SO_PREFER_BUSY_POLL", error))?;
-    set_socket_option(fd, SO_BUSY_POLL, busy.usecs as libc::c_int)
-        .map_err(|error| busy_error("SO_BUSY_POLL", error))?;
-    set_socket_option(fd, SO_BUSY_POLL_BUDGET, busy.budget as libc::c_int)
-        .map_err(|error| busy_error("SO_BUSY_POLL_BUDGET", error))?;
-    Ok(())
-}
-
-type OpenedSocket = (Umem, Vec<FrameDesc>, TxQueue, CompQueue, XskMode);
-
-/// Creates a UMEM and binds a socket to it, zero-copy first where allowed.
-fn open_socket(
-    interface: &str,
-    queue: u32,
-    request: XskModeRequest,
-    frame_count: u32,
-    multi_buffer: bool,
-) -> Result<OpenedSocket, TxError> {
-    let attempts: &[XskMode] = match request {
-        XskModeRequest::Auto => &[XskMode::ZeroCopy, XskMode::Copy],
-        XskModeRequest::Copy => &[XskMode::Copy],
-        XskModeRequest::ZeroCopy => &[XskMode::ZeroCopy],
-    };
-    let socket_error = |reason: String| TxError::Socket {
-        interface: interface.to_string(),
-        queue,
-        reason,
-    };
-    let if_name: Interface = interface
-        .parse()
-        .map_err(|_| socket_error("the interface name has a NUL byte".to_string()))?;
-    // Jumbo frames span several chunks: multi-buffer descriptors.
-    let scatter_gather = if multi_buffer {
-        BindFlags::XDP_USE_SG
-    } else {
-        BindFlags::empty()
-    };
-    let mut failures = Vec::new();
-    for &mode in attempts {
-        let (umem, descs) = create_umem(frame_count)?;
-        let bind_mode = match mode {
-            XskMode::ZeroCopy => BindFlags::XDP_ZEROCOPY,
-            XskMode::Copy => BindFlags::XDP_COPY,
-        };
-        let config = SocketConfig::builder()
-            .tx_queue_size(queue_size(RING_SIZE)?)
-            .rx_queue_size(queue_size(RING_SIZE)?)
-            // The socket only sends: no XDP program goes on the TX port.
-            .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
-            .bind_flags(bind_mode | BindFlags::XDP_USE_NEED_WAKEUP | scatter_gather)
-            .build();
-        // SAFETY: the UMEM is new and not shared with any other socket, so
-        // the shared-UMEM double-free hazard does not arise.
-        match unsafe { Socket::new(config, &umem, &if_name, queue) } {
-            Ok((tx_queue, _rx_queue, Some((_fill_queue, completion_queue)))) => {
-                return Ok((umem, descs, tx_queue, completion_queue, mode));
-            }
-            Ok((_, _, None)) => {
-                failures.push(format!("{mode}: the kernel gave no completion ring"))
-            }
-            Err(error) => failures.push(format!("{mode}: {error}")),
-        }
-    }
-    if multi_buffer && binds_without_scatter_gather(&if_name, queue) {
-        return Err(TxError::NoMultiBuffer {
-            interface: interface.to_string(),
-            queue,
-            kernel: kernel_release(),
-        });
-    }
-    Err(socket_error(failures.join("; ")))
-}
-
-/// Whether a small copy-mode socket binds on the queue without
-/// `XDP_USE_SG`: when it does and the multi-buffer bind failed, the kernel
-/// lacks multi-buffer AF_XDP (older than 6.6).
-fn binds_without_scatter_gather(if_name: &Interface, queue: u32) -> bool {
-    let Ok((umem, _descs)) = create_umem(RING_SIZE) else {
-        return false;
-    };
-    let Ok(tx_size) = queue_size(RING_SIZE) else {
-        return false;
-    };
-    let Ok(rx_size) = queue_size(RING_SIZE) else {
-        return false;
-    };
-    let config = SocketConfig::builder()
-        .tx_queue_size(tx_size)
-        .rx_queue_size(rx_size)
-        .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
-        .bind_flags(BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP)
-        .build();
-    // SAFETY: the UMEM is new and not shared with any other socket; the
-    // socket is closed again when the returned queues drop here.
-    matches!(
-        unsafe { Socket::new(config, &umem, if_name, queue) },
-        Ok((_, _, Some(_)))
-    )
-}
-
-/// The running kernel's release (`uname -r`), for messages.
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|release| release.trim().to_string())
-        .unwrap_or_else(|_| "unknown release".to_string())
-}
-
-fn create_umem(frame_count: u32) -> Result<(Umem, Vec<FrameDesc>), TxError> {
-    let frame_size =
-        FrameSize::new(UMEM_FRAME_SIZE).map_err(|error| TxError::Umem(error.to_string()))?;
-    let config = UmemConfig::builder()
-        .frame_size(frame_size)
-        .comp_queue_size(queue_size(RING_SIZE)?)
-        .fill_queue_size(queue_size(RING_SIZE)?)
-        .build()
-        .map_err(|error| TxError::Umem(error.to_string()))?;
-    let frame_count =
-        NonZeroU32::new(frame_count).ok_or_else(|| TxError::Umem("no frames".to_string()))?;
-    Umem::new(config, frame_count, false).map_err(|error| TxError::Umem(error.to_string()))
-}
-
-fn queue_size(size: u32) -> Result<QueueSize, TxError> {
-    QueueSize::new(size).map_err(|error| TxError::Umem(error.to_string()))
 }
 
 #[cfg(test)]
