@@ -33,7 +33,12 @@ pub(crate) type OpenedSenders = (Vec<Sender>, Vec<TxPortInfo>, Vec<channel::Send
 pub(crate) fn plan_workers(plan: &Plan) -> Vec<((usize, u32), Vec<&StreamPlan>)> {
     let mut by_worker: BTreeMap<(usize, u32), Vec<&StreamPlan>> = BTreeMap::new();
     let mut dealt_per_port: BTreeMap<usize, u32> = BTreeMap::new();
-    for stream in &plan.streams {
+    // A stream sent from another agent's port is only counted here.
+    for stream in plan
+        .streams
+        .iter()
+        .filter(|stream| !plan.ports[stream.tx_port].remote)
+    {
         let dealt = dealt_per_port.entry(stream.tx_port).or_default();
         let queue = *dealt % plan.ports[stream.tx_port].queues.max(1);
         *dealt += 1;
