@@ -7,7 +7,9 @@
 //! agent, agent of another version, a port its agent lacks) is one line;
 //! every stream's counts are exact and equal to the same scenario run on
 //! one host; the merged histograms equal the union of the agents' own
-//! results; the start skew is measured and under 1 ms; killing an agent
+//! results; the start skew is measured and under 1 ms; an agent refuses a
+//! start time already past; Ctrl-C on the coordinator stops every agent
+//! (the report interrupted, counts exact); killing an agent
 //! mid-run ends the coordinator within 2 s with a failed verdict naming it
 //! and the others' results kept. Needs root. Everything it creates
 //! (namespaces, veths, agent processes) goes in drop guards.
@@ -482,6 +484,65 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
                 "{name}.{field}"
             );
         }
+    }
+
+    // An agent refuses a start already past, naming the field, and holds
+    // nothing afterwards.
+    let past = client
+        .post(format!("{}/runs", agents.urls[0]))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "scenario_toml": scenario(&frames_run, Some(&good), &[]),
+            "agent": "one",
+            "start_at_unix_ns": 1_000_000_000u64,
+        }))
+        .send()
+        .expect("an answer");
+    assert_eq!(past.status().as_u16(), 400);
+    let body: Value = past.json().expect("JSON");
+    assert_eq!(body["field"], "start_at_unix_ns", "{body}");
+    assert!(
+        body["error"].as_str().expect("error").contains("passed"),
+        "{body}"
+    );
+
+    // Ctrl-C on the coordinator reaches every agent: all stop, the report
+    // is marked interrupted, and what was sent was counted exactly.
+    let path = dir.path().join("interrupt.toml");
+    std::fs::write(&path, scenario("duration = \"8s\"", Some(&good), &[])).expect("write");
+    let json = dir.path().join("interrupt.json");
+    let coordinator = Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the coordinator starts");
+    std::thread::sleep(Duration::from_millis(3000));
+    // SAFETY: sending a signal to our own child process.
+    let sent = unsafe { libc::kill(coordinator.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let output = coordinator
+        .wait_with_output()
+        .expect("the coordinator ends");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("JSON");
+    assert_eq!(report["verdict"]["interrupted"], true);
+    for (name, _, _) in STREAMS {
+        let sent = stream(&report, name)["frames_sent"].as_u64().expect("sent");
+        assert!(
+            sent > 1_000 && sent < 40_000,
+            "{name} stopped early: {sent}"
+        );
+        assert_eq!(stream(&report, name)["frames_received"], sent, "{name}");
     }
 
     // Killing an agent mid-run: the coordinator ends within 2 s, naming it,
