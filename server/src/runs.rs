@@ -243,7 +243,9 @@ impl Runs {
             ));
         }
         let mut inner = lock(&self.inner);
-        for port in &plan.ports {
+        // Ports on other agents (a multi-host run's part) are not opened here.
+        let local_ports = || plan.ports.iter().filter(|port| !port.remote);
+        for port in local_ports() {
             let key = port_key(port);
             if let Some(holder) = inner.held.get(&key) {
                 return Err(ApiError::new(
@@ -256,7 +258,7 @@ impl Runs {
                 ));
             }
         }
-        for port in &plan.ports {
+        for port in local_ports() {
             inner.held.insert(port_key(port), id.to_string());
         }
         Ok(())
