@@ -314,6 +314,74 @@ impl StreamResultDocument {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linerate_bpf::abi::{latency_bucket, LATENCY_BUCKETS};
+
+    #[test]
+    fn raw_results_survive_json_and_come_back_as_the_same_report() {
+        let mut latency = LatencyCounters {
+            buckets: vec![0; LATENCY_BUCKETS],
+            ..LatencyCounters::default()
+        };
+        for value in [900, 2_500, 2_600, 1_000_000] {
+            latency.buckets[latency_bucket(value)] += 1;
+            latency.count += 1;
+            latency.sum_ns += value;
+            latency.max_ns = latency.max_ns.max(value);
+        }
+        latency.min_ns = 900;
+        let counts = StreamCounts {
+            frames_sent: 10,
+            bytes_sent: 1280,
+            sequence_span: 11,
+            faults: FaultCounts {
+                skipped: 1,
+                repeated: 0,
+                swapped: 0,
+            },
+            rx: StreamRx {
+                frames: 9,
+                bytes: 1152,
+                duplicates: 1,
+                late: 2,
+                gap_frames: 3,
+                next_expected: 11,
+                clock_behind: 4,
+                latency,
+                jitter_ns: 12.5,
+                update_races: 0,
+            },
+        };
+        let stream = StreamResult {
+            id: 0,
+            name: "s".to_string(),
+            latency: latency_summary(&counts),
+            counts,
+            target_fps: f64::INFINITY,
+            tx_fps: 10.0,
+            rx_fps: 9.0,
+            frames_planned: None,
+        };
+        let report = RunResultDocument {
+            streams: vec![StreamResultDocument::from(&stream)],
+            send_duration_ns: 1_000_000_000,
+            interrupted: false,
+            stopped_on_request: true,
+            duplicate_window: 64,
+            frames_unknown_stream: 2,
+            first_frame_unix_ns: Some(1_700_000_000_000_000_000),
+        }
+        .to_report("a.toml", &PassCriteria::default())
+        .expect("valid");
+        let text = serde_json::to_string(&RunResultDocument::from_report(&report)).expect("JSON");
+        let back: RunResultDocument = serde_json::from_str(&text).expect("parses");
+        let again = back
+            .to_report("a.toml", &PassCriteria::default())
+            .expect("valid");
+        assert_eq!(again, report);
+        assert_eq!(again.streams[0].counts, stream.counts);
+        assert!(again.streams[0].target_fps.is_infinite());
+        assert_eq!(again.first_frame_unix_ns, Some(1_700_000_000_000_000_000));
+    }
 
     #[test]
     fn chrony_tracking_csv_gives_offset_and_state() {
