@@ -267,47 +267,55 @@ fn unix_now_ns() -> u64 {
         .map_or(0, |since| since.as_nanos() as u64)
 }
 
+/// An agent's client and token (read from its token file), not yet asked
+/// anything.
+fn connect(
+    agent_plan: &AgentPlan,
+    options: &CoordinatorOptions,
+) -> Result<Agent, CoordinatorError> {
+    let token = match &agent_plan.token_file {
+        None => None,
+        Some(path) => {
+            let full = options.base_dir.join(path);
+            let text =
+                std::fs::read_to_string(&full).map_err(|error| CoordinatorError::TokenFile {
+                    agent: agent_plan.name.clone(),
+                    path: full.display().to_string(),
+                    reason: error.to_string(),
+                })?;
+            Some(text.trim().to_string())
+        }
+    };
+    let client = Client::builder()
+        .timeout(options.request_timeout)
+        .connect_timeout(options.request_timeout)
+        .build()
+        .map_err(|error| {
+            CoordinatorError::Scenario(format!("cannot make an HTTP client: {error}"))
+        })?;
+    Ok(Agent {
+        plan: agent_plan.clone(),
+        token,
+        client,
+        clock: ClockInfo {
+            source: "none".to_string(),
+            offset_ns: None,
+            synchronized: false,
+        },
+        run_id: None,
+        state: None,
+        error: None,
+        lost: false,
+        partial: false,
+    })
+}
+
 /// Connects to every agent of `plan` and checks it: reachable, the token
 /// accepted, the same linerate version, and every port it must run present.
 fn check_agents(plan: &Plan, options: &CoordinatorOptions) -> Result<Vec<Agent>, CoordinatorError> {
     let mut agents = Vec::with_capacity(plan.agents.len());
     for agent_plan in &plan.agents {
-        let token = match &agent_plan.token_file {
-            None => None,
-            Some(path) => {
-                let full = options.base_dir.join(path);
-                let text = std::fs::read_to_string(&full).map_err(|error| {
-                    CoordinatorError::TokenFile {
-                        agent: agent_plan.name.clone(),
-                        path: full.display().to_string(),
-                        reason: error.to_string(),
-                    }
-                })?;
-                Some(text.trim().to_string())
-            }
-        };
-        let client = Client::builder()
-            .timeout(options.request_timeout)
-            .connect_timeout(options.request_timeout)
-            .build()
-            .map_err(|error| {
-                CoordinatorError::Scenario(format!("cannot make an HTTP client: {error}"))
-            })?;
-        let mut agent = Agent {
-            plan: agent_plan.clone(),
-            token,
-            client,
-            clock: ClockInfo {
-                source: "none".to_string(),
-                offset_ns: None,
-                synchronized: false,
-            },
-            run_id: None,
-            state: None,
-            error: None,
-            lost: false,
-            partial: false,
-        };
+        let mut agent = connect(agent_plan, options)?;
         let own_ports: Vec<_> = plan
             .ports
             .iter()
