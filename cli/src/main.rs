@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod endpoints_output;
+mod multihost;
 mod output;
 mod report;
 
@@ -142,6 +143,8 @@ fn command_count(
         cores: Vec::new(),
         xsk_mode: None,
         reflect: false,
+        agent: None,
+        remote: false,
     };
     require_privileges(port.namespace.is_some())?;
     install_stop_handler();
@@ -192,6 +195,8 @@ fn command_reflect(
         cores: Vec::new(),
         xsk_mode: None,
         reflect: true,
+        agent: None,
+        remote: false,
     };
     require_privileges(port.namespace.is_some())?;
     install_stop_handler();
@@ -240,6 +245,11 @@ fn command_doctor(interface: &str, namespace: Option<&str>) -> anyhow::Result<u8
 
 fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
     let plan = load_plan(&run_args.file)?;
+    if plan.has_agents() {
+        install_stop_handler();
+        let passed = multihost::run(&plan, run_args, &STOP)?;
+        return Ok(if passed { EXIT_PASS } else { EXIT_FAIL });
+    }
     let options = RunOptions {
         xsk_mode: run_args.xsk_mode.map(|mode| match mode {
             XskModeArg::Auto => XskModeRequest::Auto,

@@ -39,6 +39,10 @@ pub fn resolve_line_rates(plan: &Plan) -> Result<Plan, RunError> {
         let Some(percent) = stream.line_percent else {
             continue;
         };
+        if plan.ports[stream.tx_port].remote {
+            // Sent by another agent, which resolves its rate.
+            continue;
+        }
         let line_bps = port_line_bps(&plan.ports[stream.tx_port])?;
         stream.rate = line_share_rate(percent, line_bps, stream.frame.size.average());
         stream.line_percent = None;
@@ -77,6 +81,8 @@ mod tests {
             cores: Vec::new(),
             xsk_mode: None,
             reflect: false,
+            agent: None,
+            remote: false,
         };
         let error = port_line_bps(&port).expect_err("no speed on lo");
         let message = error.to_string();

@@ -219,6 +219,10 @@ pub fn merge_runs(parts: &[RunReport]) -> Result<RunReport, MergeError> {
             .min()
             .unwrap_or(0),
         endpoints: merged_endpoints(parts),
+        first_frame_unix_ns: parts
+            .iter()
+            .filter_map(|part| part.first_frame_unix_ns)
+            .min(),
     })
 }
 
@@ -396,6 +400,7 @@ mod tests {
             pass: crate::scenario::PassCriteria::default(),
             duplicate_window: 4096,
             endpoints: None,
+            first_frame_unix_ns: None,
         }
     }
 

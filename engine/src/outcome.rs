@@ -93,6 +93,10 @@ pub struct RunReport {
     pub duplicate_window: u64,
     /// The endpoints' results (TCP, URL, ping, File-IO), when the run has any.
     pub endpoints: Option<linerate_endpoints::EndpointsReport>,
+    /// When the first frame was produced, CLOCK_REALTIME ns since 1970
+    /// (the multi-host start skew is measured from it); `None` when
+    /// nothing was sent.
+    pub first_frame_unix_ns: Option<u64>,
 }
 
 impl RunReport {
@@ -243,6 +247,7 @@ mod tests {
             pass: PassCriteria::default(),
             duplicate_window: 4096,
             endpoints: None,
+            first_frame_unix_ns: None,
         }
     }
 

@@ -203,7 +203,7 @@ pub fn resolve_router_macs(plan: &Plan) -> Result<(Plan, Vec<RouterMac>), RunErr
     for stream in resolved
         .streams
         .iter_mut()
-        .filter(|stream| stream.dst_mac_from_router)
+        .filter(|stream| stream.dst_mac_from_router && !plan.ports[stream.tx_port].remote)
     {
         let port = &plan.ports[stream.tx_port];
         let (gateway, mac) = in_namespace(port, || {
@@ -275,7 +275,13 @@ impl Default for RunOptions {
 /// its link speed (where the driver reports one), before anything is
 /// attached.
 pub(crate) fn preflight(plan: &Plan) -> Result<(), RunError> {
-    for (index, port) in plan.ports.iter().enumerate() {
+    // A port on another agent (multi-host runs) is checked there.
+    for (index, port) in plan
+        .ports
+        .iter()
+        .enumerate()
+        .filter(|(_, port)| !port.remote)
+    {
         let (mtu, speed_mbps) = in_namespace(port, || {
             netns::interface_index(&port.interface, port.namespace.as_deref())?;
             Ok((
@@ -380,7 +386,11 @@ pub(crate) fn attach_reflectors(
 ) -> Result<(Vec<Reflector>, Vec<RxPortInfo>), RunError> {
     let mut reflectors = Vec::new();
     let mut infos = Vec::new();
-    for port in plan.ports.iter().filter(|port| port.reflect) {
+    for port in plan
+        .ports
+        .iter()
+        .filter(|port| port.reflect && !port.remote)
+    {
         let (reflector, mode) = attach_reflector(port, force)?;
         reflectors.push(reflector);
         infos.push(RxPortInfo {
@@ -420,7 +430,12 @@ pub(crate) fn attach_counters(
     force: bool,
 ) -> Result<(Vec<RxPort>, Vec<RxPortInfo>), RunError> {
     let mut by_port: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
-    for stream in &plan.streams {
+    // A stream counted on another agent's port is only sent here.
+    for stream in plan
+        .streams
+        .iter()
+        .filter(|stream| !plan.ports[stream.rx_port].remote)
+    {
         by_port.entry(stream.rx_port).or_default().push(stream.id);
     }
     let mut ports = Vec::new();

@@ -33,7 +33,12 @@ pub(crate) type OpenedSenders = (Vec<Sender>, Vec<TxPortInfo>, Vec<channel::Send
 pub(crate) fn plan_workers(plan: &Plan) -> Vec<((usize, u32), Vec<&StreamPlan>)> {
     let mut by_worker: BTreeMap<(usize, u32), Vec<&StreamPlan>> = BTreeMap::new();
     let mut dealt_per_port: BTreeMap<usize, u32> = BTreeMap::new();
-    for stream in &plan.streams {
+    // A stream sent from another agent's port is only counted here.
+    for stream in plan
+        .streams
+        .iter()
+        .filter(|stream| !plan.ports[stream.tx_port].remote)
+    {
         let dealt = dealt_per_port.entry(stream.tx_port).or_default();
         let queue = *dealt % plan.ports[stream.tx_port].queues.max(1);
         *dealt += 1;
@@ -161,6 +166,7 @@ pub(crate) fn open_senders(
                 let Ok(start_ns) = start_rx.recv() else {
                     return Ok(TxSummary::default());
                 };
+                sleep_until_shortly_before(start_ns, &stop);
                 let deadline_ns =
                     deadline.map(|after_start| start_ns + after_start.as_nanos() as u64);
                 worker
@@ -228,4 +234,22 @@ pub(crate) fn open_senders(
         return Err(error);
     }
     Ok((senders, infos, start_signals))
+}
+
+/// How long before the start a sender stops sleeping and spins.
+const START_SPIN: Duration = Duration::from_micros(200);
+
+/// Sleeps until [`START_SPIN`] before `start_ns` (CLOCK_MONOTONIC), waking
+/// every 10 ms to see `stop`: a start set seconds ahead (a coordinator's
+/// common start) then costs no core, and senders sharing cores are not
+/// held back by each other's spinning when the start comes.
+fn sleep_until_shortly_before(start_ns: u64, stop: &AtomicBool) {
+    let wake_ns = start_ns.saturating_sub(START_SPIN.as_nanos() as u64);
+    loop {
+        let now = crate::clock::monotonic_ns();
+        if now >= wake_ns || stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep(Duration::from_nanos((wake_ns - now).min(10_000_000)));
+    }
 }

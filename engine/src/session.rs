@@ -41,6 +41,33 @@ const DRAIN_QUIET: Duration = Duration::from_millis(200);
 /// How often [`drive`] looks at the stop flags between reports.
 const POLL: Duration = Duration::from_millis(5);
 
+/// The furthest ahead [`Session::start_at_unix_ns`] accepts a start.
+pub const MAX_START_AHEAD: Duration = Duration::from_secs(60);
+
+/// A start time [`Session::start_at_unix_ns`] refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StartAtError {
+    /// The instant has passed.
+    #[error("the start time passed {late_ms:.1} ms ago on this host's clock: start further ahead, or check that the hosts' clocks are synchronized (chronyc tracking)")]
+    Past {
+        /// How long ago, in ms.
+        late_ms: f64,
+    },
+    /// The instant is too far ahead.
+    #[error("the start time is {ahead_s:.1} s ahead on this host's clock, more than 60 s: check that the hosts' clocks are synchronized (chronyc tracking)")]
+    TooFar {
+        /// How far ahead, in s.
+        ahead_s: f64,
+    },
+}
+
+/// CLOCK_REALTIME now, ns since 1970.
+fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64)
+}
+
 /// A stream command named a stream the run does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the run has no stream {name:?}; its streams are: {known}")]
@@ -275,10 +302,40 @@ impl Session {
     /// Starts every sender at one common moment, shortly from now. Calling
     /// it again does nothing.
     pub fn start(&mut self) {
+        self.start_in(START_DELAY);
+    }
+
+    /// Starts every sender at the CLOCK_REALTIME instant `unix_ns` (ns
+    /// since 1970), as a coordinator starting several agents at one moment
+    /// asks: the instant is turned into the monotonic clock the senders
+    /// wait on, now. An instant already past, or more than
+    /// [`MAX_START_AHEAD`] ahead, is refused and nothing starts. Does
+    /// nothing once started.
+    pub fn start_at_unix_ns(&mut self, unix_ns: u64) -> Result<(), StartAtError> {
+        if self.started.is_some() {
+            return Ok(());
+        }
+        let now_unix_ns = unix_now_ns();
+        if unix_ns <= now_unix_ns {
+            return Err(StartAtError::Past {
+                late_ms: (now_unix_ns - unix_ns) as f64 / 1e6,
+            });
+        }
+        let ahead = Duration::from_nanos(unix_ns - now_unix_ns);
+        if ahead > MAX_START_AHEAD {
+            return Err(StartAtError::TooFar {
+                ahead_s: ahead.as_secs_f64(),
+            });
+        }
+        self.start_in(ahead);
+        Ok(())
+    }
+
+    fn start_in(&mut self, delay: Duration) {
         if self.started.is_some() {
             return;
         }
-        let start_ns = monotonic_ns() + START_DELAY.as_nanos() as u64;
+        let start_ns = monotonic_ns() + delay.as_nanos() as u64;
         for signal in self.start_signals.drain(..) {
             // A sender that already failed has dropped its receiver; its
             // error comes back when it is joined.
@@ -286,7 +343,7 @@ impl Session {
         }
         self.started = Some(Started {
             start_ns,
-            at: Instant::now() + START_DELAY,
+            at: Instant::now() + delay,
         });
     }
 
@@ -484,6 +541,7 @@ impl Session {
             pass: plan.pass.clone(),
             duplicate_window,
             endpoints: None,
+            first_frame_unix_ns: first_frame_unix_ns(summaries),
         }
     }
 }
@@ -542,6 +600,17 @@ pub fn run(
     let session = Session::prepare(plan, options)?;
     observer.setup_done(session.setup());
     drive(session, stop, observer)
+}
+
+/// The first frame any sender produced, turned from the monotonic clock to
+/// CLOCK_REALTIME (ns since 1970) with the two clocks' offset now.
+fn first_frame_unix_ns(summaries: &[TxSummary]) -> Option<u64> {
+    let first = summaries
+        .iter()
+        .filter_map(|summary| summary.first_frame_ns)
+        .min()?;
+    let (unix_now, monotonic_now) = (unix_now_ns(), monotonic_ns());
+    Some((unix_now.saturating_sub(monotonic_now)).saturating_add(first))
 }
 
 fn now_since(instant: Instant) -> Duration {
@@ -634,9 +703,12 @@ fn drain(plan: &Plan, counters: &TxCounters, rx_ports: &[RxPort]) -> Vec<StreamC
     let mut counts = read_counts(plan, counters, rx_ports);
     let mut quiet_since = Instant::now();
     loop {
+        // A stream counted on another agent (multi-host runs) is drained there.
         let complete = counts
             .iter()
-            .all(|count| count.unique_received() >= count.unique_sent());
+            .zip(&plan.streams)
+            .filter(|(_, stream)| !plan.ports[stream.rx_port].remote)
+            .all(|(count, _)| count.unique_received() >= count.unique_sent());
         let now = Instant::now();
         if complete || now >= deadline || now - quiet_since >= DRAIN_QUIET {
             return counts;

@@ -19,6 +19,7 @@ use linerate_engine::tx::{BusyPoll, XskModeRequest};
 use linerate_engine::CountedFrames;
 use serde::Deserialize;
 
+use crate::agent::{agent_info, AgentInfo, AgentQuery, RunResultDocument};
 use crate::error::{ApiError, ErrorBody};
 use crate::model::{RunInfo, RunRequest, RunState, ScenarioInfo, StatsInfo, StreamSwitch};
 use crate::runs::{start_run, RunContext};
@@ -42,6 +43,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/runs/{id}/streams/{name}/stop", post(stop_stream))
         .route("/runs/{id}/streams/{name}/start", post(start_stream))
         .route("/runs/{id}/report", get(get_report))
+        .route("/runs/{id}/result", get(get_result))
+        .route("/agent", get(get_agent))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/", get(dashboard_page))
@@ -249,12 +252,20 @@ pub async fn create_run(
         .map_err(|error| ApiError::json(&error, "the run request does not parse"))?;
     let options = run_options(&request)?;
     let id = state.runs.next_id();
-    let plan = requested_plan(&state, &request, &id)?;
+    let mut plan = requested_plan(&state, &request, &id)?;
+    if let Some(agent) = &request.agent {
+        plan = plan.for_agent(agent).ok_or_else(|| {
+            ApiError::bad_field(
+                "agent",
+                format!("the scenario has no [[agent]] named {agent:?}"),
+            )
+        })?;
+    }
     let context = RunContext {
         runs: Arc::clone(&state.runs),
         report_dir: state.report_dir.clone(),
     };
-    let run = start_run(context, id, plan, options).await?;
+    let run = start_run(context, id, plan, options, request.start_at_unix_ns).await?;
     Ok((StatusCode::CREATED, Json(run.info())))
 }
 
@@ -415,6 +426,51 @@ pub async fn get_report(
             ),
         )),
     }
+}
+
+/// A finished run's raw per-stream results, for a coordinator's exact merge.
+#[utoipa::path(get, path = "/runs/{id}/result", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "Raw per-stream counters and latency histograms", body = RunResultDocument),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "Still running, or failed", body = ErrorBody)))]
+pub async fn get_result(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<RunResultDocument>, ApiError> {
+    let run = state.runs.get(&id)?;
+    let live = crate::scenarios::lock(&run.live);
+    match &live.result {
+        Some(result) => Ok(Json((**result).clone())),
+        None => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "run {id} is {}: results come when it has finished{}",
+                live.state.name(),
+                live.error
+                    .as_deref()
+                    .map(|error| format!(" ({error})"))
+                    .unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// This agent: version, interfaces, clock state (for a coordinator).
+#[utoipa::path(get, path = "/agent", tag = "agent",
+    params(AgentQuery),
+    responses((status = 200, description = "Version, ports and clock", body = AgentInfo)))]
+pub async fn get_agent(Query(query): Query<AgentQuery>) -> Result<Json<AgentInfo>, ApiError> {
+    tokio::task::spawn_blocking(move || agent_info(&query))
+        .await
+        .map(Json)
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the agent check failed: {error}"),
+            )
+        })
 }
 
 /// Forgets a run, stopping it first if it is running (its report is then gone).

@@ -5,7 +5,9 @@
 //! the server ends). The API itself is in `api` (docs/openapi.json), runs in
 //! `runs`, the events stream in `events`, metrics in `metrics`.
 
+pub mod agent;
 pub mod api;
+pub mod coordinator;
 pub mod error;
 pub mod events;
 pub mod metrics;

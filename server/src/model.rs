@@ -86,6 +86,16 @@ pub struct RunRequest {
     /// Detach another tool's XDP program on a receiving port (as `--force`).
     #[serde(default)]
     pub force: bool,
+    /// Start sending at this CLOCK_REALTIME instant (ns since 1970) instead
+    /// of at once: a coordinator starts every agent at one moment. A time
+    /// already past, or over 60 s ahead, is refused (400).
+    #[serde(default)]
+    pub start_at_unix_ns: Option<u64>,
+    /// Run only this agent's part of a multi-host scenario: ports of other
+    /// agents are not opened (streams they send are only counted here,
+    /// streams they count only sent). Must name one of its `[[agent]]`s.
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 /// A sender as the run opened it.
@@ -189,6 +199,10 @@ pub struct RunInfo {
     /// The verdict once finished (the report's `verdict`).
     #[schema(value_type = Option<Object>)]
     pub verdict: Option<Verdict>,
+    /// When the first frame went out, CLOCK_REALTIME ns since 1970, once
+    /// the run has ended (null before, or when nothing was sent).
+    #[serde(default)]
+    pub first_frame_unix_ns: Option<u64>,
 }
 
 /// `GET /runs/{id}/stats`.

@@ -5,6 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::agent::{AgentInfo, AgentPort, ClockInfo, RunResultDocument, StreamResultDocument};
 use crate::error::ErrorBody;
 use crate::model::{
     EndEvent, RunInfo, RunRequest, RunState, RxSetup, ScenarioInfo, SetupInfo, StatsInfo,
@@ -55,6 +56,8 @@ impl Modify for BearerToken {
         crate::api::stop_stream,
         crate::api::start_stream,
         crate::api::get_report,
+        crate::api::get_result,
+        crate::api::get_agent,
         crate::api::metrics,
         crate::api::openapi,
         crate::api::dashboard_page,
@@ -62,7 +65,8 @@ impl Modify for BearerToken {
     ),
     components(schemas(
         ErrorBody, ScenarioInfo, RunState, RunRequest, TxSetup, RxSetup, SetupInfo, StreamInfo,
-        RunInfo, StatsInfo, StreamSwitch, EndEvent
+        RunInfo, StatsInfo, StreamSwitch, EndEvent, AgentInfo, AgentPort, ClockInfo,
+        RunResultDocument, StreamResultDocument
     )),
     modifiers(&BearerToken),
     security(("token" = [])),

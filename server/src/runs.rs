@@ -20,6 +20,7 @@ use linerate_engine::scenario::Plan;
 use linerate_engine::session::{drive, Session, SessionControl};
 use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::agent::RunResultDocument;
 use crate::error::ApiError;
 use crate::model::{EndEvent, RunInfo, RunState, SetupInfo, StatsInfo, StreamInfo};
 use crate::scenarios::lock;
@@ -65,6 +66,8 @@ pub struct Live {
     pub workers: Vec<WorkerResult>,
     /// The senders' own counters at the latest interval, in setup order.
     pub worker_counts: Vec<linerate_engine::stats::WorkerCounts>,
+    /// The raw results for an exact multi-host merge, once finished.
+    pub result: Option<Arc<RunResultDocument>>,
 }
 
 /// One run as the API knows it.
@@ -103,6 +106,10 @@ impl Run {
             streams: self.streams(),
             error: live.error.clone(),
             verdict: live.report.as_ref().map(|report| report.verdict.clone()),
+            first_frame_unix_ns: live
+                .result
+                .as_ref()
+                .and_then(|result| result.first_frame_unix_ns),
         }
     }
 
@@ -238,7 +245,9 @@ impl Runs {
             ));
         }
         let mut inner = lock(&self.inner);
-        for port in &plan.ports {
+        // Ports on other agents (a multi-host run's part) are not opened here.
+        let local_ports = || plan.ports.iter().filter(|port| !port.remote);
+        for port in local_ports() {
             let key = port_key(port);
             if let Some(holder) = inner.held.get(&key) {
                 return Err(ApiError::new(
@@ -251,7 +260,7 @@ impl Runs {
                 ));
             }
         }
-        for port in &plan.ports {
+        for port in local_ports() {
             inner.held.insert(port_key(port), id.to_string());
         }
         Ok(())
@@ -299,6 +308,7 @@ pub async fn start_run(
     id: String,
     plan: Plan,
     options: RunOptions,
+    start_at_unix_ns: Option<u64>,
 ) -> Result<Arc<Run>, ApiError> {
     context.runs.hold_ports(&id, &plan)?;
     let live = Arc::new(Mutex::new(Live {
@@ -310,6 +320,7 @@ pub async fn start_run(
         report: None,
         workers: Vec::new(),
         worker_counts: Vec::new(),
+        result: None,
     }));
     let (events, _) = broadcast::channel(64);
     let (ended_tx, ended_rx) = watch::channel(false);
@@ -324,7 +335,7 @@ pub async fn start_run(
     let thread_plan = plan.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("linerate-{id}"))
-        .spawn(move || run_thread(thread_plan, options, publisher, reply_tx));
+        .spawn(move || run_thread(thread_plan, options, start_at_unix_ns, publisher, reply_tx));
     if let Err(error) = spawned {
         context.runs.release_ports(&id);
         return Err(ApiError::new(
@@ -363,10 +374,11 @@ pub async fn start_run(
 fn run_thread(
     plan: Plan,
     options: RunOptions,
+    start_at_unix_ns: Option<u64>,
     mut publisher: Publisher,
     reply: oneshot::Sender<Result<Prepared, ApiError>>,
 ) {
-    let session = match Session::prepare(&plan, options) {
+    let mut session = match Session::prepare(&plan, options) {
         Ok(session) => session,
         Err(error) => {
             publisher.context.runs.release_ports(&publisher.id);
@@ -374,6 +386,17 @@ fn run_thread(
             return;
         }
     };
+    if let Some(unix_ns) = start_at_unix_ns {
+        if let Err(error) = session.start_at_unix_ns(unix_ns) {
+            drop(session);
+            publisher.context.runs.release_ports(&publisher.id);
+            let _ = reply.send(Err(ApiError::bad_field(
+                "start_at_unix_ns",
+                error.to_string(),
+            )));
+            return;
+        }
+    }
     let started = Instant::now();
     let started_unix_s = unix_seconds(SystemTime::now());
     let prepared = Prepared {
@@ -392,8 +415,9 @@ fn run_thread(
     let elapsed_s = started.elapsed().as_secs_f64();
     // The report file is written before the run shows as finished, so that
     // a client that sees it finished finds the file.
-    let (state, report, workers, error) = match outcome {
+    let (state, report, workers, error, result) = match outcome {
         Ok(report) => {
+            let result = Some(Arc::new(RunResultDocument::from_report(&report)));
             let intervals = lock(&publisher.live)
                 .intervals
                 .iter()
@@ -406,9 +430,16 @@ fn run_thread(
                 Some(Arc::new(document)),
                 report.workers,
                 None,
+                result,
             )
         }
-        Err(error) => (RunState::Failed, None, Vec::new(), Some(error.to_string())),
+        Err(error) => (
+            RunState::Failed,
+            None,
+            Vec::new(),
+            Some(error.to_string()),
+            None,
+        ),
     };
     let end = {
         let mut live = lock(&publisher.live);
@@ -417,6 +448,7 @@ fn run_thread(
         live.report = report;
         live.workers = workers;
         live.error = error;
+        live.result = result;
         end_event(&live)
     };
     publisher.context.runs.release_ports(&publisher.id);

@@ -2,6 +2,7 @@
 //! validated into the immutable [`Plan`] the engine runs. Every error names
 //! the file, line, column and field.
 
+mod agents;
 mod copies;
 mod endpoints;
 mod error;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+pub use agents::{AgentPlan, RawAgent};
 pub use error::ScenarioError;
 pub use plan::{
     Bursts, LatencyLimit, PassCriteria, Phase, Plan, PortPlan, Rate, RunPlan, Schedule,
@@ -166,6 +168,11 @@ impl Validator<'_> {
         }
         let mut ports = Vec::with_capacity(raw.ports.len());
         let mut port_index: HashMap<String, usize> = HashMap::new();
+        let port_agents: Vec<Option<Spanned<String>>> = raw
+            .ports
+            .iter()
+            .map(|port| port.get_ref().agent.clone())
+            .collect();
         for (index, port) in raw.ports.into_iter().enumerate() {
             let name_span = port.get_ref().name.span();
             let port = self.port(index, port.into_inner())?;
@@ -182,6 +189,7 @@ impl Validator<'_> {
             port_index.insert(port.name.clone(), ports.len());
             ports.push(port);
         }
+        let agents = self.agents(raw.agents, &port_agents, &mut ports)?;
         let has_endpoints = !(raw.tcp.is_empty()
             && raw.url.is_empty()
             && raw.ping.is_empty()
@@ -218,6 +226,7 @@ impl Validator<'_> {
             pass,
             endpoints,
             rfc2544,
+            agents,
         })
     }
 
@@ -402,6 +411,8 @@ impl Validator<'_> {
             cores,
             xsk_mode,
             reflect: port.reflect.is_some_and(|reflect| *reflect.get_ref()),
+            agent: None,
+            remote: false,
         })
     }
 

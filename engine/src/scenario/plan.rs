@@ -27,6 +27,8 @@ pub struct Plan {
     pub endpoints: EndpointPlans,
     /// The `[rfc2544]` table, for `linerate bench rfc2544`.
     pub rfc2544: Option<super::rfc2544::Rfc2544Plan>,
+    /// The `[[agent]]` tables: empty for a run on this host alone.
+    pub agents: Vec<super::agents::AgentPlan>,
 }
 
 /// A latency limit at a percentile.
@@ -133,6 +135,12 @@ pub struct PortPlan {
     /// streams counted on their own sending port (`rx` = `tx`) measure the
     /// round trip. Such a port counts no stream itself.
     pub reflect: bool,
+    /// The agent the port is on (`agent = "name"`), in multi-host scenarios.
+    pub agent: Option<String>,
+    /// True in an agent's part of a multi-host run for a port on another
+    /// agent: nothing is opened on it here; streams it sends are only
+    /// counted here, streams it counts only sent.
+    pub remote: bool,
 }
 
 impl PortPlan {

@@ -47,6 +47,9 @@ pub struct RawScenario {
     pub file_io: Vec<Spanned<RawFileIo>>,
     /// `[rfc2544]`: the benchmark suite's settings.
     pub rfc2544: Option<Spanned<super::rfc2544::RawRfc2544>>,
+    /// `[[agent]]` tables: the hosts a multi-host run spreads over.
+    #[serde(default, rename = "agent")]
+    pub agents: Vec<Spanned<super::agents::RawAgent>>,
 }
 
 /// `[pass]`.
@@ -135,6 +138,8 @@ pub struct RawPort {
     pub xsk_mode: Option<Spanned<String>>,
     /// The port sends every linerate frame back (the XDP reflector).
     pub reflect: Option<Spanned<bool>>,
+    /// The `[[agent]]` the port is on (multi-host runs).
+    pub agent: Option<Spanned<String>>,
 }
 
 /// `[[stream]]`.

@@ -1,0 +1,104 @@
+//! `linerate run FILE` for a scenario with `[[agent]]` tables: this process
+//! is the coordinator (no local sending). It hands the run to
+//! `linerate_server::coordinator`, prints the merged totals once a second,
+//! then each stream's merged counts, each agent's part and the measured
+//! start skew, and writes the report (`--json`).
+
+use std::sync::atomic::AtomicBool;
+
+use anyhow::anyhow;
+use linerate_engine::scenario::Plan;
+use linerate_server::coordinator::{self, CoordinatorOptions, MultiHostReport};
+use linerate_server::model::RunRequest;
+
+use crate::args::{RunArgs, XskModeArg};
+
+/// Runs `plan` over its agents; the exit code follows the merged verdict.
+pub fn run(plan: &Plan, run_args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<bool> {
+    if run_args.html.is_some() || run_args.csv.is_some() {
+        return Err(anyhow!(
+            "{}: a run over agents writes --json only for now; leave out --html and --csv",
+            plan.source
+        ));
+    }
+    let text = std::fs::read_to_string(&run_args.file)
+        .map_err(|error| anyhow!("{}: cannot read: {error}", run_args.file.display()))?;
+    let options = CoordinatorOptions {
+        base_dir: coordinator::scenario_dir(&run_args.file),
+        run_options: RunRequest {
+            xsk_mode: run_args.xsk_mode.map(|mode| {
+                match mode {
+                    XskModeArg::Auto => "auto",
+                    XskModeArg::Copy => "copy",
+                    XskModeArg::ZeroCopy => "zero-copy",
+                }
+                .to_string()
+            }),
+            batch: Some(run_args.batch),
+            release_interval_us: Some(run_args.release_interval),
+            busy_poll_us: run_args.busy_poll,
+            rx_pass: run_args.rx_pass,
+            force: run_args.force,
+            ..RunRequest::default()
+        },
+        ..CoordinatorOptions::default()
+    };
+    println!(
+        "coordinating {} over {} agents: {}",
+        plan.source,
+        plan.agents.len(),
+        plan.agents
+            .iter()
+            .map(|agent| format!("{} ({})", agent.name, agent.url))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let report = coordinator::run(plan, &text, &options, stop, &mut |totals| {
+        println!(
+            "{:>7.1}s  tx {:>12}  rx {:>12}",
+            totals.elapsed_s, totals.tx_frames, totals.rx_frames
+        );
+    })
+    .map_err(|error| anyhow!("{error}"))?;
+    print_report(&report);
+    if let Some(path) = &run_args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n")
+            .map_err(|error| anyhow!("cannot write {}: {error}", path.display()))?;
+    }
+    Ok(report.report.verdict.passed)
+}
+
+fn print_report(report: &MultiHostReport) {
+    for stream in &report.report.streams {
+        println!(
+            "stream {:<16} sent {:>12}  received {:>12}  lost {:>10}",
+            stream.name, stream.frames_sent, stream.frames_received, stream.frames_lost
+        );
+    }
+    for agent in &report.agents {
+        println!(
+            "agent {:<12} {}{}  sent [{}]  counted [{}]  clock {}{}",
+            agent.name,
+            agent.state,
+            if agent.partial { " (partial)" } else { "" },
+            agent.streams_sent.join(", "),
+            agent.streams_counted.join(", "),
+            agent.clock.source,
+            agent
+                .error
+                .as_deref()
+                .map(|error| format!("  error: {error}"))
+                .unwrap_or_default()
+        );
+    }
+    match report.start_skew_ns {
+        Some(skew) => println!("start skew {:.3} ms", skew as f64 / 1e6),
+        None => println!("start skew: unknown (no agent sent)"),
+    }
+    let verdict = &report.report.verdict;
+    println!("verdict {}", if verdict.passed { "PASS" } else { "FAIL" });
+    for failure in &verdict.failures {
+        println!("  {failure}");
+    }
+}

@@ -1,0 +1,639 @@
+//! A multi-host run on one machine: three agents (`linerate serve`), each
+//! started inside its own network namespace and reached by the coordinator
+//! (`linerate run` with `[[agent]]` tables) over a control veth to the root
+//! namespace; data veths join the namespaces in a ring, and streams go
+//! 1→2, 2→3 and 3→1, each sent by one agent and counted by another.
+//! Checked: each of the four pre-traffic errors (wrong token, unreachable
+//! agent, agent of another version, a port its agent lacks) is one line;
+//! every stream's counts are exact and equal to the same scenario run on
+//! one host; the merged histograms equal the union of the agents' own
+//! results; the start skew is measured and under 1 ms; an agent refuses a
+//! start time already past; Ctrl-C on the coordinator stops every agent
+//! (the report interrupted, counts exact); killing an agent
+//! mid-run ends the coordinator within 2 s with a failed verdict naming it
+//! and the others' results kept. Needs root. Everything it creates
+//! (namespaces, veths, agent processes) goes in drop guards.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use linerate_engine::merge::merge_histogram_sections;
+use linerate_engine::report::LatencyHistogramSection;
+use serde_json::Value;
+
+const FRAMES: u64 = 5_000;
+const TOKEN: &str = "multihost-test-token";
+const NAMES: [&str; 3] = ["one", "two", "three"];
+/// Streams: name, sending namespace index, receiving namespace index.
+const STREAMS: [(&str, usize, usize); 3] = [("s12", 0, 1), ("s23", 1, 2), ("s31", 2, 0)];
+
+fn run_ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(
+        output.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The namespaces, their control veths and data ring; deleted on drop
+/// (deleting a namespace deletes the veths in it and their peers).
+struct Net {
+    namespaces: Vec<String>,
+    /// The agents' control addresses (inside their namespaces).
+    agent_addresses: Vec<String>,
+}
+
+impl Net {
+    fn create() -> Net {
+        let pid = std::process::id() % 100_000;
+        let namespaces: Vec<String> = (1..=3).map(|k| format!("lrtest-mh{pid}-{k}")).collect();
+        let octet = 200 + pid % 50;
+        let mut net = Net {
+            namespaces: Vec::new(),
+            agent_addresses: Vec::new(),
+        };
+        for (index, namespace) in namespaces.iter().enumerate() {
+            run_ip(&["netns", "add", namespace]);
+            net.namespaces.push(namespace.clone());
+            let root_side = format!("lrmc{pid}{}", index + 1);
+            let root_address = format!("198.18.{octet}.{}/30", 4 * index + 1);
+            let agent_address = format!("198.18.{octet}.{}", 4 * index + 2);
+            run_ip(&[
+                "link", "add", &root_side, "type", "veth", "peer", "name", "ctl", "netns",
+                namespace,
+            ]);
+            run_ip(&["addr", "add", &root_address, "dev", &root_side]);
+            run_ip(&["link", "set", &root_side, "up"]);
+            run_ip(&[
+                "-n",
+                namespace,
+                "addr",
+                "add",
+                &format!("{agent_address}/30"),
+                "dev",
+                "ctl",
+            ]);
+            run_ip(&["-n", namespace, "link", "set", "ctl", "up"]);
+            run_ip(&["-n", namespace, "link", "set", "lo", "up"]);
+            net.agent_addresses.push(agent_address);
+        }
+        for (_, from, to) in STREAMS {
+            let (here, there) = (interface(from, to), interface(to, from));
+            run_ip(&[
+                "link",
+                "add",
+                &here,
+                "netns",
+                &namespaces[from],
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &there,
+                "netns",
+                &namespaces[to],
+            ]);
+            for (index, name, peer) in [(from, &here, to), (to, &there, from)] {
+                let namespace = &namespaces[index];
+                run_ip(&[
+                    "-n",
+                    namespace,
+                    "link",
+                    "set",
+                    name,
+                    "address",
+                    &mac(index, peer),
+                ]);
+                run_ip(&["-n", namespace, "link", "set", name, "up"]);
+            }
+        }
+        net
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for namespace in &self.namespaces {
+            let _ = Command::new("ip")
+                .args(["netns", "del", namespace])
+                .status();
+        }
+    }
+}
+
+/// Namespace `from`'s data interface towards `to`: d12, d21, ...
+fn interface(from: usize, to: usize) -> String {
+    format!("d{}{}", from + 1, to + 1)
+}
+
+fn mac(from: usize, to: usize) -> String {
+    format!("02:00:00:00:0{}:0{}", from + 1, to + 1)
+}
+
+/// The agent processes, killed by pid on drop.
+struct Agents {
+    children: Vec<Option<Child>>,
+    urls: Vec<String>,
+}
+
+impl Agents {
+    fn start(net: &Net, token_file: &Path) -> Agents {
+        let mut agents = Agents {
+            children: Vec::new(),
+            urls: Vec::new(),
+        };
+        for (namespace, address) in net.namespaces.iter().zip(&net.agent_addresses) {
+            let listen = format!("{address}:18080");
+            let child = Command::new("ip")
+                .args(["netns", "exec", namespace])
+                .arg(env!("CARGO_BIN_EXE_linerate"))
+                .args(["serve", "--listen", &listen, "--token-file"])
+                .arg(token_file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("linerate serve starts");
+            agents.children.push(Some(child));
+            agents.urls.push(format!("http://{listen}"));
+        }
+        let client = client();
+        for url in &agents.urls {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let ready = client
+                    .get(format!("{url}/agent"))
+                    .bearer_auth(TOKEN)
+                    .send()
+                    .is_ok_and(|response| response.status().is_success());
+                if ready {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "agent at {url} never answered");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        agents
+    }
+
+    /// Kills agent `index` (SIGKILL) and reaps it.
+    fn kill(&mut self, index: usize) {
+        if let Some(mut child) = self.children[index].take() {
+            child.kill().expect("kill the agent");
+            child.wait().expect("reap the agent");
+        }
+    }
+}
+
+impl Drop for Agents {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().filter_map(Option::take) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("a client")
+}
+
+/// The scenario: `[[agent]]` tables when `agents` is given (ports on their
+/// agents, no namespace: each agent runs inside its own), else the same
+/// ports with their namespaces for one host.
+fn scenario(
+    run: &str,
+    agents: Option<&[(String, String, PathBuf)]>,
+    namespaces: &[String],
+) -> String {
+    let mut text = format!("[run]\n{run}\n\n[pass]\nmax_loss_frames = 0\n");
+    if let Some(agents) = agents {
+        for (name, url, token_file) in agents {
+            text.push_str(&format!(
+                "\n[[agent]]\nname = \"{name}\"\nurl = \"{url}\"\ntoken_file = \"{}\"\n",
+                token_file.display()
+            ));
+        }
+    }
+    for (_, from, to) in STREAMS {
+        for (index, peer) in [(from, to), (to, from)] {
+            text.push_str(&format!(
+                "\n[[port]]\nname = \"p{}{}\"\ninterface = \"{}\"\n",
+                index + 1,
+                peer + 1,
+                interface(index, peer)
+            ));
+            match agents {
+                Some(_) => text.push_str(&format!("agent = \"{}\"\n", NAMES[index])),
+                None => text.push_str(&format!("namespace = \"{}\"\n", namespaces[index])),
+            }
+        }
+    }
+    for (name, from, to) in STREAMS {
+        text.push_str(&format!(
+            "\n[[stream]]\nname = \"{name}\"\ntx = \"p{f}{t}\"\nrx = \"p{t}{f}\"\n\
+             src_mac = \"{}\"\ndst_mac = \"{}\"\nsrc_ip = \"10.9.{f}.1\"\ndst_ip = \"10.9.{t}.1\"\n\
+             src_port = 9000\ndst_port = 9000\nframe_size = 128\nrate = \"5kpps\"\n",
+            mac(from, to),
+            mac(to, from),
+            f = from + 1,
+            t = to + 1,
+        ));
+    }
+    text
+}
+
+fn linerate_run(dir: &Path, file: &str, text: &str) -> (Output, Option<Value>) {
+    let path = dir.join(file);
+    std::fs::write(&path, text).expect("write the scenario");
+    let json = dir.join(format!("{file}.json"));
+    let _ = std::fs::remove_file(&json);
+    let output = Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("linerate run runs");
+    let report = std::fs::read(&json)
+        .ok()
+        .map(|bytes| serde_json::from_slice(&bytes).expect("the report is JSON"));
+    (output, report)
+}
+
+/// A one-line error before traffic: exit 2, one line on stderr holding `needle`.
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(needle), "{needle:?} in: {stderr}");
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("tx "),
+        "no traffic started"
+    );
+}
+
+/// A fake agent of another version on loopback: answers one request.
+fn old_agent() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("bound"));
+    let handle = std::thread::spawn(move || {
+        listener.set_nonblocking(true).expect("nonblocking");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).expect("blocking");
+                    let mut request = [0u8; 4096];
+                    let _ = stream.read(&mut request);
+                    let body = r#"{"version":"0.0.0-old","ports":[],"clock":{"source":"none","offset_ns":null,"synchronized":false}}"#;
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    return;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    (url, handle)
+}
+
+fn stream<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|stream| stream["name"] == name)
+        .unwrap_or_else(|| panic!("stream {name} in the report"))
+}
+
+fn histogram(value: &Value) -> Option<LatencyHistogramSection> {
+    serde_json::from_value(value.clone()).expect("a histogram section")
+}
+
+#[test]
+fn three_agents_run_one_scenario_with_exact_merged_counts() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).expect("write the token");
+    let wrong_token = dir.path().join("wrong-token");
+    std::fs::write(&wrong_token, "not-the-token\n").expect("write the wrong token");
+    let net = Net::create();
+    let mut agents = Agents::start(&net, &token_file);
+    let agent_tables = |token: &Path, urls: &[String]| -> Vec<(String, String, PathBuf)> {
+        NAMES
+            .iter()
+            .zip(urls)
+            .map(|(name, url)| (name.to_string(), url.clone(), token.to_path_buf()))
+            .collect()
+    };
+    let frames_run = format!("frames = {FRAMES}");
+    let good = agent_tables(&token_file, &agents.urls);
+
+    // Four errors before any traffic, one line each.
+    let wrong = agent_tables(&wrong_token, &agents.urls);
+    let (output, _) = linerate_run(
+        dir.path(),
+        "wrong-token.toml",
+        &scenario(&frames_run, Some(&wrong), &[]),
+    );
+    assert_one_line_error(&output, "agent \"one\" at http://");
+    assert_one_line_error(&output, "refused the token (401)");
+    let mut unreachable_urls = agents.urls.clone();
+    unreachable_urls[1] = unreachable_urls[1].replace(":18080", ":18081");
+    let unreachable = agent_tables(&token_file, &unreachable_urls);
+    let (output, _) = linerate_run(
+        dir.path(),
+        "unreachable.toml",
+        &scenario(&frames_run, Some(&unreachable), &[]),
+    );
+    assert_one_line_error(&output, "agent \"two\" at http://");
+    assert_one_line_error(&output, "is unreachable");
+    let (old_url, old_thread) = old_agent();
+    let mut old_urls = agents.urls.clone();
+    old_urls[0] = old_url;
+    let old = agent_tables(&token_file, &old_urls);
+    let (output, _) = linerate_run(
+        dir.path(),
+        "old.toml",
+        &scenario(&frames_run, Some(&old), &[]),
+    );
+    old_thread.join().expect("the fake agent ends");
+    assert_one_line_error(&output, "runs linerate 0.0.0-old, this is");
+    let missing = scenario(&frames_run, Some(&good), &[]).replacen(
+        "interface = \"d32\"",
+        "interface = \"nosuch0\"",
+        1,
+    );
+    let (output, _) = linerate_run(dir.path(), "missing.toml", &missing);
+    assert_one_line_error(
+        &output,
+        "port \"p32\": agent \"three\" has no interface nosuch0",
+    );
+
+    // The run over three agents: exact counts, measured skew.
+    let (output, report) = linerate_run(
+        dir.path(),
+        "multi.toml",
+        &scenario(&frames_run, Some(&good), &[]),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("the multi-host report");
+    assert!(stdout.contains("start skew "), "{stdout}");
+    for (name, from, to) in STREAMS {
+        let merged = stream(&report, name);
+        assert_eq!(merged["frames_sent"], FRAMES, "{name}");
+        assert_eq!(merged["frames_received"], FRAMES, "{name}");
+        assert_eq!(merged["frames_lost"], 0, "{name}");
+        let agent_sections = report["agents"].as_array().expect("agents");
+        assert!(agent_sections[from]["streams_sent"]
+            .as_array()
+            .expect("sent")
+            .iter()
+            .any(|sent| sent == name));
+        assert!(agent_sections[to]["streams_counted"]
+            .as_array()
+            .expect("counted")
+            .iter()
+            .any(|counted| counted == name));
+    }
+    let skew = report["start_skew_ns"].as_u64().expect("a measured skew");
+    println!("measured start skew: {skew} ns");
+    assert!(skew < 1_000_000, "start skew {skew} ns");
+    assert_eq!(report["verdict"]["passed"], true, "{}", report["verdict"]);
+
+    // The merge equals the union: each agent's own raw results, fetched
+    // from it, merged here, are the report's histograms exactly.
+    let client = client();
+    let results: Vec<Value> = report["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .zip(&agents.urls)
+        .map(|(section, url)| {
+            let id = section["run_id"].as_str().expect("run id");
+            client
+                .get(format!("{url}/runs/{id}/result"))
+                .bearer_auth(TOKEN)
+                .send()
+                .expect("the result")
+                .json()
+                .expect("JSON")
+        })
+        .collect();
+    for (name, _, _) in STREAMS {
+        let parts: Vec<LatencyHistogramSection> = results
+            .iter()
+            .filter_map(|result| {
+                let part = result["streams"]
+                    .as_array()?
+                    .iter()
+                    .find(|stream| stream["name"] == name)?;
+                histogram(&part["latency_histogram"])
+            })
+            .collect();
+        let union = merge_histogram_sections(&parts)
+            .expect("merge")
+            .expect("measured");
+        let merged = histogram(&stream(&report, name)["latency_histogram"]).expect("merged");
+        assert_eq!(union, merged, "{name}");
+        assert_eq!(merged.count, FRAMES, "{name}: every frame has a latency");
+    }
+
+    // The same scenario on one host: equal counts.
+    let (output, local) = linerate_run(
+        dir.path(),
+        "local.toml",
+        &scenario(&frames_run, None, &net.namespaces),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let local = local.expect("the local report");
+    for (name, _, _) in STREAMS {
+        for field in [
+            "frames_sent",
+            "frames_received",
+            "frames_lost",
+            "duplicates",
+            "late",
+        ] {
+            assert_eq!(
+                stream(&local, name)[field],
+                stream(&report, name)[field],
+                "{name}.{field}"
+            );
+        }
+    }
+
+    // An agent refuses a start already past, naming the field, and holds
+    // nothing afterwards.
+    let past = client
+        .post(format!("{}/runs", agents.urls[0]))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "scenario_toml": scenario(&frames_run, Some(&good), &[]),
+            "agent": "one",
+            "start_at_unix_ns": 1_000_000_000u64,
+        }))
+        .send()
+        .expect("an answer");
+    assert_eq!(past.status().as_u16(), 400);
+    let body: Value = past.json().expect("JSON");
+    assert_eq!(body["field"], "start_at_unix_ns", "{body}");
+    assert!(
+        body["error"].as_str().expect("error").contains("passed"),
+        "{body}"
+    );
+
+    // Ctrl-C on the coordinator reaches every agent: all stop, the report
+    // is marked interrupted, and what was sent was counted exactly.
+    let path = dir.path().join("interrupt.toml");
+    std::fs::write(&path, scenario("duration = \"8s\"", Some(&good), &[])).expect("write");
+    let json = dir.path().join("interrupt.json");
+    let coordinator = Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the coordinator starts");
+    std::thread::sleep(Duration::from_millis(3000));
+    // SAFETY: sending a signal to our own child process.
+    let sent = unsafe { libc::kill(coordinator.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let output = coordinator
+        .wait_with_output()
+        .expect("the coordinator ends");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("JSON");
+    assert_eq!(report["verdict"]["interrupted"], true);
+    for (name, _, _) in STREAMS {
+        let sent = stream(&report, name)["frames_sent"].as_u64().expect("sent");
+        assert!(
+            sent > 1_000 && sent < 40_000,
+            "{name} stopped early: {sent}"
+        );
+        assert_eq!(stream(&report, name)["frames_received"], sent, "{name}");
+    }
+
+    // Killing an agent mid-run: the coordinator ends within 2 s, naming it,
+    // with the others' results.
+    let path = dir.path().join("kill.toml");
+    std::fs::write(&path, scenario("duration = \"5s\"", Some(&good), &[])).expect("write");
+    let json = dir.path().join("kill.json");
+    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the coordinator starts");
+    // The start is 2 s ahead; kill agent three 1.5 s into sending.
+    std::thread::sleep(Duration::from_millis(3500));
+    agents.kill(2);
+    let killed = Instant::now();
+    let output = loop {
+        if coordinator.try_wait().expect("wait").is_some() {
+            break coordinator.wait_with_output().expect("output");
+        }
+        if killed.elapsed() > Duration::from_secs(10) {
+            let _ = coordinator.kill();
+            panic!("the coordinator did not end after the agent was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = killed.elapsed();
+    println!("the coordinator ended {took:?} after the agent was killed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        took < Duration::from_secs(2),
+        "ended {took:?} after the kill; {stdout}"
+    );
+    assert_eq!(output.status.code(), Some(1), "failed verdict: {stdout}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report written")).expect("JSON");
+    assert_eq!(report["verdict"]["passed"], false);
+    let first_failure = report["verdict"]["failures"][0]
+        .as_str()
+        .expect("a failure");
+    assert!(
+        first_failure.starts_with("agent \"three\" failed: stopped answering"),
+        "{first_failure}"
+    );
+    let sections = report["agents"].as_array().expect("agents");
+    assert_eq!(sections[2]["state"], "lost");
+    for section in &sections[..2] {
+        assert_eq!(section["state"], "finished", "{section}");
+        assert_eq!(section["partial"], true, "{section}");
+    }
+    // s12 ran between the two agents still alive: sent and counted exactly.
+    let s12 = stream(&report, "s12");
+    let sent = s12["frames_sent"].as_u64().expect("sent");
+    assert!(sent > 2_000 && sent < 25_000, "stopped early: {sent}");
+    assert_eq!(s12["frames_received"], sent);
+    // Nothing left running: the survivors' runs ended, the killed agent's
+    // XDP programs went with it.
+    for url in &agents.urls[..2] {
+        let runs: Value = client
+            .get(format!("{url}/runs"))
+            .bearer_auth(TOKEN)
+            .send()
+            .expect("runs")
+            .json()
+            .expect("JSON");
+        for run in runs.as_array().expect("runs") {
+            assert!(
+                run["state"] == "finished" || run["state"] == "failed",
+                "{run}"
+            );
+        }
+    }
+    for name in ["d32", "d31"] {
+        let output = Command::new("ip")
+            .args([
+                "-j",
+                "-d",
+                "-n",
+                &net.namespaces[2],
+                "link",
+                "show",
+                "dev",
+                name,
+            ])
+            .output()
+            .expect("ip runs");
+        let links: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        assert!(links[0].get("xdp").is_none(), "{name}: {}", links[0]);
+    }
+}
