@@ -115,30 +115,15 @@ impl RunObserver for Quiet {
     fn interval(&mut self, _report: &IntervalReport) {}
 }
 
-/// How often a trial tries to open its senders: the previous trial's
-/// AF_XDP sockets on the same queues are released by the kernel shortly
-/// after they close, not at once.
-const OPEN_ATTEMPTS: u32 = 5;
-/// The wait between those attempts.
-const OPEN_RETRY_WAIT: Duration = Duration::from_millis(200);
-
-/// Runs `plan` on a session; `None` when `stop` interrupted it.
+/// Runs `plan` on a session; `None` when `stop` interrupted it. (The
+/// previous trial's AF_XDP sockets on the same queues are released by the
+/// kernel shortly after they close: the sender's bind waits for that.)
 pub fn run_plan(
     plan: &Plan,
     options: RunOptions,
     stop: &AtomicBool,
 ) -> Result<Option<RunReport>, RunError> {
-    let mut attempt = 1;
-    let session = loop {
-        match Session::prepare(plan, options) {
-            Ok(session) => break session,
-            Err(RunError::Transmit { .. }) if attempt < OPEN_ATTEMPTS => {
-                attempt += 1;
-                std::thread::sleep(OPEN_RETRY_WAIT);
-            }
-            Err(error) => return Err(error),
-        }
-    };
+    let session = Session::prepare(plan, options)?;
     let report = drive(session, stop, &mut Quiet)?;
     Ok((!report.interrupted).then_some(report))
 }

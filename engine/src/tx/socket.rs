@@ -3,6 +3,7 @@
 //! with one line when the kernel lacks it) and the busy-polling options.
 
 use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
 use xsk_rs::config::{
     BindFlags, FrameSize, Interface, LibxdpFlags, QueueSize, SocketConfig, UmemConfig,
@@ -67,6 +68,66 @@ pub(super) fn set_busy_poll(
 
 pub(super) type OpenedSocket = (Umem, Vec<FrameDesc>, TxQueue, CompQueue, XskMode);
 
+/// How long a bind that finds its queue still held (EBUSY) is tried again.
+const BUSY_RETRY_FOR: Duration = Duration::from_secs(2);
+/// The wait between those tries.
+const BUSY_RETRY_WAIT: Duration = Duration::from_millis(50);
+
+/// What one bind attempt gave.
+enum Bound {
+    /// The socket, bound.
+    Opened(OpenedSocket),
+    /// The queue is still held by a socket the kernel has not released.
+    Busy(String),
+    /// Any other failure, as text.
+    Failed(String),
+}
+
+/// Creates a UMEM and binds a socket to `queue` of `if_name` in `mode`.
+fn bind(
+    if_name: &Interface,
+    queue: u32,
+    mode: XskMode,
+    frame_count: u32,
+    scatter_gather: BindFlags,
+) -> Result<Bound, TxError> {
+    let (umem, descs) = create_umem(frame_count)?;
+    let bind_mode = match mode {
+        XskMode::ZeroCopy => BindFlags::XDP_ZEROCOPY,
+        XskMode::Copy => BindFlags::XDP_COPY,
+    };
+    let config = SocketConfig::builder()
+        .tx_queue_size(queue_size(RING_SIZE)?)
+        .rx_queue_size(queue_size(RING_SIZE)?)
+        // The socket only sends: no XDP program goes on the TX port.
+        .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
+        .bind_flags(bind_mode | BindFlags::XDP_USE_NEED_WAKEUP | scatter_gather)
+        .build();
+    // SAFETY: the UMEM is new and not shared with any other socket, so
+    // the shared-UMEM double-free hazard does not arise.
+    Ok(
+        match unsafe { Socket::new(config, &umem, if_name, queue) } {
+            Ok((tx_queue, _rx_queue, Some((_fill_queue, completion_queue)))) => {
+                Bound::Opened((umem, descs, tx_queue, completion_queue, mode))
+            }
+            Ok((_, _, None)) => Bound::Failed("the kernel gave no completion ring".to_string()),
+            Err(error) => {
+                let os_error = std::error::Error::source(&error)
+                    .and_then(|source| source.downcast_ref::<std::io::Error>());
+                let reason = match os_error {
+                    Some(os_error) => format!("{error} ({os_error})"),
+                    None => error.to_string(),
+                };
+                if os_error.and_then(std::io::Error::raw_os_error) == Some(libc::EBUSY) {
+                    Bound::Busy(reason)
+                } else {
+                    Bound::Failed(reason)
+                }
+            }
+        },
+    )
+}
+
 /// Creates a UMEM and binds a socket to it, zero-copy first where allowed.
 pub(super) fn open_socket(
     interface: &str,
@@ -96,28 +157,21 @@ pub(super) fn open_socket(
     };
     let mut failures = Vec::new();
     for &mode in attempts {
-        let (umem, descs) = create_umem(frame_count)?;
-        let bind_mode = match mode {
-            XskMode::ZeroCopy => BindFlags::XDP_ZEROCOPY,
-            XskMode::Copy => BindFlags::XDP_COPY,
-        };
-        let config = SocketConfig::builder()
-            .tx_queue_size(queue_size(RING_SIZE)?)
-            .rx_queue_size(queue_size(RING_SIZE)?)
-            // The socket only sends: no XDP program goes on the TX port.
-            .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
-            .bind_flags(bind_mode | BindFlags::XDP_USE_NEED_WAKEUP | scatter_gather)
-            .build();
-        // SAFETY: the UMEM is new and not shared with any other socket, so
-        // the shared-UMEM double-free hazard does not arise.
-        match unsafe { Socket::new(config, &umem, &if_name, queue) } {
-            Ok((tx_queue, _rx_queue, Some((_fill_queue, completion_queue)))) => {
-                return Ok((umem, descs, tx_queue, completion_queue, mode));
+        // A queue whose last socket was just closed stays bound until the
+        // kernel has released that socket (EBUSY): a run prepared right
+        // after another on the same queue waits for it, briefly.
+        let busy_until = Instant::now() + BUSY_RETRY_FOR;
+        loop {
+            match bind(&if_name, queue, mode, frame_count, scatter_gather)? {
+                Bound::Opened(opened) => return Ok(opened),
+                Bound::Busy(_) if Instant::now() < busy_until => {
+                    std::thread::sleep(BUSY_RETRY_WAIT);
+                }
+                Bound::Busy(reason) | Bound::Failed(reason) => {
+                    failures.push(format!("{mode}: {reason}"));
+                    break;
+                }
             }
-            Ok((_, _, None)) => {
-                failures.push(format!("{mode}: the kernel gave no completion ring"))
-            }
-            Err(error) => failures.push(format!("{mode}: {error}")),
         }
     }
     if multi_buffer && binds_without_scatter_gather(&if_name, queue) {
