@@ -294,9 +294,29 @@ impl EndpointSet {
     }
 
     /// True once every endpoint has finished (the deadline passed and they
-    /// drained, or each reached its count).
+    /// drained, or each reached its count), or the drain time has passed
+    /// since the run stopped: a task the kernel still holds then (a File-IO
+    /// write on a network mount whose server went away) is given up, so it
+    /// cannot hold the run up.
     pub fn is_finished(&self) -> bool {
         self.tasks.iter().all(JoinHandle::is_finished)
+            || self
+                .stopped_at_or_deadline()
+                .is_some_and(|end| Instant::now() >= end + self.drain)
+    }
+
+    /// When the run stopped: the stop if one was asked for, else the
+    /// deadline (which may be still to come).
+    fn stopped_at_or_deadline(&self) -> Option<Instant> {
+        let stopped = *self
+            .stopped_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let deadline = self.duration.map(|duration| self.started + duration);
+        match (stopped, deadline) {
+            (Some(stopped), Some(deadline)) => Some(stopped.min(deadline)),
+            (stopped, deadline) => stopped.or(deadline),
+        }
     }
 
     /// Stops, waits for the endpoints to drain, and reports.
@@ -321,7 +341,7 @@ impl EndpointSet {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .unwrap_or(end);
-        self.wait_for_tasks();
+        self.wait_for_tasks(ended);
         let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
         let report = EndpointsReport {
             duration_s: seconds,
@@ -358,12 +378,14 @@ impl EndpointSet {
         report
     }
 
-    fn wait_for_tasks(&mut self) {
+    /// Waits for the tasks until the drain time after `ended` (the stop),
+    /// then gives up on those still running.
+    fn wait_for_tasks(&mut self, ended: Instant) {
         let tasks = std::mem::take(&mut self.tasks);
         let Some(runtime) = self.runtimes.values().next() else {
             return;
         };
-        let give_up = tokio::time::Instant::now() + self.drain;
+        let give_up = tokio::time::Instant::from_std(ended + self.drain);
         runtime.block_on(async move {
             for task in tasks {
                 let abort = task.abort_handle();

@@ -43,11 +43,14 @@ fio_lab_up() {
         [ "$(readlink "/proc/$fio_holder/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] && break
         sleep 0.1
     done
+    # No ping on the root file system: wait for both ends to be up (the
+    # servers' own probes then cross the pair).
     for _ in $(seq 1 50); do
-        in_cli ping -c 1 -W 1 "$FIO_SRV_ADDR" > /dev/null 2>&1 && return 0
+        ip -n "$FIO_SRV" -br link show dev "$FIO_SRV_IF" | grep -qw UP &&
+            ip -n "$FIO_CLI" -br link show dev "$FIO_CLI_IF" | grep -qw UP && return 0
         sleep 0.2
     done
-    echo "the client namespace cannot ping $FIO_SRV_ADDR" >&2
+    echo "the veth pair $FIO_SRV_IF/$FIO_CLI_IF did not come up" >&2
     return 1
 }
 
@@ -71,14 +74,21 @@ fio_umount() {
     timeout 30 umount "$1" 2>/dev/null || timeout 30 umount -f "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
 }
 
-# fio_scenario NAME DIRECTORY > FILE: a File-IO-only scenario, FIO_SECONDS
-# long at FIO_RATE, files of 64 KiB to 1 MiB fsync'd, read back and kept
-# (so the server's copies can be counted against the report).
+# fio_scenario NAME DIRECTORY > FILE: a File-IO scenario (and no stream:
+# its one port, the client's veth end, is there because a scenario needs
+# one), FIO_SECONDS long at FIO_RATE, files of 64 KiB to 1 MiB fsync'd,
+# read back and kept (so the server's copies can be counted against the
+# report).
 fio_scenario() {
     cat <<TOML
 [run]
 duration = "${FIO_SECONDS}s"
 report_interval = "1s"
+
+[[port]]
+name = "client"
+interface = "$FIO_CLI_IF"
+namespace = "$FIO_CLI"
 
 [[file_io]]
 name = "$1"
