@@ -71,4 +71,9 @@ fio_umount "$mount_dir"
 server=$(fio_server_bytes "$share/run" "$VM_OUT/fileio_cifs.json") || result=fail
 [ "$fio_status" = 0 ] || { result=fail; detail="exit $fio_status; $detail"; }
 row "$name" "$result" "$fio_wall" "$detail; $server; mounted in $FIO_CLI ($options)"
+if [ "$result" = pass ]; then
+    feature "linerate File-IO over SMB 3.0, ${FIO_SECONDS} s at $FIO_RATE" "yes: $(fio_rate "$VM_OUT/fileio_cifs.json") written, every file verified"
+else
+    feature "linerate File-IO over SMB 3.0, ${FIO_SECONDS} s at $FIO_RATE" "no: see fileio_cifs rows"
+fi
 [ "$result" = pass ]

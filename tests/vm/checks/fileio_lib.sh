@@ -162,6 +162,15 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# fio_rate JSON: the report's write rate, "15.92 Mbit/s (99.5 %)".
+fio_rate() {
+    python3 - "$1" 2>/dev/null <<'PY' || echo "no report"
+import json, sys
+f = json.load(open(sys.argv[1]))["endpoints"]["file_io"][0]
+print(f"{f['write_bps'] / 1e6:.2f} Mbit/s ({f['write_bps'] * 100 / f['target_bps']:.1f} %)")
+PY
+}
+
 # fio_server_bytes DIR JSON: the server's copy of the run's files against
 # the report: bytes equal to bytes_written, files_written or one more (a
 # file the stop cut short); prints one line; false on mismatch.

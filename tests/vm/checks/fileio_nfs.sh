@@ -52,7 +52,7 @@ for _ in $(seq 1 100); do
 done
 row "nfsd up" pass "$(since "$started")" "nfsd in namespace $FIO_SRV exports a tmpfs to $FIO_NET; versions $(in_srv cat /proc/fs/nfsd/versions)"
 
-status=0
+status=0 rates=() stops=()
 soft_options=soft,softerr,timeo=10,retrans=1
 for version in 3 4.2; do
     source=$FIO_SRV_ADDR:$export_dir
@@ -71,6 +71,7 @@ for version in 3 4.2; do
     [ "$fio_status" = 0 ] || { result=fail; detail="exit $fio_status; $detail"; }
     row "$name" "$result" "$fio_wall" "$detail; $server; mounted in $FIO_CLI ($options)"
     [ "$result" = pass ] || status=1
+    rates+=("v$version $(fio_rate "$VM_OUT/fileio_nfs.v$version.json")")
     in_srv rm -rf "$export_dir/v$version"
 done
 
@@ -112,8 +113,18 @@ PY
 ) && result=pass || result=fail
     row "$name" "$result" "$fio_wall" "$detail"
     [ "$result" = pass ] || status=1
+    stops+=("$mode mount: report after $fio_wall s, $(python3 -c 'import json, sys
+f = json.load(open(sys.argv[1]))["endpoints"]["file_io"][0]
+print(", ".join(f"{v} {k}" for k, v in f["errors"].items() if v) or "no error")' "$json" 2>/dev/null)")
     fio_umount "$mount_dir"
     fio_mounts=()
     in_srv rm -rf "$export_dir/stop-$mode"
 done
+joined_rates=$(IFS=,; echo "${rates[*]}") joined_stops=$(IFS=';'; echo "${stops[*]}")
+if [ "$status" = 0 ]; then
+    feature "linerate File-IO over NFS, ${FIO_SECONDS} s at $FIO_RATE" "yes: ${joined_rates//,/, } written, every file verified"
+    feature "NFS server stopped mid-run (${FIO_SECONDS} s run)" "${joined_stops//;/; }"
+else
+    feature "linerate File-IO over NFS, ${FIO_SECONDS} s at $FIO_RATE" "no: see fileio_nfs rows"
+fi
 exit "$status"
