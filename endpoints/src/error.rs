@@ -61,15 +61,25 @@ pub enum ErrorKind {
     Tls,
     /// The server refused the transfer (an FTP 4xx/5xx reply other than a login refusal).
     ServerRefused,
-    /// A file could not be written, read or removed.
+    /// A file could not be written, read or removed (EIO and anything
+    /// without a kind of its own).
     Io,
+    /// A network file system's file handle went stale (ESTALE: the export
+    /// was withdrawn or the file removed on the server).
+    StaleHandle,
+    /// The file system is full (ENOSPC, EDQUOT).
+    NoSpace,
+    /// The mount's server is gone (ENOTCONN, EHOSTDOWN, EHOSTUNREACH,
+    /// ENETUNREACH, ECONNRESET, ESHUTDOWN, ENODEV, ENXIO) or the directory
+    /// is no longer there (ENOENT).
+    MountGone,
     /// Anything else.
     Other,
 }
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::AccessDenied,
         ErrorKind::BadUrl,
         ErrorKind::Http4xx,
@@ -80,6 +90,9 @@ impl ErrorKind {
         ErrorKind::Tls,
         ErrorKind::ServerRefused,
         ErrorKind::Io,
+        ErrorKind::StaleHandle,
+        ErrorKind::NoSpace,
+        ErrorKind::MountGone,
         ErrorKind::Other,
     ];
 
@@ -96,6 +109,9 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::ServerRefused => "server_refused",
             ErrorKind::Io => "io",
+            ErrorKind::StaleHandle => "stale_handle",
+            ErrorKind::NoSpace => "no_space",
+            ErrorKind::MountGone => "mount_gone",
             ErrorKind::Other => "other",
         }
     }
@@ -107,5 +123,61 @@ impl ErrorKind {
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ErrorKind::Timeout,
             _ => ErrorKind::Other,
         }
+    }
+
+    /// The kind of an error met writing, reading or removing a file: EACCES
+    /// and EPERM are `access_denied`; ETIMEDOUT (an NFS `soft,softerr`
+    /// mount whose server stopped answering) is `timeout`; then
+    /// `stale_handle`, `no_space` and `mount_gone` as their errno says;
+    /// everything else (EIO above all) is `io`.
+    pub fn of_file(error: &std::io::Error) -> ErrorKind {
+        match error.raw_os_error() {
+            Some(libc::EACCES | libc::EPERM | libc::EROFS) => ErrorKind::AccessDenied,
+            Some(libc::ETIMEDOUT) => ErrorKind::Timeout,
+            Some(libc::ESTALE) => ErrorKind::StaleHandle,
+            Some(libc::ENOSPC | libc::EDQUOT) => ErrorKind::NoSpace,
+            Some(
+                libc::ENOTCONN
+                | libc::EHOSTDOWN
+                | libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::ECONNRESET
+                | libc::ECONNREFUSED
+                | libc::ESHUTDOWN
+                | libc::ENODEV
+                | libc::ENXIO
+                | libc::ENOENT,
+            ) => ErrorKind::MountGone,
+            _ => ErrorKind::Io,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_errors_get_their_kinds() {
+        let kind = |errno| ErrorKind::of_file(&std::io::Error::from_raw_os_error(errno));
+        assert_eq!(kind(libc::EACCES), ErrorKind::AccessDenied);
+        assert_eq!(kind(libc::ETIMEDOUT), ErrorKind::Timeout);
+        assert_eq!(kind(libc::ESTALE), ErrorKind::StaleHandle);
+        assert_eq!(kind(libc::ENOSPC), ErrorKind::NoSpace);
+        assert_eq!(kind(libc::EHOSTDOWN), ErrorKind::MountGone);
+        assert_eq!(kind(libc::ENOENT), ErrorKind::MountGone);
+        assert_eq!(kind(libc::EIO), ErrorKind::Io);
+        assert_eq!(
+            ErrorKind::of_file(&std::io::Error::other("no errno")),
+            ErrorKind::Io
+        );
+    }
+
+    #[test]
+    fn every_kind_has_a_distinct_name() {
+        let mut names: Vec<&str> = ErrorKind::ALL.iter().map(|kind| kind.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
     }
 }

@@ -2,7 +2,11 @@
 //! written into its directory at its rate (paced chunk by chunk from the
 //! start, so the rate holds however the sizes fall), each read back and its
 //! CRC-32 compared with the one computed while writing, then removed.
-//! Runs on a blocking thread.
+//! Errors are counted by kind (`ErrorKind::of_file`: timeout, stale handle,
+//! no space, mount gone, access denied, I/O). Runs on a blocking thread; a
+//! write or read the kernel holds past the run's end (a network mount whose
+//! server went away) is abandoned by the endpoint set after its drain time,
+//! so it cannot hold the run up, and is not counted.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -19,6 +23,10 @@ use crate::stop::Stop;
 const CHUNK: usize = 64 * 1024;
 /// The longest sleep between checks of the stop signal.
 const STOP_CHECK: Duration = Duration::from_millis(20);
+/// The pause after a failed file before the next one, so that a dead mount
+/// answering at once is not hammered (and counted) thousands of times a
+/// second.
+const ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// A small deterministic generator for sizes and contents.
 struct XorShift(u64);
@@ -67,6 +75,18 @@ impl Pace {
     }
 }
 
+/// Sleeps `length`, or less if the run stops first.
+fn pause(length: Duration, stop: &Stop) {
+    let until = Instant::now() + length;
+    while !stop.is_stopped() {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        std::thread::sleep((until - now).min(STOP_CHECK));
+    }
+}
+
 /// Runs the endpoint until the run stops or its file limit is met.
 pub(crate) fn run(plan: &FileIoPlan, counters: &FileIoCounters, stop: &Stop) {
     let pace = Pace {
@@ -102,9 +122,12 @@ pub(crate) fn run(plan: &FileIoPlan, counters: &FileIoCounters, stop: &Stop) {
                 file.verify(crc, &mut buffer, counters);
             }
             Ok(None) => {}
-            Err(error) => counters.errors.record(ErrorKind::Io, || {
-                format!("writing {}: {error}", file.path.display())
-            }),
+            Err(error) => {
+                counters.errors.record(ErrorKind::of_file(&error), || {
+                    format!("writing {}: {error}", file.path.display())
+                });
+                pause(ERROR_PAUSE, stop);
+            }
         }
         if !plan.keep_files {
             let _ = std::fs::remove_file(&file.path);
@@ -172,7 +195,7 @@ impl WrittenFile {
                     });
                 }
             }
-            Err(error) => counters.errors.record(ErrorKind::Io, || {
+            Err(error) => counters.errors.record(ErrorKind::of_file(&error), || {
                 format!("reading {} back: {error}", self.path.display())
             }),
         }

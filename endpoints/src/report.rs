@@ -71,8 +71,17 @@ pub struct ErrorCounts {
     pub tls: u64,
     /// FTP server refused the transfer.
     pub server_refused: u64,
-    /// File errors.
+    /// File errors (EIO and others without a kind of their own).
     pub io: u64,
+    /// Stale NFS file handles (ESTALE).
+    #[serde(default)]
+    pub stale_handle: u64,
+    /// File system full (ENOSPC, EDQUOT).
+    #[serde(default)]
+    pub no_space: u64,
+    /// The mount's server gone, or the directory gone.
+    #[serde(default)]
+    pub mount_gone: u64,
     /// Anything else.
     pub other: u64,
 }
@@ -90,6 +99,9 @@ impl ErrorCounts {
             ErrorKind::Tls => &mut self.tls,
             ErrorKind::ServerRefused => &mut self.server_refused,
             ErrorKind::Io => &mut self.io,
+            ErrorKind::StaleHandle => &mut self.stale_handle,
+            ErrorKind::NoSpace => &mut self.no_space,
+            ErrorKind::MountGone => &mut self.mount_gone,
             ErrorKind::Other => &mut self.other,
         }
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use crate::error::EndpointError;
+use crate::error::{EndpointError, ErrorKind};
 use crate::netns::Namespace;
 use crate::plan::{EndpointPlans, UrlPlan};
 use crate::report::{
@@ -33,7 +33,9 @@ const BLOCKING_THREADS: usize = 16;
 pub struct EndpointSet {
     plans: EndpointPlans,
     runtimes: BTreeMap<Option<String>, Runtime>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Every task, with a File-IO endpoint's counters for the File-IO
+    /// ones (a File-IO task given up at the end is counted there).
+    tasks: Vec<(JoinHandle<()>, Option<Arc<FileIoCounters>>)>,
     stop_sender: StopSender,
     stop: Stop,
     started: Instant,
@@ -139,11 +141,11 @@ impl EndpointSet {
         for plan in &plans.file_io {
             let counters = Arc::new(FileIoCounters::default());
             self.file_io.push(counters.clone());
-            let (plan, stop) = (plan.clone(), self.stop.clone());
+            let (plan, stop, task_counters) = (plan.clone(), self.stop.clone(), counters.clone());
             let handle = self
                 .runtime(None, &plan.name)?
-                .spawn_blocking(move || crate::file_io::run(&plan, &counters, &stop));
-            self.tasks.push(handle);
+                .spawn_blocking(move || crate::file_io::run(&plan, &task_counters, &stop));
+            self.tasks.push((handle, Some(counters)));
         }
         Ok(())
     }
@@ -224,7 +226,7 @@ impl EndpointSet {
         F: Future<Output = ()> + Send + 'static,
     {
         let handle = self.runtime(namespace, endpoint)?.spawn(task);
-        self.tasks.push(handle);
+        self.tasks.push((handle, None));
         Ok(())
     }
 
@@ -294,9 +296,29 @@ impl EndpointSet {
     }
 
     /// True once every endpoint has finished (the deadline passed and they
-    /// drained, or each reached its count).
+    /// drained, or each reached its count), or the drain time has passed
+    /// since the run stopped: a task the kernel still holds then (a File-IO
+    /// write on a network mount whose server went away) is given up, so it
+    /// cannot hold the run up.
     pub fn is_finished(&self) -> bool {
-        self.tasks.iter().all(JoinHandle::is_finished)
+        self.tasks.iter().all(|(task, _)| task.is_finished())
+            || self
+                .stopped_at_or_deadline()
+                .is_some_and(|end| Instant::now() >= end + self.drain)
+    }
+
+    /// When the run stopped: the stop if one was asked for, else the
+    /// deadline (which may be still to come).
+    fn stopped_at_or_deadline(&self) -> Option<Instant> {
+        let stopped = *self
+            .stopped_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let deadline = self.duration.map(|duration| self.started + duration);
+        match (stopped, deadline) {
+            (Some(stopped), Some(deadline)) => Some(stopped.min(deadline)),
+            (stopped, deadline) => stopped.or(deadline),
+        }
     }
 
     /// Stops, waits for the endpoints to drain, and reports.
@@ -321,7 +343,7 @@ impl EndpointSet {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .unwrap_or(end);
-        self.wait_for_tasks();
+        self.wait_for_tasks(ended);
         let seconds = ended.saturating_duration_since(self.started).as_secs_f64();
         let report = EndpointsReport {
             duration_s: seconds,
@@ -358,17 +380,28 @@ impl EndpointSet {
         report
     }
 
-    fn wait_for_tasks(&mut self) {
+    /// Waits for the tasks until the drain time after `ended` (the stop),
+    /// then gives up on those still running.
+    fn wait_for_tasks(&mut self, ended: Instant) {
         let tasks = std::mem::take(&mut self.tasks);
         let Some(runtime) = self.runtimes.values().next() else {
             return;
         };
-        let give_up = tokio::time::Instant::now() + self.drain;
+        let drain = self.drain;
+        let give_up = tokio::time::Instant::from_std(ended + drain);
         runtime.block_on(async move {
-            for task in tasks {
+            for (task, file_io) in tasks {
                 let abort = task.abort_handle();
                 if tokio::time::timeout_at(give_up, task).await.is_err() {
                     abort.abort();
+                    if let Some(counters) = file_io {
+                        counters.errors.record(ErrorKind::Timeout, || {
+                            format!(
+                                "a write or read was still blocked in the kernel {} s after the run stopped (a hard mount whose server is gone?); given up",
+                                drain.as_secs()
+                            )
+                        });
+                    }
                 }
             }
         });
