@@ -232,10 +232,12 @@ static __always_inline bool track_sequence(struct lr_stream_rx *stats,
  * path is dearer than the rest of the recognition together.
  */
 static __always_inline __u64 frame_len(struct xdp_md *ctx, void *data, void *data_end,
-				       void *datagram_end)
+				       __u64 datagram_end)
 {
-	if (datagram_end <= data_end)
-		return (__u64)(data_end - data);
+	__u64 first_buffer = (__u64)(data_end - data);
+
+	if (datagram_end <= first_buffer)
+		return first_buffer;
 	return bpf_xdp_get_buff_len(ctx);
 }
 
@@ -253,8 +255,13 @@ int linerate_rx(struct xdp_md *ctx)
 	void *cursor;
 	__u16 ether_type;
 	struct udphdr *udp;
-	/* Where the IP header says its datagram ends. */
-	void *datagram_end;
+	/*
+	 * Where the IP header says its datagram ends, as an offset from the
+	 * frame's start: a scalar, never added to a packet pointer (verifiers
+	 * before 6.13 lose the bounds of a byte-swapped value, and refuse
+	 * packet-pointer math with it).
+	 */
+	__u64 datagram_end;
 
 	if ((void *)(eth + 1) > data_end)
 		return pass_unrecognised();
@@ -285,7 +292,7 @@ int linerate_rx(struct xdp_md *ctx)
 			return pass_unrecognised();
 		header_len = ip->ihl * 4;
 		udp = (void *)ip + header_len;
-		datagram_end = (void *)ip + bpf_ntohs(ip->tot_len);
+		datagram_end = (__u64)((void *)ip - data) + bpf_ntohs(ip->tot_len);
 	} else if (ether_type == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = cursor;
 
@@ -294,7 +301,7 @@ int linerate_rx(struct xdp_md *ctx)
 		if (ip6->nexthdr != IPPROTO_UDP)
 			return pass_unrecognised();
 		udp = (void *)(ip6 + 1);
-		datagram_end = (void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len);
+		datagram_end = (__u64)((void *)(ip6 + 1) - data) + bpf_ntohs(ip6->payload_len);
 	} else {
 		return pass_unrecognised();
 	}
