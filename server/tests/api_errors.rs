@@ -231,24 +231,11 @@ fn malformed_or_misdirected_requests_get_json_errors_and_the_server_goes_on() {
     assert_eq!(error["field"], "Content-Type");
 
     // Over 1 MiB, with and without a length given up front.
-    let big = "#".repeat(1024 * 1024 + 1);
-    let error = json(
-        http.post(server.url("/scenarios"))
-            .body(big.clone())
-            .send()
-            .expect("answer"),
-        413,
-    );
-    assert!(
-        error["error"].as_str().expect("message").contains("1 MiB"),
-        "{error}"
-    );
-    assert_eq!(chunked_upload_status(server.addr, 20 * 64 * 1024), 413);
-    assert_eq!(
-        chunked_upload_status(server.addr, 64),
-        400,
-        "small is parsed"
-    );
+    let (status, body) = upload(server.addr, 1024 * 1024 + 1, false);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("1 MiB"), "{body}");
+    assert_eq!(upload(server.addr, 20 * 64 * 1024, true).0, 413);
+    assert_eq!(upload(server.addr, 64, true).0, 400, "small is parsed");
 
     // Unknown ids and paths.
     for path in [
@@ -393,7 +380,11 @@ fn with_a_token_every_api_request_needs_it_and_the_dashboard_page_is_open() {
 /// The status a chunked upload of `bytes` (no length up front) gets: the
 /// body goes from another thread, so that a server answering before it
 /// has read everything does not stall the test.
-fn chunked_upload_status(addr: std::net::SocketAddr, bytes: usize) -> u16 {
+/// Posts `bytes` bytes of scenario text over a plain TCP connection, with
+/// the length declared up front or chunked, reading the answer while the
+/// body is still being sent (the server may answer and close before it has
+/// read it all); returns the status and the body.
+fn upload(addr: std::net::SocketAddr, bytes: usize, chunked: bool) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
     stream
@@ -401,25 +392,40 @@ fn chunked_upload_status(addr: std::net::SocketAddr, bytes: usize) -> u16 {
         .expect("timeout");
     let mut writer = stream.try_clone().expect("clone");
     let sender = std::thread::spawn(move || {
-        let head = "POST /scenarios HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-        let chunk = vec![b'#'; 64.min(bytes)];
+        let framing = if chunked {
+            "Transfer-Encoding: chunked".to_string()
+        } else {
+            format!("Content-Length: {bytes}")
+        };
+        let head = format!(
+            "POST /scenarios HTTP/1.1\r\nHost: test\r\n{framing}\r\nConnection: close\r\n\r\n"
+        );
+        let chunk = vec![b'#'; 64 * 1024];
         let mut sent = 0;
         let mut write = || -> std::io::Result<()> {
             writer.write_all(head.as_bytes())?;
             while sent < bytes {
-                writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
-                writer.write_all(&chunk)?;
-                writer.write_all(b"\r\n")?;
-                sent += chunk.len();
+                let piece = &chunk[..chunk.len().min(bytes - sent)];
+                if chunked {
+                    writer.write_all(format!("{:x}\r\n", piece.len()).as_bytes())?;
+                }
+                writer.write_all(piece)?;
+                if chunked {
+                    writer.write_all(b"\r\n")?;
+                }
+                sent += piece.len();
             }
-            writer.write_all(b"0\r\n\r\n")
+            if chunked {
+                writer.write_all(b"0\r\n\r\n")?;
+            }
+            Ok(())
         };
         // The server may close early once it has answered.
         let _ = write();
     });
     let mut answer = Vec::new();
     let mut buffer = [0u8; 4096];
-    while !answer.windows(4).any(|window| window == b"\r\n\r\n") {
+    loop {
         match stream.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(read) => answer.extend_from_slice(&buffer[..read]),
@@ -427,9 +433,15 @@ fn chunked_upload_status(addr: std::net::SocketAddr, bytes: usize) -> u16 {
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
     let _ = sender.join();
-    let text = String::from_utf8_lossy(&answer);
-    text.split_whitespace()
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
         .nth(1)
         .and_then(|status| status.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"))
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
