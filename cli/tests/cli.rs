@@ -6,6 +6,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::xdp_program_id;
 use linerate_engine::lab::{Lab, LabSpec};
 
 fn linerate(args: &[&str]) -> Output {
@@ -568,17 +571,6 @@ fn json_report_validates_against_the_documented_schema_and_csv_has_every_interva
         .filter(|name| !readme.contains(&format!("`{name}`")))
         .collect();
     assert!(undocumented.is_empty(), "README lacks {undocumented:?}");
-}
-
-/// The id of the XDP program on `interface` in `namespace`, if any.
-fn xdp_program_id(namespace: &str, interface: &str) -> Option<u32> {
-    let output = Command::new("ip")
-        .args(["-j", "-n", namespace, "link", "show", "dev", interface])
-        .output()
-        .expect("ip runs");
-    let links: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("ip -j prints JSON");
-    links[0]["xdp"]["prog"]["id"].as_u64().map(|id| id as u32)
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::serve::{client, json, ServeProcess};
+use common::xdp_program_id;
 use linerate_engine::lab::{Lab, LabSpec};
 use serde_json::{json as object, Value};
 
@@ -49,16 +50,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// The id of the XDP program on `interface` in `namespace`, if any.
-fn xdp_program_id(namespace: &str, interface: &str) -> Option<u64> {
-    let output = Command::new("ip")
-        .args(["-j", "-n", namespace, "link", "show", "dev", interface])
-        .output()
-        .expect("ip runs");
-    let links: Value = serde_json::from_slice(&output.stdout).expect("ip -j prints JSON");
-    links[0]["xdp"]["prog"]["id"].as_u64()
 }
 
 fn two_streams(spec: &LabSpec, run: &str, pass: &str) -> String {
