@@ -78,6 +78,17 @@ mod stream_rx_word {
 /// Size in bytes of `struct lr_stream_rx`.
 pub const STREAM_RX_SIZE: usize = (stream_rx_word::LAST_TRANSIT + 1) * 8;
 
+/// Size in bytes of `struct lr_stream_sequence`: next_expected,
+/// update_races, clock.
+pub const STREAM_SEQUENCE_SIZE: usize = 3 * 8;
+
+/// `lr_stream_sequence.clock`: the sender stamps CLOCK_MONOTONIC and the
+/// counter reads `bpf_ktime_get_ns()` (a stream sent and counted on one host).
+pub const CLOCK_MONOTONIC: u64 = 0;
+/// `lr_stream_sequence.clock`: the sender stamps CLOCK_TAI and the counter
+/// reads `bpf_ktime_get_tai_ns()` (a stream sent by another agent).
+pub const CLOCK_TAI: u64 = 1;
+
 /// Size in bytes of `struct lr_latency_histogram` (one stream, one CPU).
 pub const LATENCY_HISTOGRAM_SIZE: usize = LATENCY_BUCKETS * 8;
 
@@ -90,9 +101,10 @@ fn u64_at(bytes: &[u8], index: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// Latency as the receive counter measured it: CLOCK_MONOTONIC at the XDP
-/// hook minus the sender's timestamp, so meaningful only when sender and
-/// receiver share a clock (one host, as in the lab).
+/// Latency as the receive counter measured it: the stream's clock at the
+/// XDP hook minus the sender's timestamp: CLOCK_MONOTONIC within one host,
+/// CLOCK_TAI for a stream sent by another agent, which is only as good as
+/// the two hosts' clock synchronization.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LatencyCounters {
     /// Frames measured.

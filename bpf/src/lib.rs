@@ -100,6 +100,9 @@ pub enum BpfError {
     /// A map read failed.
     #[error("could not read the receive counters: {0}")]
     Read(#[source] libbpf_rs::Error),
+    /// Setting a stream's clock in the counter's map failed.
+    #[error("could not set the streams' clock in the receive counter: {0}")]
+    Write(#[source] libbpf_rs::Error),
     /// A test run through BPF_PROG_TEST_RUN failed.
     #[error("BPF_PROG_TEST_RUN failed: {0}")]
     TestRun(#[source] libbpf_rs::Error),
@@ -253,8 +256,24 @@ impl RxCounter {
         let streams = u64::from(self.stream_count);
         streams * abi::STREAM_RX_SIZE as u64 * cpus
             + u64::from(self.latency_streams) * abi::LATENCY_HISTOGRAM_SIZE as u64 * cpus
-            + streams * 16
+            + streams * abi::STREAM_SEQUENCE_SIZE as u64
             + (streams << self.window_bits) * 4
+    }
+
+    /// Marks streams `stream_ids` as stamped with CLOCK_TAI by their sender
+    /// (streams sent by another agent): the counter then reads
+    /// `bpf_ktime_get_tai_ns()` for their frames (kernel 6.1 or later).
+    /// Every other stream stays on CLOCK_MONOTONIC. Call before attaching:
+    /// it writes the streams' sequence entries whole.
+    pub fn set_tai_streams(&mut self, stream_ids: &[u32]) -> Result<(), BpfError> {
+        let map = self.map(SEQUENCE_MAP)?;
+        let mut value = [0u8; abi::STREAM_SEQUENCE_SIZE];
+        value[16..].copy_from_slice(&abi::CLOCK_TAI.to_ne_bytes());
+        for id in stream_ids.iter().filter(|id| **id < self.stream_count) {
+            map.update(&id.to_ne_bytes(), &value, MapFlags::ANY)
+                .map_err(BpfError::Write)?;
+        }
+        Ok(())
     }
 
     /// Attaches the program to `ifindex` (an index in the calling thread's

@@ -24,7 +24,7 @@ struct lr_payload_header {
 	__u8 magic[3];     /* "LNR" */
 	__u8 stream_id[3]; /* 24 bits, big-endian: up to 16,777,216 streams */
 	__be32 sequence;
-	__be64 tx_timestamp_ns; /* CLOCK_MONOTONIC at the sender */
+	__be64 tx_timestamp_ns; /* at the sender: CLOCK_MONOTONIC, or CLOCK_TAI (see lr_stream_sequence.clock) */
 } __attribute__((packed));
 
 #define LR_PAYLOAD_HEADER_LEN 18
@@ -87,7 +87,19 @@ struct lr_stream_sequence {
 	__u64 next_expected;
 	/* Frames whose highest-sequence update lost the race too often (counted late). */
 	__u64 update_races;
+	/*
+	 * The clock the stream's sender stamps with, set by the loader before
+	 * attaching: LR_CLOCK_MONOTONIC (a stream sent and counted on one
+	 * host) or LR_CLOCK_TAI (sent by another agent: CLOCK_TAI is what
+	 * chrony or PTP keep in step across hosts; needs kernel 6.1's
+	 * bpf_ktime_get_tai_ns). Read with the entry the frame already looks
+	 * up: no extra lookup per frame.
+	 */
+	__u64 clock;
 };
+
+#define LR_CLOCK_MONOTONIC 0
+#define LR_CLOCK_TAI 1
 
 /* Per-CPU totals for what the program saw but did not count under a stream. */
 struct lr_rx_totals {

@@ -138,8 +138,8 @@ static __always_inline __u32 latency_bucket(__u64 latency_ns)
 }
 
 /*
- * Latency (receive time minus the sender's timestamp, both
- * CLOCK_MONOTONIC) into the histogram, and RFC 3550 interarrival jitter
+ * Latency (receive time minus the sender's timestamp, both on the
+ * stream's clock: CLOCK_MONOTONIC, or CLOCK_TAI across hosts) into the histogram, and RFC 3550 interarrival jitter
  * over this CPU's arrivals: J += (|D| - J) / 16, kept times 16.
  */
 static __always_inline void record_latency(struct lr_stream_rx *stats, __u32 stream_id,
@@ -330,7 +330,8 @@ int linerate_rx(struct xdp_md *ctx)
 			totals->frames_unknown_stream++;
 		return lr_config.pass_counted ? XDP_PASS : XDP_DROP;
 	}
-	__u64 now_ns = bpf_ktime_get_ns();
+	/* The sender's clock: TAI for a stream sent by another agent. */
+	__u64 now_ns = sequence->clock == LR_CLOCK_TAI ? bpf_ktime_get_tai_ns() : bpf_ktime_get_ns();
 
 	stats->frames++;
 	stats->bytes += frame_len(ctx, data, data_end, datagram_end);

@@ -304,6 +304,50 @@ fn latency_and_jitter_are_measured_against_the_tx_timestamp() {
     assert_eq!(rx.clock_behind, 0);
 }
 
+/// CLOCK_TAI now, what a sender on another agent stamps.
+fn tai_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `now` is.
+    unsafe { libc::clock_gettime(libc::CLOCK_TAI, &mut now) };
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+#[test]
+fn a_tai_stream_is_timed_on_clock_tai_and_the_others_stay_monotonic() {
+    let mut counter = counter(2);
+    counter.set_tai_streams(&[1]).expect("set stream 1's clock");
+    // Stream 1 stamped with CLOCK_TAI, stream 0 with CLOCK_MONOTONIC: both
+    // give a latency of a test run's length.
+    let tai_frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, 1, 0, tai_ns()));
+    let monotonic_frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, 0, 0, monotonic_ns()));
+    for frame in [&tai_frame, &monotonic_frame] {
+        assert_eq!(counter.test_run(frame).expect("test run"), xdp_action::DROP);
+    }
+    for stream in [0, 1] {
+        let rx = counter.stream_rx(stream).expect("read");
+        assert_eq!((rx.frames, rx.latency.count), (1, 1), "stream {stream}");
+        assert!(
+            rx.latency.min_ns > 0 && rx.latency.max_ns < 1_000_000_000,
+            "stream {stream}: {:?}",
+            rx.latency
+        );
+    }
+    // A monotonic stamp on the TAI stream is decades behind TAI: the
+    // counter really reads another clock for it.
+    let wrong = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, 1, 1, monotonic_ns()));
+    counter.test_run(&wrong).expect("test run");
+    let rx = counter.stream_rx(1).expect("read");
+    assert!(
+        rx.latency.max_ns > 1_000_000_000_000_000_000,
+        "{:?}",
+        rx.latency
+    );
+    assert_eq!(rx.latency.count, 2);
+}
+
 #[test]
 fn timestamps_from_the_future_are_not_latency() {
     let counter = counter(1);

@@ -158,6 +158,12 @@ pub struct ServeArgs {
     /// Write every finished run's report here as <run-id>.json.
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
+    /// Declare this host's clock state in a JSON file instead of asking
+    /// chrony or linuxptp (`{"synchronized": true, "error_bound_ns": 500}`;
+    /// optional `offset_ns`, `host_id`): for a sync daemon the agent cannot
+    /// query, or a host known to be unsynchronized. Read at every GET /agent.
+    #[arg(long, value_name = "FILE")]
+    pub clock_state: Option<PathBuf>,
 }
 
 /// `linerate bench` suites.

@@ -493,6 +493,7 @@ fn command_serve(serve_args: &ServeArgs) -> anyhow::Result<u8> {
         listen: serve_args.listen,
         token,
         report_dir: serve_args.report_dir.clone(),
+        clock_state: serve_args.clock_state.clone(),
     })
     .map_err(|error| anyhow!("{error}"))?;
     for line in &exit.stopped_runs {

@@ -75,6 +75,21 @@ fn print_report(report: &MultiHostReport) {
             "stream {:<16} sent {:>12}  received {:>12}  lost {:>10}",
             stream.name, stream.frames_sent, stream.frames_received, stream.frames_lost
         );
+        if let Some(latency) = &stream.latency_ns {
+            let bound = stream
+                .clock_error_bound_ns
+                .map(|bound| format!("  clock error bound ±{:.3} µs", bound as f64 / 1e3))
+                .unwrap_or_default();
+            println!(
+                "       latency min {:.3} µs  p50 {:.3} µs  max {:.3} µs{bound}",
+                latency.min as f64 / 1e3,
+                latency.p50 as f64 / 1e3,
+                latency.max as f64 / 1e3
+            );
+        }
+        if let Some(reason) = &stream.latency_refused {
+            println!("       latency: {reason}");
+        }
     }
     for agent in &report.agents {
         println!(

@@ -142,18 +142,28 @@ struct Agents {
 }
 
 impl Agents {
-    fn start(net: &Net, token_file: &Path) -> Agents {
+    /// Starts one agent per namespace; agent i declares its clock state in
+    /// `clock_states[i]` when there is one (`--clock-state`), else asks
+    /// chrony/linuxptp as on a real host.
+    fn start(net: &Net, token_file: &Path, clock_states: &[Option<PathBuf>]) -> Agents {
         let mut agents = Agents {
             children: Vec::new(),
             urls: Vec::new(),
         };
-        for (namespace, address) in net.namespaces.iter().zip(&net.agent_addresses) {
+        for (index, (namespace, address)) in
+            net.namespaces.iter().zip(&net.agent_addresses).enumerate()
+        {
             let listen = format!("{address}:18080");
-            let child = Command::new("ip")
+            let mut command = Command::new("ip");
+            command
                 .args(["netns", "exec", namespace])
                 .arg(env!("CARGO_BIN_EXE_linerate"))
                 .args(["serve", "--listen", &listen, "--token-file"])
-                .arg(token_file)
+                .arg(token_file);
+            if let Some(Some(file)) = clock_states.get(index) {
+                command.arg("--clock-state").arg(file);
+            }
+            let child = command
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -329,8 +339,18 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     std::fs::write(&token_file, format!("{TOKEN}\n")).expect("write the token");
     let wrong_token = dir.path().join("wrong-token");
     std::fs::write(&wrong_token, "not-the-token\n").expect("write the wrong token");
+    // Agents one and two declare their clock state (unsynchronized, the
+    // host id left to the boot id); agent three asks chrony/linuxptp.
+    let clock_files: Vec<Option<PathBuf>> = vec![
+        Some(dir.path().join("clock-one.json")),
+        Some(dir.path().join("clock-two.json")),
+        None,
+    ];
+    for file in clock_files.iter().flatten() {
+        std::fs::write(file, r#"{"synchronized": false}"#).expect("write a clock state");
+    }
     let net = Net::create();
-    let mut agents = Agents::start(&net, &token_file);
+    let mut agents = Agents::start(&net, &token_file, &clock_files);
     let agent_tables = |token: &Path, urls: &[String]| -> Vec<(String, String, PathBuf)> {
         NAMES
             .iter()
@@ -418,6 +438,30 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     println!("measured start skew: {skew} ns");
     assert!(skew < 1_000_000, "start skew {skew} ns");
     assert_eq!(report["verdict"]["passed"], true, "{}", report["verdict"]);
+    // One host, one boot id: cross-agent one-way latency (CLOCK_TAI at both
+    // ends) is reported with a clock error bound of 0, and is sane.
+    let send_ns = (report["send_duration_s"].as_f64().expect("duration") * 1e9) as u64;
+    for (name, _, _) in STREAMS {
+        let merged = stream(&report, name);
+        assert_eq!(merged["clock_error_bound_ns"], 0, "{name}: {merged}");
+        assert!(merged.get("latency_refused").is_none(), "{name}");
+        let latency = &merged["latency_ns"];
+        let (min, p50, max) = (
+            latency["min"].as_u64().expect("min"),
+            latency["p50"].as_u64().expect("p50"),
+            latency["max"].as_u64().expect("max"),
+        );
+        println!("{name}: one-way latency across agents min {min} ns, p50 {p50} ns, max {max} ns");
+        assert!(
+            min > 0 && max < send_ns,
+            "{name}: {latency}, run {send_ns} ns"
+        );
+        assert_eq!(merged["frames_without_latency"], 0, "{name}");
+    }
+    assert!(
+        stdout.contains("clock error bound ±0.000 µs"),
+        "the bound is printed: {stdout}"
+    );
 
     // The merge equals the union: each agent's own raw results, fetched
     // from it, merged here, are the report's histograms exactly.
@@ -455,6 +499,70 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
         let merged = histogram(&stream(&report, name)["latency_histogram"]).expect("merged");
         assert_eq!(union, merged, "{name}");
         assert_eq!(merged.count, FRAMES, "{name}: every frame has a latency");
+    }
+
+    // Two hosts as far as the agents say: one declares itself synchronized
+    // within 1 µs, two within 2 µs, three (no chrony or PTP here) not at
+    // all. s12 is reported with a bound of 3 µs; s23 and s31 are refused:
+    // latency null, the reason naming both agents; counts still exact.
+    std::fs::write(
+        clock_files[0].as_ref().expect("one's file"),
+        r#"{"synchronized": true, "error_bound_ns": 1000, "host_id": "lab-host-one"}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        clock_files[1].as_ref().expect("two's file"),
+        r#"{"synchronized": true, "error_bound_ns": 2000, "host_id": "lab-host-two"}"#,
+    )
+    .expect("write");
+    let agent_three: Value = client
+        .get(format!("{}/agent", agents.urls[2]))
+        .bearer_auth(TOKEN)
+        .send()
+        .expect("GET /agent")
+        .json()
+        .expect("JSON");
+    let three_synchronized = agent_three["clock"]["synchronized"] == true;
+    let (output, clocked) = linerate_run(
+        dir.path(),
+        "clocks.toml",
+        &scenario(&frames_run, Some(&good), &[]),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let clocked = clocked.expect("the report");
+    let s12 = stream(&clocked, "s12");
+    assert_eq!(s12["clock_error_bound_ns"], 3000, "{s12}");
+    assert!(s12["latency_ns"]["min"].as_u64().expect("min") > 0);
+    if !three_synchronized {
+        for (name, from, to) in [("s23", "two", "three"), ("s31", "three", "one")] {
+            let refused = stream(&clocked, name);
+            assert!(refused["latency_ns"].is_null(), "{name}: {refused}");
+            assert!(refused["latency_histogram"].is_null(), "{name}");
+            assert!(refused.get("clock_error_bound_ns").is_none(), "{name}");
+            let reason = refused["latency_refused"].as_str().expect("a reason");
+            assert!(
+                reason.contains(&format!("from agent \"{from}\""))
+                    && reason.contains(&format!("to agent \"{to}\""))
+                    && reason.contains("chrony or PTP")
+                    && reason.contains("reflect = true")
+                    && !reason.contains('\n'),
+                "{reason}"
+            );
+            assert!(stdout.contains(reason), "printed: {stdout}");
+            assert_eq!(refused["frames_received"], FRAMES, "{name}");
+        }
+        // A latency criterion cannot be checked on them: one line, no traffic.
+        let limited = scenario(&frames_run, Some(&good), &[]).replace(
+            "[pass]\n",
+            "[pass]\nmax_latency = [{ percentile = 99, max = \"10ms\" }]\n",
+        );
+        let (output, _) = linerate_run(dir.path(), "limited.toml", &limited);
+        assert_one_line_error(&output, "[pass] limits latency, which stream \"s23\" cannot measure: one-way latency from agent \"two\"");
+    }
+    // Back to one host for the rest.
+    for file in clock_files.iter().flatten() {
+        std::fs::write(file, r#"{"synchronized": false}"#).expect("write");
     }
 
     // The same scenario on one host: equal counts.

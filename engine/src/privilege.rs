@@ -38,6 +38,18 @@ pub const CAP_SYS_ADMIN: Capability = Capability {
     bit: 21,
     reason: "enter network namespaces",
 };
+/// Load linerate's XDP programs as the verifier needs: without it
+/// (`perfmon_capable()` false) a program loaded with CAP_BPF alone runs
+/// under the unprivileged rules, which forbid pointer leaks and add
+/// Spectre v1 sanitizing, and the verifier refuses the counter ("pointer
+/// -= pointer prohibited": it takes header offsets as packet pointer
+/// differences) and the reflector ("pointer comparison prohibited"):
+/// bpf/tests/capabilities.rs. CAP_SYS_ADMIN implies it.
+pub const CAP_PERFMON: Capability = Capability {
+    name: "CAP_PERFMON",
+    bit: 38,
+    reason: "have the verifier accept the XDP programs' pointer checks",
+};
 /// Load BPF programs and create maps.
 pub const CAP_BPF: Capability = Capability {
     name: "CAP_BPF",
@@ -56,16 +68,33 @@ fn effective_capabilities() -> Option<u64> {
 /// or /proc does not say, in which case the kernel will). Namespaces need
 /// CAP_SYS_ADMIN only when `enters_namespaces`.
 pub fn missing_for_run(enters_namespaces: bool) -> Vec<Capability> {
-    let Some(effective) = effective_capabilities() else {
-        return Vec::new();
-    };
-    let mut needed = vec![CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF, CAP_IPC_LOCK];
+    match effective_capabilities() {
+        Some(effective) => missing_from(effective, enters_namespaces),
+        None => Vec::new(),
+    }
+}
+
+/// The capabilities a run needs that the capability set `effective` lacks.
+fn missing_from(effective: u64, enters_namespaces: bool) -> Vec<Capability> {
+    let mut needed = vec![
+        CAP_NET_ADMIN,
+        CAP_NET_RAW,
+        CAP_BPF,
+        CAP_PERFMON,
+        CAP_IPC_LOCK,
+    ];
     if enters_namespaces {
         needed.push(CAP_SYS_ADMIN);
     }
+    let has = |capability: Capability| effective & (1u64 << capability.bit) != 0;
     needed
         .into_iter()
-        .filter(|capability| effective & (1u64 << capability.bit) == 0)
+        // The kernel takes CAP_SYS_ADMIN for CAP_BPF and CAP_PERFMON
+        // (bpf_capable(), perfmon_capable()).
+        .filter(|capability| {
+            let stood_in = [CAP_BPF, CAP_PERFMON].contains(capability) && has(CAP_SYS_ADMIN);
+            !has(*capability) && !stood_in
+        })
         .collect()
 }
 
@@ -94,6 +123,39 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("run it as root"), "{text}");
+    }
+
+    #[test]
+    fn perfmon_is_needed_and_named_with_its_reason() {
+        let every = [
+            CAP_NET_ADMIN,
+            CAP_NET_RAW,
+            CAP_BPF,
+            CAP_PERFMON,
+            CAP_IPC_LOCK,
+            CAP_SYS_ADMIN,
+        ]
+        .iter()
+        .fold(0u64, |set, capability| set | 1 << capability.bit);
+        assert_eq!(CAP_PERFMON.bit, 38);
+        assert_eq!(missing_from(every, true), Vec::new());
+        // What the DaemonSet adds, less PERFMON: PERFMON is missing.
+        let without_perfmon = every & !(1 << CAP_PERFMON.bit) & !(1 << CAP_SYS_ADMIN.bit);
+        assert_eq!(missing_from(without_perfmon, false), vec![CAP_PERFMON]);
+        assert_eq!(
+            missing_from(without_perfmon, true),
+            vec![CAP_PERFMON, CAP_SYS_ADMIN]
+        );
+        // CAP_SYS_ADMIN stands in for it, as in the kernel.
+        let sys_admin_only = without_perfmon | 1 << CAP_SYS_ADMIN.bit;
+        assert_eq!(missing_from(sys_admin_only, true), Vec::new());
+        let text = explain(&[CAP_PERFMON]);
+        assert!(
+            text.contains(
+                "CAP_PERFMON (to have the verifier accept the XDP programs' pointer checks)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -470,6 +470,17 @@ pub struct StreamSection {
     /// documents written before it existed).
     #[serde(default)]
     pub latency_histogram: Option<LatencyHistogramSection>,
+    /// A stream sent on one agent and counted on another whose one-way
+    /// latency is reported: the most the two hosts' clocks may disagree
+    /// (the sum of the agents' bounds; 0 on one host), ns. Absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_error_bound_ns: Option<u64>,
+    /// A stream sent on one agent and counted on another whose one-way
+    /// latency is refused (clocks not known to agree): why, in one line;
+    /// its latency fields are then null. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_refused: Option<String>,
 }
 
 /// The document's `latency_histogram` part: a stream's latency histogram
@@ -590,6 +601,8 @@ impl From<&StreamResult> for StreamSection {
             latency_ns: stream.latency.as_ref().map(LatencySection::from),
             frames_without_latency: counts.rx.clock_behind,
             latency_histogram: LatencyHistogramSection::from_counters(&counts.rx.latency),
+            clock_error_bound_ns: None,
+            latency_refused: None,
         }
     }
 }

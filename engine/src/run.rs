@@ -362,6 +362,7 @@ fn attach_counter(
     port: &PortPlan,
     stream_count: u32,
     counted: CountedFrames,
+    tai_streams: &[u32],
     force: bool,
 ) -> Result<(RxCounter, XdpAttachMode), RunError> {
     let receive_error = |source| RunError::Receive {
@@ -370,6 +371,9 @@ fn attach_counter(
         source,
     };
     let mut counter = RxCounter::load(stream_count, counted).map_err(receive_error)?;
+    counter
+        .set_tai_streams(tai_streams)
+        .map_err(receive_error)?;
     let mode = attach_to_port(
         port,
         |ifindex| counter.attach(ifindex, force),
@@ -442,7 +446,20 @@ pub(crate) fn attach_counters(
     let mut infos = Vec::new();
     for (port_index, streams) in by_port {
         let port = &plan.ports[port_index];
-        let (counter, mode) = attach_counter(port, plan.streams.len() as u32, counted, force)?;
+        // Streams sent on another agent are stamped with CLOCK_TAI.
+        let tai_streams: Vec<u32> = plan
+            .streams
+            .iter()
+            .filter(|stream| stream.rx_port == port_index && plan.crosses_agents(stream))
+            .map(|stream| stream.id)
+            .collect();
+        let (counter, mode) = attach_counter(
+            port,
+            plan.streams.len() as u32,
+            counted,
+            &tai_streams,
+            force,
+        )?;
         infos.push(RxPortInfo {
             port: port.name.clone(),
             interface: port.describe(),
@@ -483,7 +500,7 @@ pub fn count(
     stop: &AtomicBool,
     on_interval: &mut dyn FnMut(Duration, PortCounts),
 ) -> Result<(PortCounts, Duration), RunError> {
-    let (counter, _) = attach_counter(port, 1, CountedFrames::Drop, false)?;
+    let (counter, _) = attach_counter(port, 1, CountedFrames::Drop, &[], false)?;
     let read = |counter: &RxCounter| -> PortCounts {
         let stream = counter.stream_rx(0).unwrap_or_default();
         let totals = counter.totals().unwrap_or_default();

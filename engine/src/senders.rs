@@ -85,6 +85,7 @@ pub(crate) fn open_senders(
                     Phase::Spread => phase_offset_ns(stream.rate, index, streams.len()),
                     Phase::Aligned => 0,
                 },
+                tai_clock: plan.crosses_agents(stream),
             })
             .collect();
         // Leave core 0 to the reader and the kernel while there are other

@@ -42,12 +42,55 @@ pub struct AgentPort {
 /// The clock's state, for one-way latency across hosts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ClockInfo {
-    /// `chrony` (from `chronyc -c tracking`) or `none`.
+    /// `ptp` (linuxptp's `pmc` answers with a grandmaster present),
+    /// `chrony` (`chronyc -c tracking`), `declared` (`linerate serve
+    /// --clock-state FILE`) or `none`.
     pub source: String,
-    /// The system clock's offset from its reference, ns, when known.
+    /// The clock's offset from its reference, ns, when known.
     pub offset_ns: Option<i64>,
     /// True when the source says the clock is synchronized.
     pub synchronized: bool,
+    /// The most the clock may be off true time, ns, when known: chrony's
+    /// |offset| + root dispersion + root delay / 2; PTP's |master_offset|.
+    #[serde(default)]
+    pub error_bound_ns: Option<u64>,
+    /// The host's identity: its kernel's boot id
+    /// (/proc/sys/kernel/random/boot_id). Two agents with the same one
+    /// read one kernel clock: their one-way latency has no clock error.
+    #[serde(default)]
+    pub host_id: Option<String>,
+}
+
+/// `linerate serve --clock-state FILE`: the clock state an agent declares
+/// instead of asking chrony or linuxptp (a sync daemon it cannot see, or
+/// a host known to be unsynchronized). JSON, every key optional but
+/// `synchronized`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredClock {
+    /// Whether the clock is synchronized.
+    pub synchronized: bool,
+    /// The most it may be off true time, ns.
+    #[serde(default)]
+    pub error_bound_ns: Option<u64>,
+    /// Its offset, ns.
+    #[serde(default)]
+    pub offset_ns: Option<i64>,
+    /// The host identity to report instead of the boot id.
+    #[serde(default)]
+    pub host_id: Option<String>,
+}
+
+/// Reads a `--clock-state` file; the error is one line naming the file.
+pub fn read_declared_clock(path: &std::path::Path) -> Result<DeclaredClock, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("--clock-state {}: cannot read: {error}", path.display()))?;
+    serde_json::from_str(&text).map_err(|error| {
+        format!(
+            "--clock-state {}: {error}; write JSON like {{\"synchronized\": true, \"error_bound_ns\": 1000}}",
+            path.display()
+        )
+    })
 }
 
 /// `?namespaces=a,b` on `GET /agent`.
@@ -58,9 +101,13 @@ pub struct AgentQuery {
 }
 
 /// What `GET /agent` answers, for the namespaces listed in `query`
-/// (a namespace that does not exist lists nothing). Blocking: it enters
-/// namespaces on a thread of its own and may run `chronyc`.
-pub fn agent_info(query: &AgentQuery) -> AgentInfo {
+/// (a namespace that does not exist lists nothing), with the clock state
+/// declared in `clock_state` when given. Blocking: it enters namespaces on
+/// a thread of its own and may run `pmc` and `chronyc`.
+pub fn agent_info(
+    query: &AgentQuery,
+    clock_state: Option<&std::path::Path>,
+) -> Result<AgentInfo, String> {
     let mut ports: Vec<AgentPort> = linerate_engine::netns::interface_names()
         .into_iter()
         .map(|interface| AgentPort {
@@ -88,39 +135,115 @@ pub fn agent_info(query: &AgentQuery) -> AgentInfo {
             interface,
         }));
     }
-    AgentInfo {
+    let clock = match clock_state {
+        Some(path) => declared_clock_info(&read_declared_clock(path)?),
+        None => clock_info(),
+    };
+    Ok(AgentInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         ports,
-        clock: clock_info(),
+        clock,
+    })
+}
+
+/// This kernel's boot id: the same for every agent on one host.
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|text| text.trim().to_string())
+        .filter(|id| !id.is_empty())
+}
+
+fn declared_clock_info(declared: &DeclaredClock) -> ClockInfo {
+    ClockInfo {
+        source: "declared".to_string(),
+        offset_ns: declared.offset_ns,
+        synchronized: declared.synchronized,
+        error_bound_ns: declared.error_bound_ns,
+        host_id: declared.host_id.clone().or_else(boot_id),
     }
 }
 
-/// chrony's tracking state if `chronyc` answers, else `none`.
+/// PTP's state if linuxptp's `pmc` answers with a grandmaster present,
+/// else chrony's tracking state if `chronyc` answers, else `none`; with
+/// the host's boot id.
 fn clock_info() -> ClockInfo {
-    let none = ClockInfo {
-        source: "none".to_string(),
-        offset_ns: None,
-        synchronized: false,
-    };
-    let Ok(output) = Command::new("chronyc").args(["-c", "tracking"]).output() else {
-        return none;
-    };
-    if !output.status.success() {
-        return none;
-    }
-    parse_chrony_tracking(&String::from_utf8_lossy(&output.stdout)).unwrap_or(none)
+    let mut clock = ptp_clock()
+        .or_else(chrony_clock)
+        .unwrap_or_else(|| ClockInfo {
+            source: "none".to_string(),
+            offset_ns: None,
+            synchronized: false,
+            error_bound_ns: None,
+            host_id: None,
+        });
+    clock.host_id = boot_id();
+    clock
 }
 
-/// `chronyc -c tracking`'s CSV line: field 5 (0-based 4) is the system
-/// time's offset in seconds, the last field the leap status.
+/// Runs `program args` and returns its standard output if it succeeded.
+fn output_of(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn ptp_clock() -> Option<ClockInfo> {
+    let text = output_of("pmc", &["-u", "-b", "0", "GET TIME_STATUS_NP"])?;
+    parse_pmc_time_status(&text)
+}
+
+fn chrony_clock() -> Option<ClockInfo> {
+    parse_chrony_tracking(&output_of("chronyc", &["-c", "tracking"])?)
+}
+
+/// `pmc -u -b 0 'GET TIME_STATUS_NP'`: `master_offset` (ns) and
+/// `gmPresent`; synchronized when a grandmaster is present. The bound is
+/// |master_offset|: the PTP hardware clock's offset (phc2sys adds the
+/// system clock's, small next to it when it runs).
+fn parse_pmc_time_status(text: &str) -> Option<ClockInfo> {
+    let value = |key: &str| {
+        text.lines().find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(key)).then(|| words.next().map(str::to_string))?
+        })
+    };
+    let offset_ns: i64 = value("master_offset")?.parse().ok()?;
+    let present = value("gmPresent")? == "true";
+    Some(ClockInfo {
+        source: "ptp".to_string(),
+        offset_ns: Some(offset_ns),
+        synchronized: present,
+        error_bound_ns: present.then_some(offset_ns.unsigned_abs()),
+        host_id: None,
+    })
+}
+
+/// `chronyc -c tracking`'s CSV line: reference id, address, stratum,
+/// reference time, system time offset (s), last offset, RMS offset,
+/// frequency, residual frequency, skew, root delay (s), root dispersion
+/// (s), update interval, leap status. The bound is chrony's own: |system
+/// time offset| + root dispersion + root delay / 2.
 fn parse_chrony_tracking(text: &str) -> Option<ClockInfo> {
     let fields: Vec<&str> = text.trim().split(',').collect();
-    let offset_s: f64 = fields.get(4)?.trim().parse().ok()?;
+    if fields.len() < 14 {
+        return None;
+    }
+    let seconds = |index: usize| -> Option<f64> { fields.get(index)?.trim().parse().ok() };
+    let offset_s = seconds(4)?;
+    let root_delay_s = seconds(10)?;
+    let root_dispersion_s = seconds(11)?;
     let leap = fields.last()?.trim();
+    let synchronized = leap == "Normal" && fields.first().is_some_and(|id| *id != "00000000");
+    let bound_s = offset_s.abs() + root_dispersion_s + root_delay_s / 2.0;
     Some(ClockInfo {
         source: "chrony".to_string(),
         offset_ns: Some((offset_s * 1e9).round() as i64),
-        synchronized: leap == "Normal" && fields.get(1).is_some_and(|id| *id != "00000000"),
+        synchronized,
+        error_bound_ns: synchronized.then_some((bound_s * 1e9).ceil() as u64),
+        host_id: None,
     })
 }
 
@@ -387,18 +510,52 @@ mod tests {
     }
 
     #[test]
-    fn chrony_tracking_csv_gives_offset_and_state() {
-        let line = "A29FC87B,162.159.200.123,3,1700000000.123,-0.000012345,0.000003,0.000020,-12.3,0.01,0.02,0.01,0.02,0.001,64.0,Normal\n";
+    fn chrony_tracking_csv_gives_offset_state_and_bound() {
+        // 14 fields as chronyc -c tracking prints them.
+        let line = "A29FC87B,162.159.200.123,3,1700000000.123,-0.000012345,0.000003,0.000020,-12.3,0.01,0.02,0.000400,0.000100,64.0,Normal\n";
         let clock = parse_chrony_tracking(line).expect("parsed");
         assert_eq!(clock.source, "chrony");
         assert_eq!(clock.offset_ns, Some(-12_345));
         assert!(clock.synchronized);
-        let unsynced = "00000000,,0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,Not synchronised\n";
-        assert!(
-            !parse_chrony_tracking(unsynced)
-                .expect("parsed")
-                .synchronized
-        );
+        // 12.345 µs + 100 µs + 400 µs / 2.
+        assert_eq!(clock.error_bound_ns, Some(312_345));
+        let unsynced = "00000000,,0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,Not synchronised\n";
+        let clock = parse_chrony_tracking(unsynced).expect("parsed");
+        assert!(!clock.synchronized);
+        assert_eq!(clock.error_bound_ns, None);
         assert!(parse_chrony_tracking("garbage").is_none());
+    }
+
+    #[test]
+    fn pmc_time_status_gives_offset_and_grandmaster() {
+        let text = "sending: GET TIME_STATUS_NP\n\t90e2ba.fffe.0a1b2c-0 seq 0 RESPONSE MANAGEMENT TIME_STATUS_NP\n\t\tmaster_offset              -27\n\t\tingress_time               1700000000123456789\n\t\tgmPresent                  true\n\t\tgmIdentity                 90e2ba.fffe.0a1b2d\n";
+        let clock = parse_pmc_time_status(text).expect("parsed");
+        assert_eq!(clock.source, "ptp");
+        assert_eq!(clock.offset_ns, Some(-27));
+        assert!(clock.synchronized);
+        assert_eq!(clock.error_bound_ns, Some(27));
+        let absent = text.replace("gmPresent                  true", "gmPresent false");
+        let clock = parse_pmc_time_status(&absent).expect("parsed");
+        assert!(!clock.synchronized);
+        assert_eq!(clock.error_bound_ns, None);
+        assert!(parse_pmc_time_status("sending: GET TIME_STATUS_NP\n").is_none());
+    }
+
+    #[test]
+    fn a_declared_clock_state_is_read_or_refused_in_one_line() {
+        let path = std::env::temp_dir().join(format!("linerate-clock-{}.json", std::process::id()));
+        std::fs::write(&path, r#"{"synchronized": false, "host_id": "lab-b"}"#).expect("write");
+        let clock = declared_clock_info(&read_declared_clock(&path).expect("read"));
+        assert_eq!(clock.source, "declared");
+        assert!(!clock.synchronized);
+        assert_eq!(clock.host_id.as_deref(), Some("lab-b"));
+        std::fs::write(&path, r#"{"synced": true}"#).expect("write");
+        let error = read_declared_clock(&path).expect_err("unknown key");
+        assert!(
+            error.starts_with("--clock-state ") && error.contains("synced"),
+            "{error}"
+        );
+        assert!(!error.contains('\n'), "{error}");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -461,9 +461,15 @@ pub async fn get_result(
 #[utoipa::path(get, path = "/agent", tag = "agent",
     params(AgentQuery),
     responses((status = 200, description = "Version, ports and clock", body = AgentInfo)))]
-pub async fn get_agent(Query(query): Query<AgentQuery>) -> Result<Json<AgentInfo>, ApiError> {
-    tokio::task::spawn_blocking(move || agent_info(&query))
+pub async fn get_agent(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<AgentQuery>,
+) -> Result<Json<AgentInfo>, ApiError> {
+    let clock_state = state.clock_state.clone();
+    tokio::task::spawn_blocking(move || agent_info(&query, clock_state.as_deref()))
         .await
+        .map_err(|error| error.to_string())
+        .and_then(|info| info)
         .map(Json)
         .map_err(|error| {
             ApiError::new(

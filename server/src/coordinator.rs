@@ -301,6 +301,8 @@ fn connect(
             source: "none".to_string(),
             offset_ns: None,
             synchronized: false,
+            error_bound_ns: None,
+            host_id: None,
         },
         run_id: None,
         state: None,
@@ -389,17 +391,131 @@ pub fn run(
         )));
     }
     let mut agents = check_agents(plan, options)?;
+    let clocks = cross_agent_clocks(plan, &agents);
+    refuse_unmeasurable_latency_limits(plan, &clocks)?;
     let start_at = unix_now_ns() + options.start_ahead.as_nanos() as u64;
     start_agents(&mut agents, scenario_toml, start_at, options)?;
     let started_unix_s = start_at as f64 / 1e9;
     let start_instant = Instant::now() + options.start_ahead;
     let failure = watch(&mut agents, options, stop, start_instant, live);
     let mut report = finish(plan, agents, failure, started_unix_s)?;
+    apply_cross_agent_clocks(&mut report.report, &clocks);
     if stop.load(Ordering::Relaxed) {
         report.report.verdict.interrupted = true;
         report.report.verdict.passed = false;
     }
     Ok(report)
+}
+
+/// One-way latency of a stream sent on one agent and counted on another:
+/// `Ok(bound)` when it is reported (the most the two clocks may disagree,
+/// ns: 0 on one host), `Err(reason)` when it is refused.
+pub type CrossAgentClock = Result<u64, String>;
+
+/// Per stream crossing agents (by name), whether its one-way latency can
+/// be reported. Both ends stamp and read CLOCK_TAI; two agents with one
+/// boot id read one kernel clock (bound 0); two synchronized agents with
+/// known bounds disagree by at most the sum; anything else is refused.
+fn cross_agent_clocks(
+    plan: &Plan,
+    agents: &[Agent],
+) -> std::collections::BTreeMap<String, CrossAgentClock> {
+    let clock_of = |port: usize| {
+        let name = plan.ports.get(port)?.agent.as_deref()?;
+        agents
+            .iter()
+            .find(|agent| agent.plan.name == name)
+            .map(|agent| (name, &agent.clock))
+    };
+    let mut clocks = std::collections::BTreeMap::new();
+    for stream in plan
+        .streams
+        .iter()
+        .filter(|stream| plan.crosses_agents(stream))
+    {
+        let (Some((tx_name, tx)), Some((rx_name, rx))) =
+            (clock_of(stream.tx_port), clock_of(stream.rx_port))
+        else {
+            continue;
+        };
+        let verdict = if tx.host_id.is_some() && tx.host_id == rx.host_id {
+            Ok(0)
+        } else if let (true, true, Some(tx_bound), Some(rx_bound)) = (
+            tx.synchronized,
+            rx.synchronized,
+            tx.error_bound_ns,
+            rx.error_bound_ns,
+        ) {
+            Ok(tx_bound.saturating_add(rx_bound))
+        } else {
+            Err(format!(
+                "one-way latency from agent {tx_name:?} ({}) to agent {rx_name:?} ({}) is refused: their clocks are not known to agree; synchronize both hosts with chrony or PTP, or measure the round trip through a `reflect = true` port",
+                describe_clock(tx),
+                describe_clock(rx)
+            ))
+        };
+        clocks.insert(stream.name.clone(), verdict);
+    }
+    clocks
+}
+
+/// "chrony, not synchronized", for messages.
+fn describe_clock(clock: &ClockInfo) -> String {
+    match (clock.source.as_str(), clock.synchronized) {
+        ("none", _) => "no chrony or PTP".to_string(),
+        (source, true) if clock.error_bound_ns.is_none() => {
+            format!("{source}, synchronized but no error bound")
+        }
+        (source, true) => format!("{source}, synchronized"),
+        (source, false) => format!("{source}, not synchronized"),
+    }
+}
+
+/// A `[pass]` latency limit cannot be checked on a stream whose latency
+/// is refused: one line before any traffic.
+fn refuse_unmeasurable_latency_limits(
+    plan: &Plan,
+    clocks: &std::collections::BTreeMap<String, CrossAgentClock>,
+) -> Result<(), CoordinatorError> {
+    if plan.pass.max_latency.is_empty() {
+        return Ok(());
+    }
+    match clocks
+        .iter()
+        .find_map(|(name, clock)| Some((name, clock.as_ref().err()?)))
+    {
+        Some((name, reason)) => Err(CoordinatorError::Scenario(format!(
+            "{}: [pass] limits latency, which stream {name:?} cannot measure: {reason}",
+            plan.source
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Puts each cross-agent stream's clock verdict into the report: the
+/// bound next to its latency, or its latency nulled with the reason.
+fn apply_cross_agent_clocks(
+    report: &mut ReportDocument,
+    clocks: &std::collections::BTreeMap<String, CrossAgentClock>,
+) {
+    for interval in &mut report.intervals {
+        for stream in &mut interval.streams {
+            if let Some(Err(_)) = clocks.get(&stream.name) {
+                stream.latency_ns = None;
+            }
+        }
+    }
+    for stream in &mut report.streams {
+        match clocks.get(&stream.name) {
+            Some(Ok(bound)) => stream.clock_error_bound_ns = Some(*bound),
+            Some(Err(reason)) => {
+                stream.latency_ns = None;
+                stream.latency_histogram = None;
+                stream.latency_refused = Some(reason.clone());
+            }
+            None => {}
+        }
+    }
 }
 
 /// Posts every agent its part with the common start, all at once; if any

@@ -41,6 +41,9 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Where every finished run's report goes as `<run-id>.json`.
     pub report_dir: Option<PathBuf>,
+    /// A file declaring the clock state `GET /agent` reports
+    /// ([`agent::DeclaredClock`]), instead of asking chrony or linuxptp.
+    pub clock_state: Option<PathBuf>,
 }
 
 /// Why the server could not run.
@@ -57,6 +60,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The `--clock-state` file cannot be read.
+    #[error("{0}")]
+    ClockState(String),
     /// The report directory is missing or not a directory.
     #[error("--report-dir {}: {reason}; create it first", dir.display())]
     ReportDir {
@@ -81,6 +87,8 @@ pub struct AppState {
     pub token: Option<String>,
     /// Where reports go.
     pub report_dir: Option<PathBuf>,
+    /// The declared clock state file (`--clock-state`), if any.
+    pub clock_state: Option<PathBuf>,
 }
 
 impl AppState {
@@ -92,6 +100,7 @@ impl AppState {
             runs,
             token,
             report_dir,
+            clock_state: None,
         }
     }
 }
@@ -171,6 +180,9 @@ impl Server {
                 });
             }
         }
+        if let Some(path) = &options.clock_state {
+            agent::read_declared_clock(path).map_err(ServeError::ClockState)?;
+        }
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|source| ServeError::Bind {
@@ -179,7 +191,10 @@ impl Server {
             })?;
         Ok(Server {
             listener,
-            state: Arc::new(AppState::new(options.token, options.report_dir)),
+            state: Arc::new(AppState {
+                clock_state: options.clock_state,
+                ..AppState::new(options.token, options.report_dir)
+            }),
         })
     }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::plan::{Plan, PortPlan};
+use super::plan::{Plan, PortPlan, StreamPlan};
 use super::{ScenarioError, Validator};
 
 /// `[[agent]]` as serde reads it.
@@ -120,6 +120,18 @@ impl Plan {
     /// True when the scenario spreads over agents (`[[agent]]` tables).
     pub fn has_agents(&self) -> bool {
         !self.agents.is_empty()
+    }
+
+    /// True when `stream` is sent on one agent and counted on another: its
+    /// sender stamps CLOCK_TAI and its counter reads CLOCK_TAI (one-way
+    /// latency across hosts, as good as their clock synchronization);
+    /// every other stream stays on CLOCK_MONOTONIC.
+    pub fn crosses_agents(&self, stream: &StreamPlan) -> bool {
+        let agent_of = |port: usize| self.ports.get(port).and_then(|port| port.agent.as_deref());
+        match (agent_of(stream.tx_port), agent_of(stream.rx_port)) {
+            (Some(tx), Some(rx)) => tx != rx,
+            _ => false,
+        }
     }
 
     /// The part agent `name` runs: the whole plan with every port of

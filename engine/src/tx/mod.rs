@@ -143,6 +143,9 @@ pub struct TxStreamSetup {
     /// How long after the common start the stream's schedule starts (phase
     /// spreading; see [`crate::schedule::phase_offset_ns`]).
     pub start_offset_ns: u64,
+    /// Stamp frames with CLOCK_TAI instead of CLOCK_MONOTONIC: the stream
+    /// is counted on another agent (host), whose counter reads CLOCK_TAI.
+    pub tai_clock: bool,
 }
 
 struct StreamState {
@@ -164,6 +167,8 @@ struct StreamState {
     paused_since_ns: Option<u64>,
     /// Time spent paused before `paused_since_ns`.
     paused_ns: u64,
+    /// Frames carry CLOCK_TAI, not CLOCK_MONOTONIC (counted on another host).
+    tai_clock: bool,
 }
 
 impl StreamState {
@@ -267,6 +272,8 @@ pub struct TxWorker {
     batch: Vec<FrameDesc>,
     completed: Vec<FrameDesc>,
     batch_limit: u32,
+    /// Some stream stamps CLOCK_TAI: read it once per release.
+    any_tai_clock: bool,
 }
 
 impl std::fmt::Debug for TxWorker {
@@ -340,8 +347,10 @@ impl TxWorker {
                 last_frame_ns: 0,
                 paused_since_ns: None,
                 paused_ns: 0,
+                tai_clock: setup.tai_clock,
             })
             .collect();
+        let any_tai_clock = states.iter().any(|stream| stream.tai_clock);
         let batch_limit = batch_limit.clamp(1, RING_SIZE / chunks_per_slot);
         Ok(TxWorker {
             umem,
@@ -359,6 +368,7 @@ impl TxWorker {
             batch: vec![FrameDesc::default(); (batch_limit * chunks_per_slot) as usize],
             completed: vec![FrameDesc::default(); RING_SIZE as usize],
             batch_limit,
+            any_tai_clock,
         })
     }
 
@@ -540,6 +550,13 @@ impl TxWorker {
         // Frames that fit, counting every frame at its largest.
         let room = (ring_room.min(self.batch_limit * chunks_per_slot) / chunks_per_slot) as usize;
         let mut release = Release::default();
+        // One vDSO read per release, not per frame, and only when a stream
+        // is counted on another host.
+        let tai_now = if self.any_tai_clock {
+            crate::clock::tai_ns()
+        } else {
+            0
+        };
         while release.frames < room && !self.free_slots.is_empty() {
             let Some((index, due_ns)) = self.due.pop_due(now) else {
                 break;
@@ -556,7 +573,8 @@ impl TxWorker {
             let due = stream.pacer.due(now) as usize;
             let take = due.min(room - release.frames).min(self.free_slots.len());
             release.starved |= take < due;
-            self.write_frames(index, take, now, &mut release)?;
+            let stamp = if stream.tai_clock { tai_now } else { now };
+            self.write_frames(index, take, stamp, &mut release)?;
             let stream = &mut self.streams[index as usize];
             stream.pacer.released(take as u32);
             if take > 0 {
@@ -578,14 +596,14 @@ impl TxWorker {
         Ok(release)
     }
 
-    /// Writes `take` frames of stream `index` into free slots and adds
-    /// their descriptors to the batch. A slot that last carried another
+    /// Writes `take` frames of stream `index`, stamped `tx_timestamp_ns`,
+    /// into free slots and adds their descriptors to the batch. A slot that last carried another
     /// stream gets this stream's template first (a copy, no allocation).
     fn write_frames(
         &mut self,
         index: u32,
         take: usize,
-        now: u64,
+        tx_timestamp_ns: u64,
         release: &mut Release,
     ) -> Result<(), TxError> {
         let chunks_per_slot = self.chunks_per_slot as usize;
@@ -636,7 +654,7 @@ impl TxWorker {
                             data.contents_mut(),
                             // The low 32 bits go on the wire.
                             stream.sequence.next_number() as u32,
-                            now,
+                            tx_timestamp_ns,
                         )
                         .map_err(|error| TxError::Template(error.to_string()))?;
                 }

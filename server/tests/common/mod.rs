@@ -31,6 +31,7 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().expect("an address"),
             token: token.map(str::to_string),
             report_dir,
+            clock_state: None,
         };
         let (addr_tx, addr_rx) = mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
