@@ -2,7 +2,8 @@
 //! is the coordinator (no local sending). It hands the run to
 //! `linerate_server::coordinator`, prints the merged totals once a second,
 //! then each stream's merged counts, each agent's part and the measured
-//! start skew, and writes the report (`--json`).
+//! start skew, and writes the report (`--json`, `--csv`, `--html`, from the
+//! merged interval series).
 
 use std::sync::atomic::AtomicBool;
 
@@ -15,11 +16,14 @@ use crate::args::{RunArgs, XskModeArg};
 
 /// Runs `plan` over its agents; the exit code follows the merged verdict.
 pub fn run(plan: &Plan, run_args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<bool> {
-    if run_args.html.is_some() || run_args.csv.is_some() {
-        return Err(anyhow!(
-            "{}: a run over agents writes --json only for now; leave out --html and --csv",
-            plan.source
-        ));
+    // A bad report path fails now, before any traffic.
+    for path in [&run_args.csv, &run_args.html].into_iter().flatten() {
+        std::fs::File::create(path).map_err(|error| {
+            anyhow!(
+                "cannot write {}: {error}; check the directory exists and is writable",
+                path.display()
+            )
+        })?;
     }
     let text = std::fs::read_to_string(&run_args.file)
         .map_err(|error| anyhow!("{}: cannot read: {error}", run_args.file.display()))?;
@@ -55,8 +59,8 @@ pub fn run(plan: &Plan, run_args: &RunArgs, stop: &AtomicBool) -> anyhow::Result
     );
     let report = coordinator::run(plan, &text, &options, stop, &mut |totals| {
         println!(
-            "{:>7.1}s  tx {:>12}  rx {:>12}",
-            totals.elapsed_s, totals.tx_frames, totals.rx_frames
+            "{:>7.1}s  tx {:>12} ({:>10.0} fps)  rx {:>12} ({:>10.0} fps)",
+            totals.elapsed_s, totals.tx_frames, totals.tx_fps, totals.rx_frames, totals.rx_fps
         );
     })
     .map_err(|error| anyhow!("{error}"))?;
@@ -65,6 +69,13 @@ pub fn run(plan: &Plan, run_args: &RunArgs, stop: &AtomicBool) -> anyhow::Result
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n")
             .map_err(|error| anyhow!("cannot write {}: {error}", path.display()))?;
+    }
+    if let Some(path) = &run_args.csv {
+        crate::report::write_csv_sections(path, &report.report.intervals)?;
+    }
+    if let Some(path) = &run_args.html {
+        crate::report::write_html_document(path, &report.report)?;
+        println!("report {}", path.display());
     }
     Ok(report.report.verdict.passed)
 }

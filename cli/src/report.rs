@@ -13,7 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use linerate_engine::report::{unix_seconds, IntervalSection, ReportDocument};
+use linerate_engine::report::{unix_seconds, IntervalSection, LatencySection, ReportDocument};
 use linerate_engine::run::{IntervalReport, RunReport, StreamInterval};
 use linerate_engine::scenario::Plan;
 use linerate_engine::stats::LatencySummary;
@@ -372,6 +372,63 @@ fn write_csv_row(
         totals.rx.jitter_ns,
         report.resident_bytes
     )
+}
+
+/// Writes `--csv FILE` from a finished run's interval series (a run over
+/// agents: the coordinator's merged series), the same columns as a local
+/// run's rows; jitter is the interval's, where a local run's is the whole
+/// run's so far.
+pub fn write_csv_sections(path: &Path, intervals: &[IntervalSection]) -> Result<(), ReportError> {
+    let mut file = LineFile::create(path.to_path_buf())?;
+    let written =
+        (|| -> std::io::Result<()> {
+            writeln!(file.writer, "{CSV_HEADER}")?;
+            for interval in intervals {
+                for stream in &interval.streams {
+                    let latency = |pick: fn(&LatencySection) -> u64| {
+                        stream
+                            .latency_ns
+                            .as_ref()
+                            .map(|latency| pick(latency).to_string())
+                            .unwrap_or_default()
+                    };
+                    writeln!(
+                    file.writer,
+                    "{:.3},{:.3},{},{},{},{},{},{:.1},{:.1},{:.0},{:.0},{},{},{},{},{},{},{:.0},{}",
+                    interval.elapsed_s,
+                    interval.length_s,
+                    interval.is_final,
+                    stream.id,
+                    csv_text(&stream.name),
+                    stream.tx_frames,
+                    stream.rx_frames,
+                    stream.tx_fps,
+                    stream.rx_fps,
+                    stream.tx_bps,
+                    stream.rx_bps,
+                    stream.lost_so_far,
+                    stream.duplicates,
+                    stream.late,
+                    latency(|latency| latency.p50),
+                    latency(|latency| latency.p99),
+                    latency(|latency| latency.max),
+                    stream.latency_ns.as_ref().map_or(0.0, |latency| latency.jitter),
+                    interval.resident_bytes
+                )?;
+                }
+            }
+            Ok(())
+        })();
+    written.map_err(report_error(path))?;
+    file.flush()
+}
+
+/// Writes `--html FILE` from a finished run's whole report document.
+pub fn write_html_document(path: &Path, document: &ReportDocument) -> Result<(), ReportError> {
+    let mut file = LineFile::create(path.to_path_buf())?;
+    linerate_web::write_report_html(&mut file.writer, document, std::iter::empty())
+        .map_err(report_error(path))?;
+    file.flush()
 }
 
 /// Every number in `value`, with its dotted path (`a_to_b.sent_bytes`).

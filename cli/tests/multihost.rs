@@ -262,6 +262,16 @@ fn scenario(
 }
 
 fn linerate_run(dir: &Path, file: &str, text: &str) -> (Output, Option<Value>) {
+    linerate_run_with(dir, file, text, &[])
+}
+
+/// `linerate run FILE --json FILE.json` with `extra` arguments.
+fn linerate_run_with(
+    dir: &Path,
+    file: &str,
+    text: &str,
+    extra: &[&std::ffi::OsStr],
+) -> (Output, Option<Value>) {
     let path = dir.join(file);
     std::fs::write(&path, text).expect("write the scenario");
     let json = dir.join(format!("{file}.json"));
@@ -271,6 +281,7 @@ fn linerate_run(dir: &Path, file: &str, text: &str) -> (Output, Option<Value>) {
         .arg(&path)
         .arg("--json")
         .arg(&json)
+        .args(extra)
         .output()
         .expect("linerate run runs");
     let report = std::fs::read(&json)
@@ -403,10 +414,22 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     );
 
     // The run over three agents: exact counts, measured skew.
-    let (output, report) = linerate_run(
+    let csv = dir.path().join("multi.csv");
+    let html = dir.path().join("multi.html");
+    let (output, report) = linerate_run_with(
         dir.path(),
         "multi.toml",
-        &scenario(&frames_run, Some(&good), &[]),
+        &scenario(
+            &format!("{frames_run}\nreport_interval = \"250ms\""),
+            Some(&good),
+            &[],
+        ),
+        &[
+            "--csv".as_ref(),
+            csv.as_os_str(),
+            "--html".as_ref(),
+            html.as_os_str(),
+        ],
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -438,6 +461,61 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     println!("measured start skew: {skew} ns");
     assert!(skew < 1_000_000, "start skew {skew} ns");
     assert_eq!(report["verdict"]["passed"], true, "{}", report["verdict"]);
+    // The merged interval series: totals so far never fall, the last
+    // interval is final and holds every stream's final counts; the CSV has
+    // the same rows, the HTML report the same document.
+    let intervals = report["intervals"].as_array().expect("intervals");
+    assert!(
+        intervals.len() >= 4,
+        "a merged interval series: {intervals:?}"
+    );
+    assert_eq!(intervals.last().expect("last")["final"], true);
+    for (name, _, _) in STREAMS {
+        let series: Vec<(u64, u64)> = intervals
+            .iter()
+            .map(|interval| {
+                let entry = interval["streams"]
+                    .as_array()
+                    .expect("streams")
+                    .iter()
+                    .find(|stream| stream["name"] == name)
+                    .unwrap_or_else(|| panic!("{name} in every interval"));
+                (
+                    entry["tx_frames"].as_u64().expect("tx"),
+                    entry["rx_frames"].as_u64().expect("rx"),
+                )
+            })
+            .collect();
+        assert!(
+            series
+                .windows(2)
+                .all(|pair| pair[0].0 <= pair[1].0 && pair[0].1 <= pair[1].1),
+            "{name}: {series:?}"
+        );
+        assert_eq!(series.last(), Some(&(FRAMES, FRAMES)), "{name}: {series:?}");
+        println!("{name}: merged interval totals {series:?}");
+    }
+    let csv_text = std::fs::read_to_string(&csv).expect("the CSV");
+    let rows: Vec<&str> = csv_text.lines().collect();
+    assert!(rows[0].starts_with("elapsed_s,interval_s,final,stream_id,stream,tx_frames,rx_frames"));
+    assert_eq!(
+        rows.len(),
+        1 + intervals.len() * STREAMS.len(),
+        "{csv_text}"
+    );
+    for (name, _, _) in STREAMS {
+        assert!(
+            rows.iter().any(|row| row.contains(&format!(",true,"))
+                && row.contains(&format!(",{name},{FRAMES},{FRAMES},"))),
+            "{name}'s final row: {csv_text}"
+        );
+    }
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    assert!(
+        page.contains("report-data") && page.contains("\"s31\""),
+        "an HTML report"
+    );
+
     // One host, one boot id: cross-agent one-way latency (CLOCK_TAI at both
     // ends) is reported with a clock error bound of 0, and is sane.
     let send_ns = (report["send_duration_s"].as_f64().expect("duration") * 1e9) as u64;

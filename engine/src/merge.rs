@@ -17,6 +17,11 @@
 //! receive accounting stays with its receiving port), nothing is combined
 //! and the jitter is that place's, exactly.
 //!
+//! Interval series merge by index ([`merge_interval_series`]): the parts
+//! start at one instant with one interval length, so interval i covers the
+//! same time everywhere; a stream's figures come from the parts that sent
+//! and counted it (the others hold zeros), so they add.
+//!
 //! Sequence accounting (gaps, late frames, the highest sequence number) is
 //! per counter: a stream whose receive side was counted in two parts cannot
 //! be merged exactly, and [`merge_runs`] refuses it, naming the stream; so
@@ -28,7 +33,7 @@ use linerate_bpf::abi::{LATENCY_BUCKETS, LATENCY_SUB_BITS};
 use linerate_bpf::{LatencyCounters, StreamRx};
 
 use crate::outcome::{RunReport, StreamResult, WorkerResult};
-use crate::report::LatencyHistogramSection;
+use crate::report::{IntervalSection, IntervalStream, LatencyHistogramSection};
 use crate::run::RunSetup;
 use crate::sequence::FaultCounts;
 use crate::stats::{latency_summary, StreamCounts};
@@ -310,6 +315,96 @@ fn merged_setup(parts: &[RunReport]) -> RunSetup {
     }
 }
 
+/// Merges the interval series of several parts of one run (each part's
+/// series in order, every part started at one instant with one interval
+/// length) into one series, by index. Interval i's streams are matched by
+/// name: totals so far, rates, lost, duplicates and late add (a stream is
+/// sent in one part and counted in one, the others report zeros); its
+/// latency is the part's that measured some (percentiles of one part are
+/// never averaged with another's; a stream counted in one place has it
+/// from that place alone). A part whose series is shorter (it ended
+/// sooner) keeps its last totals in the later intervals, with no rates.
+/// The merged series has as many intervals as the longest part; its last
+/// is final.
+pub fn merge_interval_series(parts: &[Vec<IntervalSection>]) -> Vec<IntervalSection> {
+    let longest = parts.iter().map(Vec::len).max().unwrap_or(0);
+    let mut merged: Vec<IntervalSection> = Vec::with_capacity(longest);
+    for index in 0..longest {
+        let mut interval: Option<IntervalSection> = None;
+        for part in parts {
+            let (section, current) = match part.get(index) {
+                Some(section) => (section, true),
+                None => match part.last() {
+                    Some(section) => (section, false),
+                    None => continue,
+                },
+            };
+            match &mut interval {
+                None => {
+                    let mut first = section.clone();
+                    if !current {
+                        first.streams.iter_mut().for_each(carried_over);
+                    }
+                    interval = Some(first);
+                }
+                Some(into) => add_interval(into, section, current),
+            }
+        }
+        if let Some(mut interval) = interval {
+            interval.is_final = index + 1 == longest;
+            merged.push(interval);
+        }
+    }
+    merged
+}
+
+/// A stream's figures from a part that has ended: totals kept, no rates
+/// and no latency in this interval.
+fn carried_over(stream: &mut IntervalStream) {
+    stream.tx_fps = 0.0;
+    stream.rx_fps = 0.0;
+    stream.tx_bps = 0.0;
+    stream.rx_bps = 0.0;
+    stream.latency_ns = None;
+}
+
+/// Adds one part's interval into the merged one (`current`: the part's own
+/// interval at this index, not its last carried over).
+fn add_interval(into: &mut IntervalSection, part: &IntervalSection, current: bool) {
+    if current {
+        into.elapsed_s = into.elapsed_s.max(part.elapsed_s);
+        into.length_s = into.length_s.max(part.length_s);
+    }
+    into.resident_bytes += part.resident_bytes;
+    for stream in &part.streams {
+        let mut stream = stream.clone();
+        if !current {
+            carried_over(&mut stream);
+        }
+        match into
+            .streams
+            .iter_mut()
+            .find(|known| known.name == stream.name)
+        {
+            None => into.streams.push(stream),
+            Some(known) => {
+                known.tx_frames += stream.tx_frames;
+                known.rx_frames += stream.rx_frames;
+                known.tx_fps += stream.tx_fps;
+                known.rx_fps += stream.rx_fps;
+                known.tx_bps += stream.tx_bps;
+                known.rx_bps += stream.rx_bps;
+                known.lost_so_far += stream.lost_so_far;
+                known.duplicates += stream.duplicates;
+                known.late += stream.late;
+                if known.latency_ns.is_none() {
+                    known.latency_ns = stream.latency_ns;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,5 +592,69 @@ mod tests {
         assert_eq!(into.jitter_ns, 200.0);
         assert_eq!(into.latency.count, 4);
         assert_eq!((into.latency.min_ns, into.latency.max_ns), (1000, 2000));
+    }
+
+    fn interval_stream(name: &str, tx: u64, rx: u64, fps: f64) -> IntervalStream {
+        IntervalStream {
+            id: 0,
+            name: name.to_string(),
+            tx_frames: tx,
+            rx_frames: rx,
+            tx_fps: if tx > 0 { fps } else { 0.0 },
+            rx_fps: if rx > 0 { fps } else { 0.0 },
+            tx_bps: 0.0,
+            rx_bps: 0.0,
+            lost_so_far: 0,
+            duplicates: 0,
+            late: 0,
+            latency_ns: None,
+        }
+    }
+
+    fn interval(elapsed_s: f64, is_final: bool, streams: Vec<IntervalStream>) -> IntervalSection {
+        IntervalSection {
+            elapsed_s,
+            length_s: 1.0,
+            is_final,
+            resident_bytes: 0,
+            streams,
+            endpoints: None,
+        }
+    }
+
+    #[test]
+    fn interval_series_merge_by_index_and_a_shorter_part_carries_its_totals() {
+        // Part 0 sends "ab", part 1 counts it; part 1 reports one more
+        // interval (it drained longer).
+        let sender = vec![
+            interval(1.0, false, vec![interval_stream("ab", 1000, 0, 1000.0)]),
+            interval(2.0, true, vec![interval_stream("ab", 1500, 0, 500.0)]),
+        ];
+        let counter = vec![
+            interval(1.0, false, vec![interval_stream("ab", 0, 990, 990.0)]),
+            interval(2.0, false, vec![interval_stream("ab", 0, 1490, 500.0)]),
+            interval(2.1, true, vec![interval_stream("ab", 0, 1500, 100.0)]),
+        ];
+        let merged = merge_interval_series(&[sender, counter]);
+        assert_eq!(merged.len(), 3);
+        let totals: Vec<(u64, u64)> = merged
+            .iter()
+            .map(|interval| (interval.streams[0].tx_frames, interval.streams[0].rx_frames))
+            .collect();
+        assert_eq!(totals, vec![(1000, 990), (1500, 1490), (1500, 1500)]);
+        assert_eq!(merged[0].streams[0].tx_fps, 1000.0);
+        assert_eq!(merged[0].streams[0].rx_fps, 990.0);
+        // The sender ended: no sending rate in the third interval.
+        assert_eq!(merged[2].streams[0].tx_fps, 0.0);
+        assert_eq!(merged[2].streams[0].rx_fps, 100.0);
+        assert_eq!(
+            merged
+                .iter()
+                .map(|interval| interval.is_final)
+                .collect::<Vec<_>>(),
+            vec![false, false, true]
+        );
+        assert_eq!(merged[2].elapsed_s, 2.1);
+        assert!(merge_interval_series(&[]).is_empty());
     }
 }

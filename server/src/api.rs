@@ -302,20 +302,30 @@ pub async fn get_stats(
     Ok(Json(state.runs.get(&id)?.stats()))
 }
 
-/// Every interval report so far.
+/// `?from=N` on `GET /runs/{id}/intervals`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct IntervalsQuery {
+    /// Only the intervals from index N on (0-based): a poller asks for
+    /// what it has not seen yet.
+    pub from: Option<usize>,
+}
+
+/// Every interval report so far (from `from` on).
 #[utoipa::path(get, path = "/runs/{id}/intervals", tag = "runs",
-    params(("id" = String, Path, description = "Run id")),
+    params(("id" = String, Path, description = "Run id"), IntervalsQuery),
     responses(
         (status = 200, description = "The interval series so far (each the report's interval_section)", body = [Object]),
         (status = 404, description = "No such run", body = ErrorBody)))]
 pub async fn get_intervals(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
+    Query(query): Query<IntervalsQuery>,
 ) -> Result<Json<Vec<IntervalSection>>, ApiError> {
     let run = state.runs.get(&id)?;
     let intervals = crate::scenarios::lock(&run.live)
         .intervals
         .iter()
+        .skip(query.from.unwrap_or(0))
         .map(|interval| (**interval).clone())
         .collect();
     Ok(Json(intervals))

@@ -14,16 +14,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use linerate_engine::merge::merge_runs;
+use linerate_engine::merge::{merge_interval_series, merge_runs};
 use linerate_engine::outcome::RunReport;
-use linerate_engine::report::ReportDocument;
+use linerate_engine::report::{IntervalSection, ReportDocument};
 use linerate_engine::scenario::{AgentPlan, Plan};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentInfo, ClockInfo, RunResultDocument};
-use crate::model::{RunInfo, RunRequest, RunState, StatsInfo};
+use crate::model::{RunInfo, RunRequest, RunState};
 
 /// How the coordinator paces a run.
 #[derive(Debug, Clone)]
@@ -168,7 +168,8 @@ pub struct MultiHostReport {
     pub start_skew_ns: Option<u64>,
 }
 
-/// What the coordinator says while the run goes on.
+/// What the coordinator says while the run goes on: the latest interval
+/// every agent has reported, merged.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveTotals {
     /// Seconds since the common start.
@@ -177,6 +178,12 @@ pub struct LiveTotals {
     pub tx_frames: u64,
     /// Frames counted so far, every agent.
     pub rx_frames: u64,
+    /// Frames sent per second in that interval, every agent.
+    pub tx_fps: f64,
+    /// Frames counted per second in that interval, every agent.
+    pub rx_fps: f64,
+    /// The merged interval itself (null before every agent reported one).
+    pub interval: Option<IntervalSection>,
 }
 
 /// One agent as the coordinator talks to it.
@@ -191,6 +198,8 @@ struct Agent {
     error: Option<String>,
     lost: bool,
     partial: bool,
+    /// Its interval series so far, fetched as the run goes.
+    intervals: Vec<IntervalSection>,
 }
 
 impl Agent {
@@ -309,6 +318,7 @@ fn connect(
         error: None,
         lost: false,
         partial: false,
+        intervals: Vec::new(),
     })
 }
 
@@ -668,27 +678,56 @@ fn watch(
     }
 }
 
-/// Every agent's latest totals, summed.
-fn live_totals(agents: &[Agent], start: Instant) -> LiveTotals {
+/// Fetches the intervals agent `agent` reported since the last fetch
+/// (best effort: a failed fetch is tried again next time).
+fn fetch_intervals(agent: &mut Agent) {
+    let Some(id) = &agent.run_id else { return };
+    let url = agent.url(&format!("/runs/{id}/intervals"));
+    let builder = agent
+        .client
+        .get(url)
+        .query(&[("from", agent.intervals.len())]);
+    let Ok(response) = agent.request(builder) else {
+        return;
+    };
+    if let Ok(more) = response.json::<Vec<IntervalSection>>() {
+        agent.intervals.extend(more);
+    }
+}
+
+/// Every agent's new intervals fetched, and the latest interval all of
+/// them have reported, merged.
+fn live_totals(agents: &mut [Agent], start: Instant) -> LiveTotals {
+    for agent in agents.iter_mut().filter(|agent| !agent.lost) {
+        fetch_intervals(agent);
+    }
     let mut totals = LiveTotals {
         elapsed_s: Instant::now()
             .saturating_duration_since(start)
             .as_secs_f64(),
         ..LiveTotals::default()
     };
-    for agent in agents.iter().filter(|agent| !agent.lost) {
-        let Some(id) = &agent.run_id else { continue };
-        let Ok(response) = agent.request(agent.client.get(agent.url(&format!("/runs/{id}/stats"))))
-        else {
-            continue;
-        };
-        let Ok(stats) = response.json::<StatsInfo>() else {
-            continue;
-        };
-        for stream in stats.interval.iter().flat_map(|interval| &interval.streams) {
+    let reporting = agents.iter().filter(|agent| agent.run_id.is_some());
+    let common = reporting
+        .map(|agent| agent.intervals.len())
+        .min()
+        .unwrap_or(0);
+    if common == 0 {
+        return totals;
+    }
+    let latest: Vec<Vec<IntervalSection>> = agents
+        .iter()
+        .filter_map(|agent| agent.intervals.get(common - 1).cloned())
+        .map(|interval| vec![interval])
+        .collect();
+    if let Some(interval) = merge_interval_series(&latest).pop() {
+        for stream in &interval.streams {
             totals.tx_frames += stream.tx_frames;
             totals.rx_frames += stream.rx_frames;
+            totals.tx_fps += stream.tx_fps;
+            totals.rx_fps += stream.rx_fps;
         }
+        totals.interval = Some(interval);
     }
     totals
 }
@@ -702,6 +741,14 @@ fn finish(
 ) -> Result<MultiHostReport, CoordinatorError> {
     let mut parts: Vec<RunReport> = Vec::new();
     let mut sections = Vec::with_capacity(agents.len());
+    let mut agents = agents;
+    for agent in agents.iter_mut().filter(|agent| !agent.lost) {
+        fetch_intervals(agent);
+    }
+    let series: Vec<Vec<IntervalSection>> = agents
+        .iter_mut()
+        .map(|agent| std::mem::take(&mut agent.intervals))
+        .collect();
     for agent in &agents {
         let result = fetch_result(agent);
         let (state, error) = match (&result, agent.lost, agent.state) {
@@ -753,7 +800,12 @@ fn finish(
         Some(merge_runs(&parts).map_err(|error| CoordinatorError::Merge(error.to_string()))?)
     };
     let merged = merged.unwrap_or_else(|| nothing_report(plan));
-    let mut document = ReportDocument::new(plan, &merged, started_unix_s, Vec::new());
+    let mut document = ReportDocument::new(
+        plan,
+        &merged,
+        started_unix_s,
+        merge_interval_series(&series),
+    );
     if let Some((agent, reason)) = &failure {
         document.verdict.passed = false;
         document
