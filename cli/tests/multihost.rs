@@ -505,7 +505,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     );
     for (name, _, _) in STREAMS {
         assert!(
-            rows.iter().any(|row| row.contains(&format!(",true,"))
+            rows.iter().any(|row| row.contains(",true,")
                 && row.contains(&format!(",{name},{FRAMES},{FRAMES},"))),
             "{name}'s final row: {csv_text}"
         );
