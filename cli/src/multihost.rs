@@ -58,10 +58,20 @@ pub fn run(plan: &Plan, run_args: &RunArgs, stop: &AtomicBool) -> anyhow::Result
             .join(", ")
     );
     let report = coordinator::run(plan, &text, &options, stop, &mut |totals| {
-        println!(
-            "{:>7.1}s  tx {:>12} ({:>10.0} fps)  rx {:>12} ({:>10.0} fps)",
-            totals.elapsed_s, totals.tx_frames, totals.tx_fps, totals.rx_frames, totals.rx_fps
-        );
+        // One line per merged interval: every agent's totals and rates.
+        for interval in &totals.intervals {
+            let sum = |pick: fn(&linerate_engine::report::IntervalStream) -> f64| {
+                interval.streams.iter().map(pick).sum::<f64>()
+            };
+            println!(
+                "{:>7.1}s  tx {:>12} ({:>10.0} fps)  rx {:>12} ({:>10.0} fps)",
+                interval.elapsed_s,
+                sum(|stream| stream.tx_frames as f64),
+                sum(|stream| stream.tx_fps),
+                sum(|stream| stream.rx_frames as f64),
+                sum(|stream| stream.rx_fps)
+            );
+        }
     })
     .map_err(|error| anyhow!("{error}"))?;
     print_report(&report);

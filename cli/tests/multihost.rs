@@ -14,6 +14,8 @@
 //! and the others' results kept. Needs root. Everything it creates
 //! (namespaces, veths, agent processes) goes in drop guards.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -330,6 +332,229 @@ fn old_agent() -> (String, std::thread::JoinHandle<()>) {
     (url, handle)
 }
 
+/// Seconds since 1970, now.
+fn unix_now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64()
+}
+
+/// Polls `GET /runs/{id}` until the run has ended; returns it.
+fn wait_ended(api: &reqwest::blocking::Client, url: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run: Value = api
+            .get(url)
+            .send()
+            .expect("GET the run")
+            .json()
+            .expect("JSON");
+        if run["state"] == "finished" || run["state"] == "failed" {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "the run never ended: {run}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `linerate serve` as the coordinator (a scenario with `[[agent]]` tables
+/// posted to POST /runs): one cross-agent stream stopped for about a second
+/// and started again through the API stands still in the merged interval
+/// series while the others rise, and every count is exact at the end;
+/// /stats, /events and /report work for the run; POST /runs/{id}/stop
+/// stops every agent.
+fn coordinated_over_the_api(agent_tables: &[(String, String, PathBuf)], agent_urls: &[String]) {
+    let coordinator = common::serve::ServeProcess::start(&[]);
+    let api = client();
+    let text = scenario(
+        "duration = \"4s\"\nreport_interval = \"250ms\"",
+        Some(agent_tables),
+        &[],
+    );
+    let created = api
+        .post(coordinator.url("/runs"))
+        .json(&serde_json::json!({ "scenario_toml": text }))
+        .send()
+        .expect("POST /runs");
+    assert_eq!(created.status().as_u16(), 201);
+    let run: Value = created.json().expect("JSON");
+    let id = run["id"].as_str().expect("an id").to_string();
+    let run_url = coordinator.url(&format!("/runs/{id}"));
+    assert_eq!(run["state"], "running", "{run}");
+    assert_eq!(run["streams"].as_array().expect("streams").len(), 3);
+    // The events stream, read to its end on a thread of its own.
+    let events_url = coordinator.url(&format!("/runs/{id}/events"));
+    let events = std::thread::spawn(move || {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client")
+            .get(events_url)
+            .send()
+            .and_then(|response| response.text())
+            .expect("the events")
+    });
+    let start_s = run["started_unix_s"].as_f64().expect("the start");
+    let wait_until = |at_s: f64| {
+        let left = at_s - unix_now_s();
+        if left > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(left));
+        }
+    };
+    wait_until(start_s + 1.0);
+    let stopped: Value = api
+        .post(coordinator.url(&format!("/runs/{id}/streams/s12/stop")))
+        .send()
+        .expect("stop s12")
+        .json()
+        .expect("JSON");
+    assert_eq!(stopped["stopped"], true, "{stopped}");
+    let during: Value = api.get(&run_url).send().expect("GET").json().expect("JSON");
+    let s12_info = during["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|stream| stream["name"] == "s12")
+        .expect("s12")
+        .clone();
+    assert_eq!(s12_info["stopped"], true, "{during}");
+    wait_until(start_s + 2.2);
+    let started: Value = api
+        .post(coordinator.url(&format!("/runs/{id}/streams/s12/start")))
+        .send()
+        .expect("start s12")
+        .json()
+        .expect("JSON");
+    assert_eq!(started["stopped"], false, "{started}");
+    let stats: Value = api
+        .get(coordinator.url(&format!("/runs/{id}/stats")))
+        .send()
+        .expect("GET /stats")
+        .json()
+        .expect("JSON");
+    assert!(
+        stats["interval"]["streams"].is_array(),
+        "merged live stats: {stats}"
+    );
+    let ended = wait_ended(&api, &run_url);
+    assert_eq!(ended["state"], "finished", "{ended}");
+    assert_eq!(ended["verdict"]["passed"], true, "{ended}");
+
+    let report: Value = api
+        .get(coordinator.url(&format!("/runs/{id}/report")))
+        .send()
+        .expect("GET /report")
+        .json()
+        .expect("JSON");
+    assert!(report["start_skew_ns"].as_u64().is_some(), "{report}");
+    assert_eq!(report["agents"].as_array().expect("agents").len(), 3);
+    let sent = |name: &str| stream(&report, name)["frames_sent"].as_u64().expect("sent");
+    for (name, _, _) in STREAMS {
+        assert_eq!(
+            stream(&report, name)["frames_received"],
+            sent(name),
+            "{name}: exact"
+        );
+        assert_eq!(stream(&report, name)["frames_lost"], 0, "{name}");
+    }
+    // About 1.2 s of 5 kpps not sent by s12.
+    let others = sent("s23").min(sent("s31"));
+    assert!(others > 18_000, "s23/s31 sent {others}");
+    assert!(
+        sent("s12") + 4_000 < others && sent("s12") > 8_000,
+        "s12 sent {}, the others {others}",
+        sent("s12")
+    );
+    // In the merged series s12 stands still for several intervals while
+    // s23 rises.
+    let intervals: Vec<Value> = api
+        .get(coordinator.url(&format!("/runs/{id}/intervals")))
+        .send()
+        .expect("GET /intervals")
+        .json()
+        .expect("JSON");
+    let totals = |interval: &Value, name: &str| {
+        interval["streams"]
+            .as_array()
+            .expect("streams")
+            .iter()
+            .find(|stream| stream["name"] == name)
+            .and_then(|stream| stream["tx_frames"].as_u64())
+            .expect("tx_frames")
+    };
+    let still_while_others_rise = intervals
+        .windows(2)
+        .filter(|pair| {
+            totals(&pair[0], "s12") == totals(&pair[1], "s12")
+                && totals(&pair[0], "s23") < totals(&pair[1], "s23")
+        })
+        .count();
+    let s12_series: Vec<u64> = intervals
+        .iter()
+        .map(|interval| totals(interval, "s12"))
+        .collect();
+    println!(
+        "s12 stopped 1 s through the coordinator's API: tx_frames per interval {s12_series:?}"
+    );
+    assert!(still_while_others_rise >= 3, "{s12_series:?}");
+    assert_eq!(s12_series.last(), Some(&sent("s12")));
+    let events = events.join().expect("the events thread");
+    assert!(events.contains("event: interval"), "{events}");
+    assert!(events.contains("event: end"), "{events}");
+
+    // POST /runs/{id}/stop stops every agent.
+    let text = scenario("duration = \"8s\"", Some(agent_tables), &[]);
+    let run: Value = api
+        .post(coordinator.url("/runs"))
+        .json(&serde_json::json!({ "scenario_toml": text }))
+        .send()
+        .expect("POST /runs")
+        .json()
+        .expect("JSON");
+    let id = run["id"].as_str().expect("an id").to_string();
+    wait_until(run["started_unix_s"].as_f64().expect("start") + 1.0);
+    let asked = Instant::now();
+    let stopping = api
+        .post(coordinator.url(&format!("/runs/{id}/stop")))
+        .send()
+        .expect("POST /stop");
+    assert_eq!(stopping.status().as_u16(), 202);
+    let ended = wait_ended(&api, &coordinator.url(&format!("/runs/{id}")));
+    let took = asked.elapsed();
+    println!("a coordinated run stopped over the API ended {took:?} after the stop");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(ended["verdict"]["stopped_on_request"], true, "{ended}");
+    let report: Value = api
+        .get(coordinator.url(&format!("/runs/{id}/report")))
+        .send()
+        .expect("GET /report")
+        .json()
+        .expect("JSON");
+    for (name, _, _) in STREAMS {
+        let sent = stream(&report, name)["frames_sent"].as_u64().expect("sent");
+        assert!(
+            sent > 2_000 && sent < 30_000,
+            "{name} stopped early: {sent}"
+        );
+        assert_eq!(stream(&report, name)["frames_received"], sent, "{name}");
+    }
+    for (url, section) in agent_urls
+        .iter()
+        .zip(report["agents"].as_array().expect("agents"))
+    {
+        let run_id = section["run_id"].as_str().expect("run id");
+        let agent_run: Value = api
+            .get(format!("{url}/runs/{run_id}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .expect("GET the agent's run")
+            .json()
+            .expect("JSON");
+        assert_eq!(agent_run["state"], "finished", "{agent_run}");
+    }
+}
+
 fn stream<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["streams"]
         .as_array()
@@ -578,6 +803,8 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
         assert_eq!(union, merged, "{name}");
         assert_eq!(merged.count, FRAMES, "{name}: every frame has a latency");
     }
+
+    coordinated_over_the_api(&good, &agents.urls);
 
     // Two hosts as far as the agents say: one declares itself synchronized
     // within 1 µs, two within 2 µs, three (no chrony or PTP here) not at

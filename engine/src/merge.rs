@@ -327,35 +327,43 @@ fn merged_setup(parts: &[RunReport]) -> RunSetup {
 /// The merged series has as many intervals as the longest part; its last
 /// is final.
 pub fn merge_interval_series(parts: &[Vec<IntervalSection>]) -> Vec<IntervalSection> {
+    let slices: Vec<&[IntervalSection]> = parts.iter().map(Vec::as_slice).collect();
     let longest = parts.iter().map(Vec::len).max().unwrap_or(0);
-    let mut merged: Vec<IntervalSection> = Vec::with_capacity(longest);
-    for index in 0..longest {
-        let mut interval: Option<IntervalSection> = None;
-        for part in parts {
-            let (section, current) = match part.get(index) {
-                Some(section) => (section, true),
-                None => match part.last() {
-                    Some(section) => (section, false),
-                    None => continue,
-                },
-            };
-            match &mut interval {
-                None => {
-                    let mut first = section.clone();
-                    if !current {
-                        first.streams.iter_mut().for_each(carried_over);
-                    }
-                    interval = Some(first);
-                }
-                Some(into) => add_interval(into, section, current),
-            }
-        }
-        if let Some(mut interval) = interval {
+    (0..longest)
+        .filter_map(|index| {
+            let mut interval = merge_interval_at(&slices, index)?;
             interval.is_final = index + 1 == longest;
-            merged.push(interval);
+            Some(interval)
+        })
+        .collect()
+}
+
+/// Interval `index` of several parts' series merged as
+/// [`merge_interval_series`] does (a part whose series is shorter gives
+/// its last totals, with no rates); `is_final` is left as the first part's.
+/// `None` when no part has any interval.
+pub fn merge_interval_at(parts: &[&[IntervalSection]], index: usize) -> Option<IntervalSection> {
+    let mut interval: Option<IntervalSection> = None;
+    for part in parts {
+        let (section, current) = match part.get(index) {
+            Some(section) => (section, true),
+            None => match part.last() {
+                Some(section) => (section, false),
+                None => continue,
+            },
+        };
+        match &mut interval {
+            None => {
+                let mut first = section.clone();
+                if !current {
+                    first.streams.iter_mut().for_each(carried_over);
+                }
+                interval = Some(first);
+            }
+            Some(into) => add_interval(into, section, current),
         }
     }
-    merged
+    interval
 }
 
 /// A stream's figures from a part that has ended: totals kept, no rates

@@ -95,6 +95,20 @@ pub struct SessionControl {
 }
 
 impl SessionControl {
+    /// A control for a run this process does not send itself (a
+    /// coordinator's run over agents): it only holds the requests, for the
+    /// coordinator to read ([`SessionControl::stop_requested`],
+    /// [`SessionControl::stream_stopped`]) and forward.
+    pub fn detached(names: Vec<String>) -> SessionControl {
+        SessionControl {
+            shared: Arc::new(ControlShared {
+                stop_requested: AtomicBool::new(false),
+                switches: Arc::new(StreamSwitches::new(names.len())),
+                names,
+            }),
+        }
+    }
+
     /// Asks the run to stop sending; it then drains and reports as usual.
     pub fn request_stop(&self) {
         self.shared.stop_requested.store(true, Ordering::Relaxed);

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use linerate_engine::report::{IntervalSection, ReportDocument};
+use linerate_engine::report::IntervalSection;
 use linerate_engine::run::RunOptions;
 use linerate_engine::tx::{BusyPoll, XskModeRequest};
 use linerate_engine::CountedFrames;
@@ -188,12 +188,12 @@ fn run_options(request: &RunRequest) -> Result<RunOptions, ApiError> {
     Ok(options)
 }
 
-/// The plan a run request names or carries.
+/// The plan a run request names or carries, with its TOML text.
 fn requested_plan(
     state: &AppState,
     request: &RunRequest,
     run_id: &str,
-) -> Result<linerate_engine::scenario::Plan, ApiError> {
+) -> Result<scenarios::ParsedScenario, ApiError> {
     let source = format!("{run_id}.toml");
     match (
         &request.scenario,
@@ -203,10 +203,13 @@ fn requested_plan(
         (Some(id), None, None) => state
             .scenarios
             .get(id)
-            .map(|stored| stored.plan)
+            .map(|stored| scenarios::ParsedScenario {
+                plan: stored.plan,
+                toml: stored.info.toml,
+            })
             .ok_or_else(|| ApiError::not_found("scenario", id).with_field("scenario")),
-        (None, Some(text), None) => Ok(scenarios::parse_toml(text, &source)?.plan),
-        (None, None, Some(value)) => Ok(scenarios::parse_json_value(value, &source)?.plan),
+        (None, Some(text), None) => scenarios::parse_toml(text, &source),
+        (None, None, Some(value)) => scenarios::parse_json_value(value, &source),
         _ => Err(ApiError::bad_field(
             "scenario",
             "give exactly one of scenario (a stored id), scenario_toml or scenario_json",
@@ -252,7 +255,11 @@ pub async fn create_run(
         .map_err(|error| ApiError::json(&error, "the run request does not parse"))?;
     let options = run_options(&request)?;
     let id = state.runs.next_id();
-    let mut plan = requested_plan(&state, &request, &id)?;
+    let parsed = requested_plan(&state, &request, &id)?;
+    let mut plan = parsed.plan;
+    if plan.has_agents() && request.agent.is_none() {
+        return create_coordinated_run(&state, &request, id, plan, parsed.toml).await;
+    }
     if let Some(agent) = &request.agent {
         plan = plan.for_agent(agent).ok_or_else(|| {
             ApiError::bad_field(
@@ -266,6 +273,43 @@ pub async fn create_run(
         report_dir: state.report_dir.clone(),
     };
     let run = start_run(context, id, plan, options, request.start_at_unix_ns).await?;
+    Ok((StatusCode::CREATED, Json(run.info())))
+}
+
+/// A scenario with `[[agent]]` tables and no `agent`: this server is the
+/// coordinator (crate::coordinator), the run's agents do the sending.
+/// Relative `token_file` paths are found from the server's working
+/// directory.
+async fn create_coordinated_run(
+    state: &AppState,
+    request: &RunRequest,
+    id: String,
+    plan: linerate_engine::scenario::Plan,
+    scenario_toml: String,
+) -> Result<(StatusCode, Json<RunInfo>), ApiError> {
+    if request.start_at_unix_ns.is_some() {
+        return Err(ApiError::bad_field(
+            "start_at_unix_ns",
+            "a run over agents sets its own common start; leave start_at_unix_ns out",
+        ));
+    }
+    let options = crate::coordinator::CoordinatorOptions {
+        run_options: RunRequest {
+            xsk_mode: request.xsk_mode.clone(),
+            batch: request.batch,
+            release_interval_us: request.release_interval_us,
+            busy_poll_us: request.busy_poll_us,
+            rx_pass: request.rx_pass,
+            force: request.force,
+            ..RunRequest::default()
+        },
+        ..crate::coordinator::CoordinatorOptions::default()
+    };
+    let context = RunContext {
+        runs: Arc::clone(&state.runs),
+        report_dir: state.report_dir.clone(),
+    };
+    let run = crate::runs::start_coordinated_run(context, id, plan, scenario_toml, options).await?;
     Ok((StatusCode::CREATED, Json(run.info())))
 }
 
@@ -410,17 +454,26 @@ pub async fn start_stream(
 #[utoipa::path(get, path = "/runs/{id}/report", tag = "runs",
     params(("id" = String, Path, description = "Run id")),
     responses(
-        (status = 200, description = "The report (docs/report.schema.json)", body = Object),
+        (status = 200, description = "The report (docs/report.schema.json); for a run over agents, with `agents` and `start_skew_ns` beside it", body = Object),
         (status = 404, description = "No such run", body = ErrorBody),
         (status = 409, description = "The run is still running, or failed without a report", body = ErrorBody)))]
 pub async fn get_report(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<ReportDocument>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let run = state.runs.get(&id)?;
     let live = crate::scenarios::lock(&run.live);
-    match (&live.report, live.state) {
-        (Some(report), _) => Ok(Json((**report).clone())),
+    let document = match (&live.multihost, &live.report) {
+        (Some(multihost), _) => Some(serde_json::to_value(&**multihost)),
+        (None, Some(report)) => Some(serde_json::to_value(&**report)),
+        (None, None) => None,
+    };
+    match (document, live.state) {
+        (Some(Ok(document)), _) => Ok(Json(document)),
+        (Some(Err(error)), _) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the report does not serialize: {error}"),
+        )),
         (None, RunState::Failed) => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(

@@ -14,10 +14,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use linerate_engine::merge::{merge_interval_series, merge_runs};
+use linerate_engine::merge::{merge_interval_at, merge_interval_series, merge_runs};
 use linerate_engine::outcome::RunReport;
 use linerate_engine::report::{IntervalSection, ReportDocument};
 use linerate_engine::scenario::{AgentPlan, Plan};
+use linerate_engine::session::SessionControl;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -182,8 +183,9 @@ pub struct LiveTotals {
     pub tx_fps: f64,
     /// Frames counted per second in that interval, every agent.
     pub rx_fps: f64,
-    /// The merged interval itself (null before every agent reported one).
-    pub interval: Option<IntervalSection>,
+    /// The intervals every agent has reported since the last call, merged
+    /// (totals and rates above are the last one's; all zero when empty).
+    pub intervals: Vec<IntervalSection>,
 }
 
 /// One agent as the coordinator talks to it.
@@ -375,12 +377,9 @@ fn check_agents(plan: &Plan, options: &CoordinatorOptions) -> Result<Vec<Agent>,
     Ok(agents)
 }
 
-/// Runs `plan` (read from `scenario_toml`) over its agents: checks them,
-/// starts them at one moment, polls them (`live` hears the totals about
-/// once a second), stops them all when `stop` is set, and merges their
-/// results. Errors before traffic come back as [`CoordinatorError`]; an
-/// agent failing during the run gives a report with a failed verdict
-/// naming it.
+/// Runs `plan` (read from `scenario_toml`) over its agents: [`start`],
+/// then [`drive`] with no controller but `stop` (Ctrl-C: the report is
+/// marked interrupted).
 pub fn run(
     plan: &Plan,
     scenario_toml: &str,
@@ -388,6 +387,37 @@ pub fn run(
     stop: &AtomicBool,
     live: &mut dyn FnMut(&LiveTotals),
 ) -> Result<MultiHostReport, CoordinatorError> {
+    let started = start(plan, scenario_toml, options)?;
+    drive(started, options, stop, None, live)
+}
+
+/// A run over agents that every agent has accepted: prepared everywhere,
+/// sending from [`StartedRun::start_at_unix_ns`].
+#[derive(Debug)]
+pub struct StartedRun {
+    plan: Plan,
+    agents: Vec<Agent>,
+    clocks: std::collections::BTreeMap<String, CrossAgentClock>,
+    start_at_unix_ns: u64,
+    start_instant: Instant,
+}
+
+impl StartedRun {
+    /// When every agent starts sending, CLOCK_REALTIME ns since 1970.
+    pub fn start_at_unix_ns(&self) -> u64 {
+        self.start_at_unix_ns
+    }
+}
+
+/// Checks every agent of `plan` (read from `scenario_toml`), works out
+/// which cross-agent latencies can be reported, and posts every agent its
+/// part with one common start a little ahead. Errors before traffic come
+/// back as [`CoordinatorError`], one line each; nothing is left running.
+pub fn start(
+    plan: &Plan,
+    scenario_toml: &str,
+    options: &CoordinatorOptions,
+) -> Result<StartedRun, CoordinatorError> {
     if !plan.has_agents() {
         return Err(CoordinatorError::Scenario(format!(
             "{}: no [[agent]] tables: nothing to coordinate",
@@ -405,16 +435,108 @@ pub fn run(
     refuse_unmeasurable_latency_limits(plan, &clocks)?;
     let start_at = unix_now_ns() + options.start_ahead.as_nanos() as u64;
     start_agents(&mut agents, scenario_toml, start_at, options)?;
-    let started_unix_s = start_at as f64 / 1e9;
-    let start_instant = Instant::now() + options.start_ahead;
-    let failure = watch(&mut agents, options, stop, start_instant, live);
-    let mut report = finish(plan, agents, failure, started_unix_s)?;
+    Ok(StartedRun {
+        plan: plan.clone(),
+        agents,
+        clocks,
+        start_at_unix_ns: start_at,
+        start_instant: Instant::now() + options.start_ahead,
+    })
+}
+
+/// Drives a started run to its merged report: polls every agent, hears
+/// the totals and the newly merged intervals about once a second (`live`),
+/// forwards `control`'s per-stream stops and starts to the agents that send
+/// and count each stream, stops every agent when `stop` is set (marked
+/// interrupted) or `control` asks (a stop on request), and merges their
+/// results. An agent failing during the run gives a report with a failed
+/// verdict naming it.
+pub fn drive(
+    started: StartedRun,
+    options: &CoordinatorOptions,
+    stop: &AtomicBool,
+    control: Option<&SessionControl>,
+    live: &mut dyn FnMut(&LiveTotals),
+) -> Result<MultiHostReport, CoordinatorError> {
+    let StartedRun {
+        plan,
+        mut agents,
+        clocks,
+        start_at_unix_ns,
+        start_instant,
+    } = started;
+    let signals = Signals { stop, control };
+    let failure = watch(&plan, &mut agents, options, &signals, start_instant, live);
+    let mut report = finish(&plan, agents, failure, start_at_unix_ns as f64 / 1e9)?;
     apply_cross_agent_clocks(&mut report.report, &clocks);
     if stop.load(Ordering::Relaxed) {
         report.report.verdict.interrupted = true;
         report.report.verdict.passed = false;
     }
+    if control.is_some_and(SessionControl::stop_requested) {
+        report.report.verdict.stopped_on_request = true;
+    }
     Ok(report)
+}
+
+/// What may stop a run or switch its streams while it goes.
+struct Signals<'a> {
+    /// Ctrl-C.
+    stop: &'a AtomicBool,
+    /// A controller (the API), if any.
+    control: Option<&'a SessionControl>,
+}
+
+impl Signals<'_> {
+    fn stop_asked(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+            || self.control.is_some_and(SessionControl::stop_requested)
+    }
+}
+
+/// Forwards every stream stop or start `control` holds that the agents
+/// have not had yet to the agents that send or count the stream; one that
+/// fails is tried again at the next poll.
+fn forward_switches(
+    plan: &Plan,
+    agents: &[Agent],
+    control: &SessionControl,
+    forwarded: &mut [bool],
+) {
+    for (stream, done) in plan.streams.iter().zip(forwarded.iter_mut()) {
+        let wanted = control.stream_stopped(&stream.name).unwrap_or(false);
+        if *done == wanted {
+            continue;
+        }
+        let ends = [stream.tx_port, stream.rx_port]
+            .map(|port| plan.ports.get(port).and_then(|port| port.agent.as_deref()));
+        let mut all_took_it = true;
+        for agent in agents
+            .iter()
+            .filter(|agent| !agent.lost && ends.contains(&Some(agent.plan.name.as_str())))
+        {
+            let Some(id) = &agent.run_id else { continue };
+            let action = if wanted { "stop" } else { "start" };
+            let took_it = reqwest::Url::parse(&agent.plan.url)
+                .ok()
+                .and_then(|mut url| {
+                    url.path_segments_mut().ok()?.pop_if_empty().extend([
+                        "runs",
+                        id,
+                        "streams",
+                        &stream.name,
+                        action,
+                    ]);
+                    Some(url)
+                })
+                .and_then(|url| agent.request(agent.client.post(url)).ok())
+                .is_some_and(|response| response.status().is_success());
+            all_took_it &= took_it;
+        }
+        if all_took_it {
+            *done = wanted;
+        }
+    }
 }
 
 /// One-way latency of a stream sent on one agent and counted on another:
@@ -601,9 +723,10 @@ fn stop_agent(agent: &Agent) {
 /// (agent name and reason), after which the others are stopped and given
 /// [`CoordinatorOptions::stop_grace`] to finish.
 fn watch(
+    plan: &Plan,
     agents: &mut [Agent],
     options: &CoordinatorOptions,
-    stop: &AtomicBool,
+    signals: &Signals<'_>,
     start: Instant,
     live: &mut dyn FnMut(&LiveTotals),
 ) -> Option<(String, String)> {
@@ -611,7 +734,12 @@ fn watch(
     let mut stop_sent = false;
     let mut grace_until: Option<Instant> = None;
     let mut next_live = start + Duration::from_secs(1);
+    let mut forwarded = vec![false; plan.streams.len()];
+    let mut published = 0;
     loop {
+        if let Some(control) = signals.control {
+            forward_switches(plan, agents, control, &mut forwarded);
+        }
         for agent in agents.iter_mut().filter(|agent| !agent.lost) {
             if agent.state.is_some_and(|state| !state.is_active()) {
                 continue;
@@ -649,7 +777,7 @@ fn watch(
         if all_ended {
             return failure;
         }
-        if (failure.is_some() || stop.load(Ordering::Relaxed)) && !stop_sent {
+        if (failure.is_some() || signals.stop_asked()) && !stop_sent {
             stop_sent = true;
             for agent in agents.iter_mut().filter(|agent| !agent.lost) {
                 if failure.is_some() && agent.state.is_some_and(|state| state.is_active()) {
@@ -671,7 +799,7 @@ fn watch(
             return failure;
         }
         if Instant::now() >= next_live {
-            live(&live_totals(agents, start));
+            live(&live_totals(agents, start, &mut published));
             next_live += Duration::from_secs(1);
         }
         std::thread::sleep(options.poll);
@@ -695,9 +823,10 @@ fn fetch_intervals(agent: &mut Agent) {
     }
 }
 
-/// Every agent's new intervals fetched, and the latest interval all of
-/// them have reported, merged.
-fn live_totals(agents: &mut [Agent], start: Instant) -> LiveTotals {
+/// Every agent's new intervals fetched; the intervals every agent still
+/// running has now reported (`published` and on), merged; and the latest
+/// merged totals and rates.
+fn live_totals(agents: &mut [Agent], start: Instant, published: &mut usize) -> LiveTotals {
     for agent in agents.iter_mut().filter(|agent| !agent.lost) {
         fetch_intervals(agent);
     }
@@ -707,27 +836,37 @@ fn live_totals(agents: &mut [Agent], start: Instant) -> LiveTotals {
             .as_secs_f64(),
         ..LiveTotals::default()
     };
-    let reporting = agents.iter().filter(|agent| agent.run_id.is_some());
-    let common = reporting
+    // An agent that ended (or was lost) keeps its last totals from then on.
+    let running = agents.iter().filter(|agent| {
+        !agent.lost && agent.run_id.is_some() && agent.state.is_none_or(RunState::is_active)
+    });
+    let longest = agents
+        .iter()
+        .map(|agent| agent.intervals.len())
+        .max()
+        .unwrap_or(0);
+    let complete = running
         .map(|agent| agent.intervals.len())
         .min()
-        .unwrap_or(0);
-    if common == 0 {
-        return totals;
-    }
-    let latest: Vec<Vec<IntervalSection>> = agents
+        .unwrap_or(longest);
+    let series: Vec<&[IntervalSection]> = agents
         .iter()
-        .filter_map(|agent| agent.intervals.get(common - 1).cloned())
-        .map(|interval| vec![interval])
+        .map(|agent| agent.intervals.as_slice())
         .collect();
-    if let Some(interval) = merge_interval_series(&latest).pop() {
+    for index in *published..complete {
+        if let Some(mut interval) = merge_interval_at(&series, index) {
+            interval.is_final = false;
+            totals.intervals.push(interval);
+        }
+    }
+    *published = (*published).max(complete);
+    if let Some(interval) = totals.intervals.last() {
         for stream in &interval.streams {
             totals.tx_frames += stream.tx_frames;
             totals.rx_frames += stream.rx_frames;
             totals.tx_fps += stream.tx_fps;
             totals.rx_fps += stream.rx_fps;
         }
-        totals.interval = Some(interval);
     }
     totals
 }
