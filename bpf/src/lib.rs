@@ -44,6 +44,20 @@ const MIN_WINDOW_BITS: u32 = 6;
 const RODATA_SUFFIX: &str = ".rodata";
 const TOTALS_MAP: &str = "lr_totals";
 
+/// True when XDP programs may call `bpf_ktime_get_tai_ns` (kernel 6.1+).
+fn tai_clock_supported() -> bool {
+    // SAFETY: a probe with no options: libbpf loads a tiny program calling
+    // the helper and reports 1 (supported), 0 (not) or a negative error.
+    let probed = unsafe {
+        libbpf_sys::libbpf_probe_bpf_helper(
+            libbpf_sys::BPF_PROG_TYPE_XDP,
+            libbpf_sys::BPF_FUNC_ktime_get_tai_ns,
+            std::ptr::null(),
+        )
+    };
+    probed == 1
+}
+
 /// XDP action codes as the kernel defines them (`enum xdp_action`).
 pub mod xdp_action {
     /// The frame was malformed or the program failed.
@@ -103,6 +117,9 @@ pub enum BpfError {
     /// Setting a stream's clock in the counter's map failed.
     #[error("could not set the streams' clock in the receive counter: {0}")]
     Write(#[source] libbpf_rs::Error),
+    /// A stream is timed on CLOCK_TAI and this kernel lacks the helper.
+    #[error("streams sent by another agent are timed on CLOCK_TAI, which the receive counter reads with bpf_ktime_get_tai_ns: this kernel lacks it; run the agent on kernel 6.1 or later")]
+    NoTaiClock,
     /// A test run through BPF_PROG_TEST_RUN failed.
     #[error("BPF_PROG_TEST_RUN failed: {0}")]
     TestRun(#[source] libbpf_rs::Error),
@@ -171,6 +188,23 @@ impl RxCounter {
     /// (see [`RxCounter::window`]), sets what happens to counted frames, and
     /// loads it into the kernel. Nothing is attached yet.
     pub fn load(stream_count: u32, counted: CountedFrames) -> Result<Self, BpfError> {
+        Self::load_with_tai_streams(stream_count, counted, &[])
+    }
+
+    /// As [`RxCounter::load`], with streams `tai_streams` timed on CLOCK_TAI:
+    /// their senders stamp CLOCK_TAI (streams sent by another agent) and
+    /// the counter reads `bpf_ktime_get_tai_ns()` for them, which needs
+    /// kernel 6.1 (refused in one line before, naming it). Every other
+    /// stream stays on CLOCK_MONOTONIC; with none on TAI the program
+    /// leaves the TAI read out and loads on older kernels too.
+    pub fn load_with_tai_streams(
+        stream_count: u32,
+        counted: CountedFrames,
+        tai_streams: &[u32],
+    ) -> Result<Self, BpfError> {
+        if !tai_streams.is_empty() && !tai_clock_supported() {
+            return Err(BpfError::NoTaiClock);
+        }
         let stream_count = stream_count.clamp(1, abi::MAX_STREAMS);
         let window_bits = window_bits_for(stream_count);
         let latency_streams = latency_streams_for(stream_count, possible_cpus());
@@ -195,13 +229,15 @@ impl RxCounter {
             } else if name.ends_with(RODATA_SUFFIX) {
                 // `struct lr_config lr_config` is the only constant: offset 0.
                 let pass = u32::from(counted == CountedFrames::Pass);
+                let tai = u32::from(!tai_streams.is_empty());
                 if let Some(slot) = map
                     .initial_value_mut()
-                    .and_then(|value| value.get_mut(..12))
+                    .and_then(|value| value.get_mut(..16))
                 {
                     slot[..4].copy_from_slice(&pass.to_ne_bytes());
                     slot[4..8].copy_from_slice(&window_bits.to_ne_bytes());
-                    slot[8..].copy_from_slice(&latency_streams.to_ne_bytes());
+                    slot[8..12].copy_from_slice(&latency_streams.to_ne_bytes());
+                    slot[12..].copy_from_slice(&tai.to_ne_bytes());
                     configured = true;
                 }
             }
@@ -228,6 +264,7 @@ impl RxCounter {
         };
         // Fail now, not at attach time, if the object is not what we expect.
         counter.with_program(|_| Ok(()))?;
+        counter.set_tai_streams(tai_streams)?;
         Ok(counter)
     }
 
@@ -260,12 +297,9 @@ impl RxCounter {
             + (streams << self.window_bits) * 4
     }
 
-    /// Marks streams `stream_ids` as stamped with CLOCK_TAI by their sender
-    /// (streams sent by another agent): the counter then reads
-    /// `bpf_ktime_get_tai_ns()` for their frames (kernel 6.1 or later).
-    /// Every other stream stays on CLOCK_MONOTONIC. Call before attaching:
-    /// it writes the streams' sequence entries whole.
-    pub fn set_tai_streams(&mut self, stream_ids: &[u32]) -> Result<(), BpfError> {
+    /// Writes streams `tai_streams`' sequence entries whole with their
+    /// clock set to CLOCK_TAI (before anything is attached).
+    fn set_tai_streams(&self, stream_ids: &[u32]) -> Result<(), BpfError> {
         let map = self.map(SEQUENCE_MAP)?;
         let mut value = [0u8; abi::STREAM_SEQUENCE_SIZE];
         value[16..].copy_from_slice(&abi::CLOCK_TAI.to_ne_bytes());

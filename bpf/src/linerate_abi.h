@@ -47,6 +47,12 @@ struct lr_config {
 	__u32 window_bits;
 	/* Streams 0..latency_streams-1 keep a latency histogram (lr_latency). */
 	__u32 latency_streams;
+	/*
+	 * Nonzero when some stream is timed on CLOCK_TAI (lr_stream_sequence.clock).
+	 * Zero leaves the bpf_ktime_get_tai_ns() call dead code the verifier
+	 * never sees, so the program still loads on kernels before 6.1.
+	 */
+	__u32 tai_streams;
 };
 
 /*

@@ -28,6 +28,7 @@ const volatile struct lr_config lr_config = {
 	.pass_counted = 0,
 	.window_bits = 12,
 	.latency_streams = 1,
+	.tai_streams = 0,
 };
 
 /* Per-CPU counters, latency and jitter; sized to the stream count. */
@@ -331,7 +332,9 @@ int linerate_rx(struct xdp_md *ctx)
 		return lr_config.pass_counted ? XDP_PASS : XDP_DROP;
 	}
 	/* The sender's clock: TAI for a stream sent by another agent. */
-	__u64 now_ns = sequence->clock == LR_CLOCK_TAI ? bpf_ktime_get_tai_ns() : bpf_ktime_get_ns();
+	__u64 now_ns = lr_config.tai_streams && sequence->clock == LR_CLOCK_TAI ?
+			       bpf_ktime_get_tai_ns() :
+			       bpf_ktime_get_ns();
 
 	stats->frames++;
 	stats->bytes += frame_len(ctx, data, data_end, datagram_end);

@@ -317,8 +317,8 @@ fn tai_ns() -> u64 {
 
 #[test]
 fn a_tai_stream_is_timed_on_clock_tai_and_the_others_stay_monotonic() {
-    let mut counter = counter(2);
-    counter.set_tai_streams(&[1]).expect("set stream 1's clock");
+    let counter = RxCounter::load_with_tai_streams(2, CountedFrames::Drop, &[1])
+        .expect("load with stream 1 on CLOCK_TAI");
     // Stream 1 stamped with CLOCK_TAI, stream 0 with CLOCK_MONOTONIC: both
     // give a latency of a test run's length.
     let tai_frame = ipv4_frame(&stamped_header(PAYLOAD_MAGIC, 1, 0, tai_ns()));

@@ -370,9 +370,7 @@ fn attach_counter(
         interface: port.describe(),
         source,
     };
-    let mut counter = RxCounter::load(stream_count, counted).map_err(receive_error)?;
-    counter
-        .set_tai_streams(tai_streams)
+    let mut counter = RxCounter::load_with_tai_streams(stream_count, counted, tai_streams)
         .map_err(receive_error)?;
     let mode = attach_to_port(
         port,

@@ -59,6 +59,11 @@ pub struct ClockInfo {
     /// read one kernel clock: their one-way latency has no clock error.
     #[serde(default)]
     pub host_id: Option<String>,
+    /// The kernel's TAI offset, s: CLOCK_TAI less CLOCK_REALTIME (0 unless
+    /// chrony's `leapsectz` or linuxptp set it; 37 since 2017 when set).
+    /// Two agents' CLOCK_TAI agree only when their offsets do.
+    #[serde(default)]
+    pub tai_offset_s: Option<i64>,
 }
 
 /// `linerate serve --clock-state FILE`: the clock state an agent declares
@@ -161,7 +166,17 @@ fn declared_clock_info(declared: &DeclaredClock) -> ClockInfo {
         synchronized: declared.synchronized,
         error_bound_ns: declared.error_bound_ns,
         host_id: declared.host_id.clone().or_else(boot_id),
+        tai_offset_s: Some(tai_offset_s()),
     }
+}
+
+/// CLOCK_TAI less CLOCK_REALTIME, rounded to whole seconds.
+fn tai_offset_s() -> i64 {
+    let tai = linerate_engine::clock::tai_ns() as i128;
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as i128);
+    ((tai - unix) as f64 / 1e9).round() as i64
 }
 
 /// PTP's state if linuxptp's `pmc` answers with a grandmaster present,
@@ -176,8 +191,10 @@ fn clock_info() -> ClockInfo {
             synchronized: false,
             error_bound_ns: None,
             host_id: None,
+            tai_offset_s: None,
         });
     clock.host_id = boot_id();
+    clock.tai_offset_s = Some(tai_offset_s());
     clock
 }
 
@@ -218,6 +235,7 @@ fn parse_pmc_time_status(text: &str) -> Option<ClockInfo> {
         synchronized: present,
         error_bound_ns: present.then_some(offset_ns.unsigned_abs()),
         host_id: None,
+        tai_offset_s: None,
     })
 }
 
@@ -244,6 +262,7 @@ fn parse_chrony_tracking(text: &str) -> Option<ClockInfo> {
         synchronized,
         error_bound_ns: synchronized.then_some((bound_s * 1e9).ceil() as u64),
         host_id: None,
+        tai_offset_s: None,
     })
 }
 

@@ -1,14 +1,18 @@
 //! The multi-host coordinator: runs a scenario whose ports name agents
 //! (`linerate serve` on each host) as one run. It checks every agent
-//! (version, the ports it must have, its clock), posts each agent its part
-//! (the whole scenario with `"agent": name`: the agent opens only its own
-//! ports) with one common `start_at_unix_ns` a little ahead, polls them,
-//! and at the end merges their raw results exactly
-//! (`linerate_engine::merge::merge_runs`) into one report with a section
-//! per agent and the measured start skew. An agent that fails or stops
+//! (version, the ports it must have, its clock), decides per cross-agent
+//! stream whether its one-way latency (CLOCK_TAI at both ends) is reported
+//! with the clocks' error bound or refused, posts each agent its part (the
+//! whole scenario with `"agent": name`: the agent opens only its own ports)
+//! with one common `start_at_unix_ns` a little ahead ([`start`]), then
+//! polls them, forwards stops and per-stream stops, merges their interval
+//! series as they come and at the end merges their raw results exactly
+//! (`linerate_engine::merge`) into one report with a section per agent and
+//! the measured start skew ([`drive`]). An agent that fails or stops
 //! answering fails the run, naming it; the others are stopped and their
 //! results kept, marked partial. Blocking (reqwest's blocking client): it
-//! runs on the CLI's thread, never inside the server's runtime.
+//! runs on the CLI's thread or a thread of the server's own, never inside
+//! the server's runtime.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -314,6 +318,7 @@ fn connect(
             synchronized: false,
             error_bound_ns: None,
             host_id: None,
+            tai_offset_s: None,
         },
         run_id: None,
         state: None,
@@ -570,25 +575,39 @@ fn cross_agent_clocks(
         else {
             continue;
         };
-        let verdict = if tx.host_id.is_some() && tx.host_id == rx.host_id {
-            Ok(0)
-        } else if let (true, true, Some(tx_bound), Some(rx_bound)) = (
-            tx.synchronized,
-            rx.synchronized,
-            tx.error_bound_ns,
-            rx.error_bound_ns,
-        ) {
-            Ok(tx_bound.saturating_add(rx_bound))
-        } else {
-            Err(format!(
-                "one-way latency from agent {tx_name:?} ({}) to agent {rx_name:?} ({}) is refused: their clocks are not known to agree; synchronize both hosts with chrony or PTP, or measure the round trip through a `reflect = true` port",
-                describe_clock(tx),
-                describe_clock(rx)
-            ))
-        };
+        let verdict = clock_verdict(tx_name, tx, rx_name, rx);
         clocks.insert(stream.name.clone(), verdict);
     }
     clocks
+}
+
+/// Whether one-way latency from agent `tx_name` (clock `tx`) to agent
+/// `rx_name` (clock `rx`) can be reported, and with what bound.
+fn clock_verdict(tx_name: &str, tx: &ClockInfo, rx_name: &str, rx: &ClockInfo) -> CrossAgentClock {
+    if tx.host_id.is_some() && tx.host_id == rx.host_id {
+        Ok(0)
+    } else if let Some((tx_offset, rx_offset)) = tx
+        .tai_offset_s
+        .zip(rx.tai_offset_s)
+        .filter(|(tx_offset, rx_offset)| tx_offset != rx_offset)
+    {
+        Err(format!(
+            "one-way latency from agent {tx_name:?} to agent {rx_name:?} is refused: their kernels' TAI offsets differ ({tx_offset} s and {rx_offset} s), so their CLOCK_TAI disagree by whole seconds; set it on both hosts (chrony's leapsectz right/UTC, or linuxptp) or on neither"
+        ))
+    } else if let (true, true, Some(tx_bound), Some(rx_bound)) = (
+        tx.synchronized,
+        rx.synchronized,
+        tx.error_bound_ns,
+        rx.error_bound_ns,
+    ) {
+        Ok(tx_bound.saturating_add(rx_bound))
+    } else {
+        Err(format!(
+            "one-way latency from agent {tx_name:?} ({}) to agent {rx_name:?} ({}) is refused: their clocks are not known to agree; synchronize both hosts with chrony or PTP, or measure the round trip through a `reflect = true` port",
+            describe_clock(tx),
+            describe_clock(rx)
+        ))
+    }
 }
 
 /// "chrony, not synchronized", for messages.
@@ -1007,4 +1026,50 @@ pub fn scenario_dir(path: &Path) -> std::path::PathBuf {
     path.parent()
         .filter(|parent| !parent.as_os_str().is_empty())
         .map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock(synchronized: bool, bound: Option<u64>, host: &str, tai_offset_s: i64) -> ClockInfo {
+        ClockInfo {
+            source: if synchronized { "chrony" } else { "none" }.to_string(),
+            offset_ns: None,
+            synchronized,
+            error_bound_ns: bound,
+            host_id: Some(host.to_string()),
+            tai_offset_s: Some(tai_offset_s),
+        }
+    }
+
+    #[test]
+    fn cross_agent_latency_is_bounded_or_refused_by_the_clocks() {
+        let synced_a = clock(true, Some(1_000), "a", 37);
+        let synced_b = clock(true, Some(2_500), "b", 37);
+        let unsynced_b = clock(false, None, "b", 37);
+        // One kernel: no clock error, whatever the sync.
+        assert_eq!(clock_verdict("one", &unsynced_b, "two", &unsynced_b), Ok(0));
+        // Two synchronized hosts: the sum of their bounds.
+        assert_eq!(clock_verdict("one", &synced_a, "two", &synced_b), Ok(3_500));
+        // One unsynchronized: refused, naming both and what to do.
+        let refused = clock_verdict("one", &synced_a, "two", &unsynced_b).expect_err("refused");
+        assert!(
+            refused.contains(
+                "from agent \"one\" (chrony, synchronized) to agent \"two\" (no chrony or PTP)"
+            ),
+            "{refused}"
+        );
+        assert!(refused.contains("reflect = true"), "{refused}");
+        // Synchronized without a bound: refused too.
+        let no_bound = clock(true, None, "b", 37);
+        assert!(clock_verdict("one", &synced_a, "two", &no_bound).is_err());
+        // Both synchronized but their kernels' TAI offsets differ by 37 s.
+        let untagged = clock(true, Some(2_500), "b", 0);
+        let refused = clock_verdict("one", &synced_a, "two", &untagged).expect_err("refused");
+        assert!(
+            refused.contains("TAI offsets differ (37 s and 0 s)"),
+            "{refused}"
+        );
+    }
 }
