@@ -11,7 +11,13 @@
 //! start time already past; Ctrl-C on the coordinator stops every agent
 //! (the report interrupted, counts exact); killing an agent
 //! mid-run ends the coordinator within 2 s with a failed verdict naming it
-//! and the others' results kept. Needs root. Everything it creates
+//! and the others' results kept. Also: the merged interval series and the
+//! `--csv`/`--html` files written from it; cross-agent one-way latency on
+//! CLOCK_TAI with bound 0 on one host, and with declared clock states
+//! (`linerate serve --clock-state`) a bound of the two agents' sum or the
+//! latency refused (and a `[pass]` latency limit refused before traffic);
+//! `linerate serve` as the coordinator, one stream stopped and started
+//! over its API and a run stopped over it. Needs root. Everything it creates
 //! (namespaces, veths, agent processes) goes in drop guards.
 
 mod common;
