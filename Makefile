@@ -148,7 +148,7 @@ vm-deps: deps
 test-vm: vm-deps
 	$(CARGO) build --release -p linerate
 	@mkdir -p target/vm
-	set -o pipefail; $(CARGO) test --release --no-run -p linerate-engine -p linerate 2>&1 | \
+	set -o pipefail; $(CARGO) test --release --no-run -p linerate-engine -p linerate -p linerate-bpf 2>&1 | \
 		tee target/vm/build.log | sed -n 's|^ *Executable tests/\([a-z_]*\)\.rs (\(.*\))$$|\1 \2|p' > target/vm/test-binaries.txt
 	python3 tests/vm/vm_lab.py --host-features $(foreach kernel,$(VM_KERNELS),--kernel $(kernel)) $(foreach check,$(VM_CHECKS),--check $(check))
 

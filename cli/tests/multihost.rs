@@ -443,6 +443,16 @@ fn coordinated_over_the_api(agent_tables: &[(String, String, PathBuf)], agent_ur
         stats["interval"]["streams"].is_array(),
         "merged live stats: {stats}"
     );
+    let metrics = api
+        .get(coordinator.url("/metrics"))
+        .send()
+        .expect("GET /metrics");
+    assert_eq!(metrics.status().as_u16(), 200);
+    let metrics = metrics.text().expect("text");
+    assert!(
+        metrics.contains(&format!("run=\"{id}\"")),
+        "the run in the metrics: {metrics}"
+    );
     let ended = wait_ended(&api, &run_url);
     assert_eq!(ended["state"], "finished", "{ended}");
     assert_eq!(ended["verdict"]["passed"], true, "{ended}");

@@ -471,7 +471,22 @@ pub fn drive(
         start_instant,
     } = started;
     let signals = Signals { stop, control };
-    let failure = watch(&plan, &mut agents, options, &signals, start_instant, live);
+    // Live intervals, like the report, carry no refused latency.
+    let mut live_checked = |totals: &LiveTotals| {
+        let mut totals = totals.clone();
+        for interval in &mut totals.intervals {
+            null_refused_latency(interval, &clocks);
+        }
+        live(&totals);
+    };
+    let failure = watch(
+        &plan,
+        &mut agents,
+        options,
+        &signals,
+        start_instant,
+        &mut live_checked,
+    );
     let mut report = finish(&plan, agents, failure, start_at_unix_ns as f64 / 1e9)?;
     apply_cross_agent_clocks(&mut report.report, &clocks);
     if stop.load(Ordering::Relaxed) {
@@ -643,6 +658,18 @@ fn refuse_unmeasurable_latency_limits(
     }
 }
 
+/// Nulls the latency of every stream of `interval` whose latency is refused.
+fn null_refused_latency(
+    interval: &mut IntervalSection,
+    clocks: &std::collections::BTreeMap<String, CrossAgentClock>,
+) {
+    for stream in &mut interval.streams {
+        if let Some(Err(_)) = clocks.get(&stream.name) {
+            stream.latency_ns = None;
+        }
+    }
+}
+
 /// Puts each cross-agent stream's clock verdict into the report: the
 /// bound next to its latency, or its latency nulled with the reason.
 fn apply_cross_agent_clocks(
@@ -650,11 +677,7 @@ fn apply_cross_agent_clocks(
     clocks: &std::collections::BTreeMap<String, CrossAgentClock>,
 ) {
     for interval in &mut report.intervals {
-        for stream in &mut interval.streams {
-            if let Some(Err(_)) = clocks.get(&stream.name) {
-                stream.latency_ns = None;
-            }
-        }
+        null_refused_latency(interval, clocks);
     }
     for stream in &mut report.streams {
         match clocks.get(&stream.name) {
