@@ -120,6 +120,25 @@ impl Net {
                 run_ip(&["-n", namespace, "link", "set", name, "up"]);
             }
         }
+        // Addresses on the 1-2 link, for a ping endpoint beside the streams.
+        run_ip(&[
+            "-n",
+            &namespaces[0],
+            "addr",
+            "add",
+            "10.77.12.1/24",
+            "dev",
+            "d12",
+        ]);
+        run_ip(&[
+            "-n",
+            &namespaces[1],
+            "addr",
+            "add",
+            "10.77.12.2/24",
+            "dev",
+            "d21",
+        ]);
         net
     }
 }
@@ -336,6 +355,63 @@ fn old_agent() -> (String, std::thread::JoinHandle<()>) {
         }
     });
     (url, handle)
+}
+
+/// An endpoint runs on the agent of the port it is on: a `[[ping]]` on
+/// agent one's port p12 pings agent two's end of the link while the
+/// streams run, and its results are in the merged report beside them. A
+/// `[[tcp]]` with its sides on two agents, an endpoint placed without a
+/// port, and `[[file_io]]` are refused before traffic, one line each.
+fn endpoints_on_their_ports_agents(dir: &Path, agent_tables: &[(String, String, PathBuf)]) {
+    let ping_table = "\n[[ping]]\nname = \"one-to-two\"\ndestination = \"10.77.12.2\"\nport = \"p12\"\ninterval = \"250ms\"\ntimeout = \"2s\"\n";
+    let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + ping_table;
+    let (output, report) = linerate_run(dir, "ping.toml", &text);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("the report");
+    let pings = report["endpoints"]["ping"]
+        .as_array()
+        .expect("ping results");
+    assert_eq!(pings.len(), 1, "run once, by agent one: {pings:?}");
+    let ping = &pings[0];
+    assert_eq!(ping["name"], "one-to-two");
+    let sent = ping["sent"].as_u64().expect("sent");
+    println!("ping endpoint on agent one: {ping}");
+    assert!(sent >= 8, "about 12 pings in 3 s: {ping}");
+    assert_eq!(ping["replies"], sent, "{ping}");
+    let intervals = report["intervals"].as_array().expect("intervals");
+    let last = intervals.last().expect("an interval");
+    assert_eq!(
+        last["endpoints"]["ping"].as_array().map(Vec::len),
+        Some(1),
+        "the endpoint in the merged intervals: {last}"
+    );
+    for (name, _, _) in STREAMS {
+        let merged = stream(&report, name);
+        assert_eq!(merged["frames_received"], merged["frames_sent"], "{name}");
+    }
+
+    let tcp = "\n[[tcp]]\nname = \"cx\"\na = { port = \"p12\", address = \"10.77.12.1\", rate = \"1Mbps\" }\nb = { port = \"p21\", address = \"10.77.12.2\", rate = \"1Mbps\" }\n";
+    let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + tcp;
+    let (output, _) = linerate_run(dir, "tcp.toml", &text);
+    assert_one_line_error(&output, "tcp[0].b.port");
+    assert_one_line_error(&output, "put both sides on ports of one agent");
+    let unplaced = ping_table.replace("port = \"p12\"", "namespace = \"x\"\ninterface = \"d12\"");
+    let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + &unplaced;
+    let (output, _) = linerate_run(dir, "unplaced.toml", &text);
+    assert_one_line_error(&output, "ping[0].port");
+    let file_io = format!(
+        "\n[[file_io]]\nname = \"disk\"\ndirectory = \"{}\"\nmin_size = 2048\nmax_size = 4096\nrate = \"1Mbps\"\n",
+        dir.display()
+    );
+    let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + &file_io;
+    let (output, _) = linerate_run(dir, "file_io.toml", &text);
+    assert_one_line_error(&output, "[[file_io]] endpoints do not run over agents yet");
 }
 
 /// Seconds since 1970, now.
@@ -821,6 +897,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     }
 
     coordinated_over_the_api(&good, &agents.urls);
+    endpoints_on_their_ports_agents(dir.path(), &good);
 
     // Two hosts as far as the agents say: one declares itself synchronized
     // within 1 µs, two within 2 µs, three (no chrony or PTP here) not at

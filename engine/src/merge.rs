@@ -384,6 +384,19 @@ fn add_interval(into: &mut IntervalSection, part: &IntervalSection, current: boo
         into.length_s = into.length_s.max(part.length_s);
     }
     into.resident_bytes += part.resident_bytes;
+    // Each endpoint runs on one part: side by side, as in the report.
+    if let Some(endpoints) = &part.endpoints {
+        match &mut into.endpoints {
+            None => into.endpoints = Some(endpoints.clone()),
+            Some(whole) => {
+                whole.elapsed_s = whole.elapsed_s.max(endpoints.elapsed_s);
+                whole.tcp.extend(endpoints.tcp.iter().cloned());
+                whole.url.extend(endpoints.url.iter().cloned());
+                whole.ping.extend(endpoints.ping.iter().cloned());
+                whole.file_io.extend(endpoints.file_io.iter().cloned());
+            }
+        }
+    }
     for stream in &part.streams {
         let mut stream = stream.clone();
         if !current {

@@ -284,6 +284,11 @@ pub struct RunResultDocument {
     pub frames_unknown_stream: u64,
     /// The first frame sent, CLOCK_REALTIME ns since 1970; null if none.
     pub first_frame_unix_ns: Option<u64>,
+    /// The final results of the endpoints this agent ran (the report's
+    /// `endpoints`); absent when it ran none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub endpoints: Option<linerate_endpoints::EndpointsReport>,
 }
 
 /// One stream's raw counters.
@@ -347,6 +352,7 @@ impl RunResultDocument {
             duplicate_window: report.duplicate_window,
             frames_unknown_stream: report.frames_unknown_stream,
             first_frame_unix_ns: report.first_frame_unix_ns,
+            endpoints: report.endpoints.clone(),
         }
     }
 
@@ -374,7 +380,7 @@ impl RunResultDocument {
             stopped_on_request: self.stopped_on_request,
             pass: pass.clone(),
             duplicate_window: self.duplicate_window,
-            endpoints: None,
+            endpoints: self.endpoints.clone(),
             first_frame_unix_ns: self.first_frame_unix_ns,
         })
     }
@@ -514,6 +520,7 @@ mod tests {
             duplicate_window: 64,
             frames_unknown_stream: 2,
             first_frame_unix_ns: Some(1_700_000_000_000_000_000),
+            endpoints: None,
         }
         .to_report("a.toml", &PassCriteria::default())
         .expect("valid");

@@ -429,12 +429,6 @@ pub fn start(
             plan.source
         )));
     }
-    if !plan.endpoints.is_empty() {
-        return Err(CoordinatorError::Scenario(format!(
-            "{}: endpoints ([[tcp]], [[url]], [[ping]], [[file_io]]) do not run over agents yet; run them without [[agent]] tables",
-            plan.source
-        )));
-    }
     let mut agents = check_agents(plan, options)?;
     let clocks = cross_agent_clocks(plan, &agents);
     refuse_unmeasurable_latency_limits(plan, &clocks)?;

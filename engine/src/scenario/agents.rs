@@ -6,7 +6,8 @@
 //! same everywhere, so frames sent on one agent are recognised by the
 //! counter on another), the other agents' ports marked remote, so that a
 //! stream whose sending port is remote is only counted here and one whose
-//! counting port is remote is only sent.
+//! counting port is remote is only sent. Each endpoint on kernel sockets
+//! runs on the agent of the port it is on.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -145,6 +146,13 @@ impl Plan {
         for port in &mut part.ports {
             port.remote = port.agent.as_deref() != Some(name);
         }
+        // Each endpoint runs on its port's agent only.
+        let here =
+            |endpoint: &str| self.endpoint_agents.get(endpoint).map(String::as_str) == Some(name);
+        part.endpoints.tcp.retain(|tcp| here(&tcp.name));
+        part.endpoints.url.retain(|url| here(&url.name));
+        part.endpoints.ping.retain(|ping| here(&ping.name));
+        part.endpoints.file_io.retain(|file_io| here(&file_io.name));
         Some(part)
     }
 

@@ -209,6 +209,82 @@ impl Validator<'_> {
         Ok(plans)
     }
 
+    /// With agents, which agent runs each endpoint: the agent of the
+    /// `[[port]]` it is on (both sides' of a `[[tcp]]`, which must be one
+    /// agent: its two sides run in one process). An endpoint placed by
+    /// namespace and interface, and `[[file_io]]`, have no agent: refused
+    /// with agents. Empty without agents; an unknown port is left for the
+    /// endpoint's own validation to name.
+    pub(super) fn endpoint_agents(
+        &self,
+        raw: &RawEndpoints,
+        port_index: &HashMap<String, usize>,
+        ports: &[PortPlan],
+    ) -> Result<HashMap<String, String>, ScenarioError> {
+        let mut agents = HashMap::new();
+        if ports.iter().all(|port| port.agent.is_none()) {
+            return Ok(agents);
+        }
+        let agent_of = |port: &Option<Spanned<String>>, span: Range<usize>, field: String| {
+            let Some(port) = port else {
+                return Err(self.error(
+                    span,
+                    &field,
+                    "with [[agent]] tables an endpoint goes on a [[port]] (port = \"name\"): the port's agent runs it",
+                ));
+            };
+            Ok(port_index
+                .get(port.get_ref())
+                .and_then(|index| ports[*index].agent.clone()))
+        };
+        for (index, table) in raw.tcp.iter().enumerate() {
+            let tcp = table.get_ref();
+            let a = agent_of(
+                &tcp.a.get_ref().port,
+                tcp.a.span(),
+                format!("tcp[{index}].a.port"),
+            )?;
+            let b = agent_of(
+                &tcp.b.get_ref().port,
+                tcp.b.span(),
+                format!("tcp[{index}].b.port"),
+            )?;
+            if let (Some(a), Some(b)) = (&a, &b) {
+                if a != b {
+                    return Err(self.error(
+                        tcp.b.span(),
+                        &format!("tcp[{index}].b.port"),
+                        format!("side a is on agent {a:?} and side b on agent {b:?}: a [[tcp]] cross-connect runs in one process, so put both sides on ports of one agent"),
+                    ));
+                }
+            }
+            if let Some(agent) = a {
+                agents.insert(tcp.name.get_ref().clone(), agent);
+            }
+        }
+        for (index, table) in raw.url.iter().enumerate() {
+            let url = table.get_ref();
+            if let Some(agent) = agent_of(&url.port, table.span(), format!("url[{index}].port"))? {
+                agents.insert(url.name.get_ref().clone(), agent);
+            }
+        }
+        for (index, table) in raw.ping.iter().enumerate() {
+            let ping = table.get_ref();
+            if let Some(agent) = agent_of(&ping.port, table.span(), format!("ping[{index}].port"))?
+            {
+                agents.insert(ping.name.get_ref().clone(), agent);
+            }
+        }
+        if let Some(table) = raw.file_io.first() {
+            return Err(self.error(
+                table.span(),
+                "file_io[0]",
+                "[[file_io]] endpoints do not run over agents yet; run them in a scenario without [[agent]] tables",
+            ));
+        }
+        Ok(agents)
+    }
+
     /// An error from a plan constructor, at the table.
     fn endpoint_error(
         &self,

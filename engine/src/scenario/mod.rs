@@ -204,16 +204,14 @@ impl Validator<'_> {
             Some(pass) => self.pass_criteria(pass.into_inner())?,
             None => PassCriteria::default(),
         };
-        let endpoints = self.endpoints(
-            endpoints::RawEndpoints {
-                tcp: raw.tcp,
-                url: raw.url,
-                ping: raw.ping,
-                file_io: raw.file_io,
-            },
-            &port_index,
-            &ports,
-        )?;
+        let raw_endpoints = endpoints::RawEndpoints {
+            tcp: raw.tcp,
+            url: raw.url,
+            ping: raw.ping,
+            file_io: raw.file_io,
+        };
+        let endpoint_agents = self.endpoint_agents(&raw_endpoints, &port_index, &ports)?;
+        let endpoints = self.endpoints(raw_endpoints, &port_index, &ports)?;
         let rfc2544 = match raw.rfc2544 {
             Some(table) => Some(self.rfc2544(table.get_ref(), table.span(), &streams)?),
             None => None,
@@ -227,6 +225,7 @@ impl Validator<'_> {
             endpoints,
             rfc2544,
             agents,
+            endpoint_agents,
         })
     }
 

@@ -29,6 +29,9 @@ pub struct Plan {
     pub rfc2544: Option<super::rfc2544::Rfc2544Plan>,
     /// The `[[agent]]` tables: empty for a run on this host alone.
     pub agents: Vec<super::agents::AgentPlan>,
+    /// With agents: which agent runs each endpoint (endpoint name → agent
+    /// name), the agent of the `[[port]]` it is on. Empty without agents.
+    pub endpoint_agents: std::collections::HashMap<String, String>,
 }
 
 /// A latency limit at a percentile.
