@@ -422,6 +422,14 @@ fn unix_now_s() -> f64 {
         .as_secs_f64()
 }
 
+/// Sleeps until `at_s` (seconds since 1970).
+fn wait_until(at_s: f64) {
+    let left = at_s - unix_now_s();
+    if left > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(left));
+    }
+}
+
 /// Polls `GET /runs/{id}` until the run has ended; returns it.
 fn wait_ended(api: &reqwest::blocking::Client, url: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -478,12 +486,6 @@ fn coordinated_over_the_api(agent_tables: &[(String, String, PathBuf)], agent_ur
             .expect("the events")
     });
     let start_s = run["started_unix_s"].as_f64().expect("the start");
-    let wait_until = |at_s: f64| {
-        let left = at_s - unix_now_s();
-        if left > 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(left));
-        }
-    };
     wait_until(start_s + 1.0);
     let stopped: Value = api
         .post(coordinator.url(&format!("/runs/{id}/streams/s12/stop")))
@@ -533,6 +535,22 @@ fn coordinated_over_the_api(agent_tables: &[(String, String, PathBuf)], agent_ur
     assert_eq!(ended["state"], "finished", "{ended}");
     assert_eq!(ended["verdict"]["passed"], true, "{ended}");
 
+    check_stopped_stream_run(&api, &coordinator, &id);
+    let events = events.join().expect("the events thread");
+    assert!(events.contains("event: interval"), "{events}");
+    assert!(events.contains("event: end"), "{events}");
+
+    run_stopped_over_the_api(&coordinator, agent_tables, agent_urls);
+}
+
+/// The report and merged series of the run whose stream s12 was stopped
+/// for about 1.2 s: every count exact, s12 about 6,000 frames short, and
+/// s12 standing still in the series while s23 rises.
+fn check_stopped_stream_run(
+    api: &reqwest::blocking::Client,
+    coordinator: &common::serve::ServeProcess,
+    id: &str,
+) {
     let report: Value = api
         .get(coordinator.url(&format!("/runs/{id}/report")))
         .send()
@@ -591,10 +609,17 @@ fn coordinated_over_the_api(agent_tables: &[(String, String, PathBuf)], agent_ur
     );
     assert!(still_while_others_rise >= 3, "{s12_series:?}");
     assert_eq!(s12_series.last(), Some(&sent("s12")));
-    let events = events.join().expect("the events thread");
-    assert!(events.contains("event: interval"), "{events}");
-    assert!(events.contains("event: end"), "{events}");
+}
 
+/// POST /runs/{id}/stop on a coordinated run stops every agent: the run
+/// ends soon after, stopped on request, every frame sent counted, every
+/// agent's run finished.
+fn run_stopped_over_the_api(
+    coordinator: &common::serve::ServeProcess,
+    agent_tables: &[(String, String, PathBuf)],
+    agent_urls: &[String],
+) {
+    let api = client();
     // POST /runs/{id}/stop stops every agent.
     let text = scenario("duration = \"8s\"", Some(agent_tables), &[]);
     let run: Value = api
@@ -658,6 +683,165 @@ fn stream<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 fn histogram(value: &Value) -> Option<LatencyHistogramSection> {
     serde_json::from_value(value.clone()).expect("a histogram section")
+}
+
+/// The merged interval series: totals so far never fall, the last interval
+/// is final and holds every stream's final counts; the CSV has the same rows,
+/// the HTML report the same document. One host, one boot id: cross-agent
+/// one-way latency (CLOCK_TAI at both ends) with a clock error bound of 0.
+fn check_merged_series_and_latency(report: &Value, stdout: &str, csv: &Path, html: &Path) {
+    // The merged interval series: totals so far never fall, the last
+    // interval is final and holds every stream's final counts; the CSV has
+    // the same rows, the HTML report the same document.
+    let intervals = report["intervals"].as_array().expect("intervals");
+    assert!(
+        intervals.len() >= 4,
+        "a merged interval series: {intervals:?}"
+    );
+    assert_eq!(intervals.last().expect("last")["final"], true);
+    for (name, _, _) in STREAMS {
+        let series: Vec<(u64, u64)> = intervals
+            .iter()
+            .map(|interval| {
+                let entry = interval["streams"]
+                    .as_array()
+                    .expect("streams")
+                    .iter()
+                    .find(|stream| stream["name"] == name)
+                    .unwrap_or_else(|| panic!("{name} in every interval"));
+                (
+                    entry["tx_frames"].as_u64().expect("tx"),
+                    entry["rx_frames"].as_u64().expect("rx"),
+                )
+            })
+            .collect();
+        assert!(
+            series
+                .windows(2)
+                .all(|pair| pair[0].0 <= pair[1].0 && pair[0].1 <= pair[1].1),
+            "{name}: {series:?}"
+        );
+        assert_eq!(series.last(), Some(&(FRAMES, FRAMES)), "{name}: {series:?}");
+        println!("{name}: merged interval totals {series:?}");
+    }
+    let csv_text = std::fs::read_to_string(csv).expect("the CSV");
+    let rows: Vec<&str> = csv_text.lines().collect();
+    assert!(rows[0].starts_with("elapsed_s,interval_s,final,stream_id,stream,tx_frames,rx_frames"));
+    assert_eq!(
+        rows.len(),
+        1 + intervals.len() * STREAMS.len(),
+        "{csv_text}"
+    );
+    for (name, _, _) in STREAMS {
+        assert!(
+            rows.iter().any(|row| row.contains(",true,")
+                && row.contains(&format!(",{name},{FRAMES},{FRAMES},"))),
+            "{name}'s final row: {csv_text}"
+        );
+    }
+    let page = std::fs::read_to_string(html).expect("the HTML report");
+    assert!(
+        page.contains("report-data") && page.contains("\"s31\""),
+        "an HTML report"
+    );
+
+    // One host, one boot id: cross-agent one-way latency (CLOCK_TAI at both
+    // ends) is reported with a clock error bound of 0, and is sane.
+    let send_ns = (report["send_duration_s"].as_f64().expect("duration") * 1e9) as u64;
+    for (name, _, _) in STREAMS {
+        let merged = stream(report, name);
+        assert_eq!(merged["clock_error_bound_ns"], 0, "{name}: {merged}");
+        assert!(merged.get("latency_refused").is_none(), "{name}");
+        let latency = &merged["latency_ns"];
+        let (min, p50, max) = (
+            latency["min"].as_u64().expect("min"),
+            latency["p50"].as_u64().expect("p50"),
+            latency["max"].as_u64().expect("max"),
+        );
+        println!("{name}: one-way latency across agents min {min} ns, p50 {p50} ns, max {max} ns");
+        assert!(
+            min > 0 && max < send_ns,
+            "{name}: {latency}, run {send_ns} ns"
+        );
+        assert_eq!(merged["frames_without_latency"], 0, "{name}");
+    }
+    assert!(
+        stdout.contains("clock error bound ±0.000 µs"),
+        "the bound is printed: {stdout}"
+    );
+}
+
+/// Two hosts as far as the agents say (declared clock states): a bound of
+/// the two agents' sum, or the latency refused, and a `[pass]` latency
+/// limit refused before traffic. Puts one host back at the end.
+fn declared_clocks(
+    dir: &Path,
+    good: &[(String, String, PathBuf)],
+    clock_files: &[Option<PathBuf>],
+    agent_three_url: &str,
+) {
+    let frames_run = format!("frames = {FRAMES}");
+    let client = client();
+    // Two hosts as far as the agents say: one declares itself synchronized
+    // within 1 µs, two within 2 µs, three (no chrony or PTP here) not at
+    // all. s12 is reported with a bound of 3 µs; s23 and s31 are refused:
+    // latency null, the reason naming both agents; counts still exact.
+    std::fs::write(
+        clock_files[0].as_ref().expect("one's file"),
+        r#"{"synchronized": true, "error_bound_ns": 1000, "host_id": "lab-host-one"}"#,
+    )
+    .expect("write");
+    std::fs::write(
+        clock_files[1].as_ref().expect("two's file"),
+        r#"{"synchronized": true, "error_bound_ns": 2000, "host_id": "lab-host-two"}"#,
+    )
+    .expect("write");
+    let agent_three: Value = client
+        .get(format!("{agent_three_url}/agent"))
+        .bearer_auth(TOKEN)
+        .send()
+        .expect("GET /agent")
+        .json()
+        .expect("JSON");
+    let three_synchronized = agent_three["clock"]["synchronized"] == true;
+    let (output, clocked) =
+        linerate_run(dir, "clocks.toml", &scenario(&frames_run, Some(good), &[]));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let clocked = clocked.expect("the report");
+    let s12 = stream(&clocked, "s12");
+    assert_eq!(s12["clock_error_bound_ns"], 3000, "{s12}");
+    assert!(s12["latency_ns"]["min"].as_u64().expect("min") > 0);
+    if !three_synchronized {
+        for (name, from, to) in [("s23", "two", "three"), ("s31", "three", "one")] {
+            let refused = stream(&clocked, name);
+            assert!(refused["latency_ns"].is_null(), "{name}: {refused}");
+            assert!(refused["latency_histogram"].is_null(), "{name}");
+            assert!(refused.get("clock_error_bound_ns").is_none(), "{name}");
+            let reason = refused["latency_refused"].as_str().expect("a reason");
+            assert!(
+                reason.contains(&format!("from agent \"{from}\""))
+                    && reason.contains(&format!("to agent \"{to}\""))
+                    && reason.contains("chrony or PTP")
+                    && reason.contains("reflect = true")
+                    && !reason.contains('\n'),
+                "{reason}"
+            );
+            assert!(stdout.contains(reason), "printed: {stdout}");
+            assert_eq!(refused["frames_received"], FRAMES, "{name}");
+        }
+        // A latency criterion cannot be checked on them: one line, no traffic.
+        let limited = scenario(&frames_run, Some(good), &[]).replace(
+            "[pass]\n",
+            "[pass]\nmax_latency = [{ percentile = 99, max = \"10ms\" }]\n",
+        );
+        let (output, _) = linerate_run(dir, "limited.toml", &limited);
+        assert_one_line_error(&output, "[pass] limits latency, which stream \"s23\" cannot measure: one-way latency from agent \"two\"");
+    }
+    // Back to one host for the rest.
+    for file in clock_files.iter().flatten() {
+        std::fs::write(file, r#"{"synchronized": false}"#).expect("write");
+    }
 }
 
 #[test]
@@ -778,85 +962,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     println!("measured start skew: {skew} ns");
     assert!(skew < 1_000_000, "start skew {skew} ns");
     assert_eq!(report["verdict"]["passed"], true, "{}", report["verdict"]);
-    // The merged interval series: totals so far never fall, the last
-    // interval is final and holds every stream's final counts; the CSV has
-    // the same rows, the HTML report the same document.
-    let intervals = report["intervals"].as_array().expect("intervals");
-    assert!(
-        intervals.len() >= 4,
-        "a merged interval series: {intervals:?}"
-    );
-    assert_eq!(intervals.last().expect("last")["final"], true);
-    for (name, _, _) in STREAMS {
-        let series: Vec<(u64, u64)> = intervals
-            .iter()
-            .map(|interval| {
-                let entry = interval["streams"]
-                    .as_array()
-                    .expect("streams")
-                    .iter()
-                    .find(|stream| stream["name"] == name)
-                    .unwrap_or_else(|| panic!("{name} in every interval"));
-                (
-                    entry["tx_frames"].as_u64().expect("tx"),
-                    entry["rx_frames"].as_u64().expect("rx"),
-                )
-            })
-            .collect();
-        assert!(
-            series
-                .windows(2)
-                .all(|pair| pair[0].0 <= pair[1].0 && pair[0].1 <= pair[1].1),
-            "{name}: {series:?}"
-        );
-        assert_eq!(series.last(), Some(&(FRAMES, FRAMES)), "{name}: {series:?}");
-        println!("{name}: merged interval totals {series:?}");
-    }
-    let csv_text = std::fs::read_to_string(&csv).expect("the CSV");
-    let rows: Vec<&str> = csv_text.lines().collect();
-    assert!(rows[0].starts_with("elapsed_s,interval_s,final,stream_id,stream,tx_frames,rx_frames"));
-    assert_eq!(
-        rows.len(),
-        1 + intervals.len() * STREAMS.len(),
-        "{csv_text}"
-    );
-    for (name, _, _) in STREAMS {
-        assert!(
-            rows.iter().any(|row| row.contains(",true,")
-                && row.contains(&format!(",{name},{FRAMES},{FRAMES},"))),
-            "{name}'s final row: {csv_text}"
-        );
-    }
-    let page = std::fs::read_to_string(&html).expect("the HTML report");
-    assert!(
-        page.contains("report-data") && page.contains("\"s31\""),
-        "an HTML report"
-    );
-
-    // One host, one boot id: cross-agent one-way latency (CLOCK_TAI at both
-    // ends) is reported with a clock error bound of 0, and is sane.
-    let send_ns = (report["send_duration_s"].as_f64().expect("duration") * 1e9) as u64;
-    for (name, _, _) in STREAMS {
-        let merged = stream(&report, name);
-        assert_eq!(merged["clock_error_bound_ns"], 0, "{name}: {merged}");
-        assert!(merged.get("latency_refused").is_none(), "{name}");
-        let latency = &merged["latency_ns"];
-        let (min, p50, max) = (
-            latency["min"].as_u64().expect("min"),
-            latency["p50"].as_u64().expect("p50"),
-            latency["max"].as_u64().expect("max"),
-        );
-        println!("{name}: one-way latency across agents min {min} ns, p50 {p50} ns, max {max} ns");
-        assert!(
-            min > 0 && max < send_ns,
-            "{name}: {latency}, run {send_ns} ns"
-        );
-        assert_eq!(merged["frames_without_latency"], 0, "{name}");
-    }
-    assert!(
-        stdout.contains("clock error bound ±0.000 µs"),
-        "the bound is printed: {stdout}"
-    );
+    check_merged_series_and_latency(&report, &stdout, &csv, &html);
 
     // The merge equals the union: each agent's own raw results, fetched
     // from it, merged here, are the report's histograms exactly.
@@ -899,69 +1005,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     coordinated_over_the_api(&good, &agents.urls);
     endpoints_on_their_ports_agents(dir.path(), &good);
 
-    // Two hosts as far as the agents say: one declares itself synchronized
-    // within 1 µs, two within 2 µs, three (no chrony or PTP here) not at
-    // all. s12 is reported with a bound of 3 µs; s23 and s31 are refused:
-    // latency null, the reason naming both agents; counts still exact.
-    std::fs::write(
-        clock_files[0].as_ref().expect("one's file"),
-        r#"{"synchronized": true, "error_bound_ns": 1000, "host_id": "lab-host-one"}"#,
-    )
-    .expect("write");
-    std::fs::write(
-        clock_files[1].as_ref().expect("two's file"),
-        r#"{"synchronized": true, "error_bound_ns": 2000, "host_id": "lab-host-two"}"#,
-    )
-    .expect("write");
-    let agent_three: Value = client
-        .get(format!("{}/agent", agents.urls[2]))
-        .bearer_auth(TOKEN)
-        .send()
-        .expect("GET /agent")
-        .json()
-        .expect("JSON");
-    let three_synchronized = agent_three["clock"]["synchronized"] == true;
-    let (output, clocked) = linerate_run(
-        dir.path(),
-        "clocks.toml",
-        &scenario(&frames_run, Some(&good), &[]),
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
-    let clocked = clocked.expect("the report");
-    let s12 = stream(&clocked, "s12");
-    assert_eq!(s12["clock_error_bound_ns"], 3000, "{s12}");
-    assert!(s12["latency_ns"]["min"].as_u64().expect("min") > 0);
-    if !three_synchronized {
-        for (name, from, to) in [("s23", "two", "three"), ("s31", "three", "one")] {
-            let refused = stream(&clocked, name);
-            assert!(refused["latency_ns"].is_null(), "{name}: {refused}");
-            assert!(refused["latency_histogram"].is_null(), "{name}");
-            assert!(refused.get("clock_error_bound_ns").is_none(), "{name}");
-            let reason = refused["latency_refused"].as_str().expect("a reason");
-            assert!(
-                reason.contains(&format!("from agent \"{from}\""))
-                    && reason.contains(&format!("to agent \"{to}\""))
-                    && reason.contains("chrony or PTP")
-                    && reason.contains("reflect = true")
-                    && !reason.contains('\n'),
-                "{reason}"
-            );
-            assert!(stdout.contains(reason), "printed: {stdout}");
-            assert_eq!(refused["frames_received"], FRAMES, "{name}");
-        }
-        // A latency criterion cannot be checked on them: one line, no traffic.
-        let limited = scenario(&frames_run, Some(&good), &[]).replace(
-            "[pass]\n",
-            "[pass]\nmax_latency = [{ percentile = 99, max = \"10ms\" }]\n",
-        );
-        let (output, _) = linerate_run(dir.path(), "limited.toml", &limited);
-        assert_one_line_error(&output, "[pass] limits latency, which stream \"s23\" cannot measure: one-way latency from agent \"two\"");
-    }
-    // Back to one host for the rest.
-    for file in clock_files.iter().flatten() {
-        std::fs::write(file, r#"{"synchronized": false}"#).expect("write");
-    }
+    declared_clocks(dir.path(), &good, &clock_files, &agents.urls[2]);
 
     // The same scenario on one host: equal counts.
     let (output, local) = linerate_run(

@@ -925,48 +925,8 @@ fn finish(
         .map(|agent| std::mem::take(&mut agent.intervals))
         .collect();
     for agent in &agents {
-        let result = fetch_result(agent);
-        let (state, error) = match (&result, agent.lost, agent.state) {
-            (_, true, _) => ("lost", agent.error.clone()),
-            (Ok(_), _, _) => ("finished", agent.error.clone()),
-            (Err(reason), _, _) => (
-                "failed",
-                Some(agent.error.clone().unwrap_or_else(|| reason.clone())),
-            ),
-        };
-        let mut section = AgentSection {
-            name: agent.plan.name.clone(),
-            url: agent.plan.url.clone(),
-            run_id: agent.run_id.clone().unwrap_or_default(),
-            state: state.to_string(),
-            error,
-            partial: agent.partial,
-            first_frame_unix_ns: None,
-            clock: agent.clock.clone(),
-            streams_sent: Vec::new(),
-            streams_counted: Vec::new(),
-        };
-        if let Ok(result) = result {
-            section.first_frame_unix_ns = result.first_frame_unix_ns;
-            section.streams_sent = result
-                .streams
-                .iter()
-                .filter(|stream| stream.frames_sent > 0)
-                .map(|stream| stream.name.clone())
-                .collect();
-            section.streams_counted = result
-                .streams
-                .iter()
-                .filter(|stream| stream.rx_frames > 0)
-                .map(|stream| stream.name.clone())
-                .collect();
-            let part = result
-                .to_report(&plan.source, &plan.pass)
-                .map_err(|error| {
-                    CoordinatorError::Merge(format!("agent {:?}: {error}", agent.plan.name))
-                })?;
-            parts.push(part);
-        }
+        let (section, part) = agent_part(plan, agent)?;
+        parts.extend(part);
         sections.push(section);
     }
     let merged = if parts.is_empty() {
@@ -1001,6 +961,55 @@ fn finish(
         agents: sections,
         start_skew_ns,
     })
+}
+
+/// An agent's section of the report and, when it has results, its part
+/// of the run for the merge.
+fn agent_part(
+    plan: &Plan,
+    agent: &Agent,
+) -> Result<(AgentSection, Option<RunReport>), CoordinatorError> {
+    let result = fetch_result(agent);
+    let (state, error) = match (&result, agent.lost) {
+        (_, true) => ("lost", agent.error.clone()),
+        (Ok(_), _) => ("finished", agent.error.clone()),
+        (Err(reason), _) => (
+            "failed",
+            Some(agent.error.clone().unwrap_or_else(|| reason.clone())),
+        ),
+    };
+    let mut section = AgentSection {
+        name: agent.plan.name.clone(),
+        url: agent.plan.url.clone(),
+        run_id: agent.run_id.clone().unwrap_or_default(),
+        state: state.to_string(),
+        error,
+        partial: agent.partial,
+        first_frame_unix_ns: None,
+        clock: agent.clock.clone(),
+        streams_sent: Vec::new(),
+        streams_counted: Vec::new(),
+    };
+    let Ok(result) = result else {
+        return Ok((section, None));
+    };
+    section.first_frame_unix_ns = result.first_frame_unix_ns;
+    let names = |keep: fn(&crate::agent::StreamResultDocument) -> bool| {
+        result
+            .streams
+            .iter()
+            .filter(|stream| keep(stream))
+            .map(|stream| stream.name.clone())
+            .collect()
+    };
+    section.streams_sent = names(|stream| stream.frames_sent > 0);
+    section.streams_counted = names(|stream| stream.rx_frames > 0);
+    let part = result
+        .to_report(&plan.source, &plan.pass)
+        .map_err(|error| {
+            CoordinatorError::Merge(format!("agent {:?}: {error}", agent.plan.name))
+        })?;
+    Ok((section, Some(part)))
 }
 
 /// An agent's raw results, or why there are none.
