@@ -28,6 +28,10 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{AgentInfo, ClockInfo, RunResultDocument};
+use crate::cross_clock::{
+    apply_cross_agent_clocks, cross_agent_clocks, null_refused_latency,
+    refuse_unmeasurable_latency_limits, CrossAgentClocks,
+};
 use crate::model::{RunInfo, RunRequest, RunState};
 
 /// How the coordinator paces a run.
@@ -402,7 +406,7 @@ pub fn run(
 pub struct StartedRun {
     plan: Plan,
     agents: Vec<Agent>,
-    clocks: std::collections::BTreeMap<String, CrossAgentClock>,
+    clocks: CrossAgentClocks,
     start_at_unix_ns: u64,
     start_instant: Instant,
 }
@@ -430,7 +434,11 @@ pub fn start(
         )));
     }
     let mut agents = check_agents(plan, options)?;
-    let clocks = cross_agent_clocks(plan, &agents);
+    let agent_clocks: Vec<(&str, &ClockInfo)> = agents
+        .iter()
+        .map(|agent| (agent.plan.name.as_str(), &agent.clock))
+        .collect();
+    let clocks = cross_agent_clocks(plan, &agent_clocks);
     refuse_unmeasurable_latency_limits(plan, &clocks)?;
     let start_at = unix_now_ns() + options.start_ahead.as_nanos() as u64;
     start_agents(&mut agents, scenario_toml, start_at, options)?;
@@ -549,139 +557,6 @@ fn forward_switches(
         }
         if all_took_it {
             *done = wanted;
-        }
-    }
-}
-
-/// One-way latency of a stream sent on one agent and counted on another:
-/// `Ok(bound)` when it is reported (the most the two clocks may disagree,
-/// ns: 0 on one host), `Err(reason)` when it is refused.
-pub type CrossAgentClock = Result<u64, String>;
-
-/// Per stream crossing agents (by name), whether its one-way latency can
-/// be reported. Both ends stamp and read CLOCK_TAI; two agents with one
-/// boot id read one kernel clock (bound 0); two synchronized agents with
-/// known bounds disagree by at most the sum; anything else is refused.
-fn cross_agent_clocks(
-    plan: &Plan,
-    agents: &[Agent],
-) -> std::collections::BTreeMap<String, CrossAgentClock> {
-    let clock_of = |port: usize| {
-        let name = plan.ports.get(port)?.agent.as_deref()?;
-        agents
-            .iter()
-            .find(|agent| agent.plan.name == name)
-            .map(|agent| (name, &agent.clock))
-    };
-    let mut clocks = std::collections::BTreeMap::new();
-    for stream in plan
-        .streams
-        .iter()
-        .filter(|stream| plan.crosses_agents(stream))
-    {
-        let (Some((tx_name, tx)), Some((rx_name, rx))) =
-            (clock_of(stream.tx_port), clock_of(stream.rx_port))
-        else {
-            continue;
-        };
-        let verdict = clock_verdict(tx_name, tx, rx_name, rx);
-        clocks.insert(stream.name.clone(), verdict);
-    }
-    clocks
-}
-
-/// Whether one-way latency from agent `tx_name` (clock `tx`) to agent
-/// `rx_name` (clock `rx`) can be reported, and with what bound.
-fn clock_verdict(tx_name: &str, tx: &ClockInfo, rx_name: &str, rx: &ClockInfo) -> CrossAgentClock {
-    if tx.host_id.is_some() && tx.host_id == rx.host_id {
-        Ok(0)
-    } else if let Some((tx_offset, rx_offset)) = tx
-        .tai_offset_s
-        .zip(rx.tai_offset_s)
-        .filter(|(tx_offset, rx_offset)| tx_offset != rx_offset)
-    {
-        Err(format!(
-            "one-way latency from agent {tx_name:?} to agent {rx_name:?} is refused: their kernels' TAI offsets differ ({tx_offset} s and {rx_offset} s), so their CLOCK_TAI disagree by whole seconds; set it on both hosts (chrony's leapsectz right/UTC, or linuxptp) or on neither"
-        ))
-    } else if let (true, true, Some(tx_bound), Some(rx_bound)) = (
-        tx.synchronized,
-        rx.synchronized,
-        tx.error_bound_ns,
-        rx.error_bound_ns,
-    ) {
-        Ok(tx_bound.saturating_add(rx_bound))
-    } else {
-        Err(format!(
-            "one-way latency from agent {tx_name:?} ({}) to agent {rx_name:?} ({}) is refused: their clocks are not known to agree; synchronize both hosts with chrony or PTP, or measure the round trip through a `reflect = true` port",
-            describe_clock(tx),
-            describe_clock(rx)
-        ))
-    }
-}
-
-/// "chrony, not synchronized", for messages.
-fn describe_clock(clock: &ClockInfo) -> String {
-    match (clock.source.as_str(), clock.synchronized) {
-        ("none", _) => "no chrony or PTP".to_string(),
-        (source, true) if clock.error_bound_ns.is_none() => {
-            format!("{source}, synchronized but no error bound")
-        }
-        (source, true) => format!("{source}, synchronized"),
-        (source, false) => format!("{source}, not synchronized"),
-    }
-}
-
-/// A `[pass]` latency limit cannot be checked on a stream whose latency
-/// is refused: one line before any traffic.
-fn refuse_unmeasurable_latency_limits(
-    plan: &Plan,
-    clocks: &std::collections::BTreeMap<String, CrossAgentClock>,
-) -> Result<(), CoordinatorError> {
-    if plan.pass.max_latency.is_empty() {
-        return Ok(());
-    }
-    match clocks
-        .iter()
-        .find_map(|(name, clock)| Some((name, clock.as_ref().err()?)))
-    {
-        Some((name, reason)) => Err(CoordinatorError::Scenario(format!(
-            "{}: [pass] limits latency, which stream {name:?} cannot measure: {reason}",
-            plan.source
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Nulls the latency of every stream of `interval` whose latency is refused.
-fn null_refused_latency(
-    interval: &mut IntervalSection,
-    clocks: &std::collections::BTreeMap<String, CrossAgentClock>,
-) {
-    for stream in &mut interval.streams {
-        if let Some(Err(_)) = clocks.get(&stream.name) {
-            stream.latency_ns = None;
-        }
-    }
-}
-
-/// Puts each cross-agent stream's clock verdict into the report: the
-/// bound next to its latency, or its latency nulled with the reason.
-fn apply_cross_agent_clocks(
-    report: &mut ReportDocument,
-    clocks: &std::collections::BTreeMap<String, CrossAgentClock>,
-) {
-    for interval in &mut report.intervals {
-        null_refused_latency(interval, clocks);
-    }
-    for stream in &mut report.streams {
-        match clocks.get(&stream.name) {
-            Some(Ok(bound)) => stream.clock_error_bound_ns = Some(*bound),
-            Some(Err(reason)) => {
-                stream.latency_ns = None;
-                stream.latency_histogram = None;
-                stream.latency_refused = Some(reason.clone());
-            }
-            None => {}
         }
     }
 }
@@ -1052,50 +927,4 @@ pub fn scenario_dir(path: &Path) -> std::path::PathBuf {
     path.parent()
         .filter(|parent| !parent.as_os_str().is_empty())
         .map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn clock(synchronized: bool, bound: Option<u64>, host: &str, tai_offset_s: i64) -> ClockInfo {
-        ClockInfo {
-            source: if synchronized { "chrony" } else { "none" }.to_string(),
-            offset_ns: None,
-            synchronized,
-            error_bound_ns: bound,
-            host_id: Some(host.to_string()),
-            tai_offset_s: Some(tai_offset_s),
-        }
-    }
-
-    #[test]
-    fn cross_agent_latency_is_bounded_or_refused_by_the_clocks() {
-        let synced_a = clock(true, Some(1_000), "a", 37);
-        let synced_b = clock(true, Some(2_500), "b", 37);
-        let unsynced_b = clock(false, None, "b", 37);
-        // One kernel: no clock error, whatever the sync.
-        assert_eq!(clock_verdict("one", &unsynced_b, "two", &unsynced_b), Ok(0));
-        // Two synchronized hosts: the sum of their bounds.
-        assert_eq!(clock_verdict("one", &synced_a, "two", &synced_b), Ok(3_500));
-        // One unsynchronized: refused, naming both and what to do.
-        let refused = clock_verdict("one", &synced_a, "two", &unsynced_b).expect_err("refused");
-        assert!(
-            refused.contains(
-                "from agent \"one\" (chrony, synchronized) to agent \"two\" (no chrony or PTP)"
-            ),
-            "{refused}"
-        );
-        assert!(refused.contains("reflect = true"), "{refused}");
-        // Synchronized without a bound: refused too.
-        let no_bound = clock(true, None, "b", 37);
-        assert!(clock_verdict("one", &synced_a, "two", &no_bound).is_err());
-        // Both synchronized but their kernels' TAI offsets differ by 37 s.
-        let untagged = clock(true, Some(2_500), "b", 0);
-        let refused = clock_verdict("one", &synced_a, "two", &untagged).expect_err("refused");
-        assert!(
-            refused.contains("TAI offsets differ (37 s and 0 s)"),
-            "{refused}"
-        );
-    }
 }

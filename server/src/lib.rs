@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod api;
 pub mod coordinator;
+pub mod cross_clock;
 pub mod error;
 pub mod events;
 pub mod metrics;
