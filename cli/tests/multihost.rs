@@ -457,6 +457,44 @@ fn wait_ended(api: &reqwest::blocking::Client, url: &str) -> Value {
 fn coordinated_over_the_api(agent_tables: &[(String, String, PathBuf)], agent_urls: &[String]) {
     let coordinator = common::serve::ServeProcess::start(&[]);
     let api = client();
+    // The coordinator's one-line errors come back as the answer: an
+    // unreachable agent is 502, a port its agent lacks 400; no run is left.
+    let mut unreachable = agent_tables.to_vec();
+    unreachable[1].1 = unreachable[1].1.replace(":18080", ":18081");
+    let missing_port = scenario("frames = 100", Some(agent_tables), &[]).replacen(
+        "interface = \"d32\"",
+        "interface = \"nosuch0\"",
+        1,
+    );
+    for (text, status, needle) in [
+        (
+            scenario("frames = 100", Some(&unreachable), &[]),
+            502,
+            "agent \"two\" at http://",
+        ),
+        (
+            missing_port,
+            400,
+            "agent \"three\" has no interface nosuch0",
+        ),
+    ] {
+        let refused = api
+            .post(coordinator.url("/runs"))
+            .json(&serde_json::json!({ "scenario_toml": text }))
+            .send()
+            .expect("POST /runs");
+        assert_eq!(refused.status().as_u16(), status);
+        let body: Value = refused.json().expect("JSON");
+        let error = body["error"].as_str().expect("an error");
+        assert!(error.contains(needle) && !error.contains('\n'), "{error}");
+    }
+    let runs: Value = api
+        .get(coordinator.url("/runs"))
+        .send()
+        .expect("GET /runs")
+        .json()
+        .expect("JSON");
+    assert_eq!(runs, serde_json::json!([]), "no run kept");
     let text = scenario(
         "duration = \"4s\"\nreport_interval = \"250ms\"",
         Some(agent_tables),
