@@ -309,7 +309,9 @@ async fn create_coordinated_run(
         runs: Arc::clone(&state.runs),
         report_dir: state.report_dir.clone(),
     };
-    let run = crate::runs::start_coordinated_run(context, id, plan, scenario_toml, options).await?;
+    let run =
+        crate::coordinated_runs::start_coordinated_run(context, id, plan, scenario_toml, options)
+            .await?;
     Ok((StatusCode::CREATED, Json(run.info())))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod coordinated_runs;
 pub mod coordinator;
 pub mod cross_clock;
 pub mod error;

@@ -1,9 +1,8 @@
 //! The server's runs: each one a session prepared and driven by
-//! `linerate_engine::session::drive` on its own OS thread, or a run over
-//! agents driven by the coordinator (`crate::coordinator`) on its own OS
-//! thread, publishing every interval (merged, for a run over agents) into
-//! the run's shared state (latest interval, the series so far, a broadcast
-//! for the events stream) and, at the end, its report.
+//! `linerate_engine::session::drive` on its own OS thread (a run over
+//! agents: `crate::coordinated_runs`), publishing every interval into the
+//! run's shared state (latest interval, the series so far, a broadcast for
+//! the events stream) and, at the end, its report.
 //! The server only reads that state and sends commands through the
 //! session's control. Also the ports each active run holds, so that a
 //! second run needing one is refused naming the holder.
@@ -12,7 +11,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use axum::http::StatusCode;
 use linerate_engine::outcome::WorkerResult;
@@ -23,7 +22,7 @@ use linerate_engine::session::{drive, Session, SessionControl};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::agent::RunResultDocument;
-use crate::coordinator::{self, CoordinatorError, CoordinatorOptions, MultiHostReport};
+use crate::coordinator::MultiHostReport;
 use crate::error::ApiError;
 use crate::model::{EndEvent, RunInfo, RunState, SetupInfo, StatsInfo, StreamInfo};
 use crate::scenarios::lock;
@@ -76,6 +75,24 @@ pub struct Live {
     pub multihost: Option<Arc<MultiHostReport>>,
 }
 
+impl Live {
+    /// A run that has just started: nothing published yet.
+    pub fn running() -> Live {
+        Live {
+            state: RunState::Running,
+            intervals: Vec::new(),
+            totals: Vec::new(),
+            ended_elapsed_s: None,
+            error: None,
+            report: None,
+            workers: Vec::new(),
+            worker_counts: Vec::new(),
+            result: None,
+            multihost: None,
+        }
+    }
+}
+
 /// One run as the API knows it.
 #[derive(Debug)]
 pub struct Run {
@@ -89,7 +106,7 @@ pub struct Run {
     pub control: SessionControl,
     /// When sending started, seconds since 1970.
     pub started_unix_s: f64,
-    started: Instant,
+    pub(crate) started: Instant,
     /// What the thread publishes (shared with it).
     pub live: Arc<Mutex<Live>>,
     /// Intervals and the end, as they happen.
@@ -277,7 +294,7 @@ impl Runs {
         lock(&self.inner).held.retain(|_, holder| holder != id);
     }
 
-    fn insert(&self, run: Arc<Run>) {
+    pub(crate) fn insert(&self, run: Arc<Run>) {
         lock(&self.inner).runs.push(run);
     }
 }
@@ -298,12 +315,12 @@ struct Prepared {
 }
 
 /// The part of a run its thread writes.
-struct Publisher {
-    id: String,
-    live: Arc<Mutex<Live>>,
-    events: broadcast::Sender<RunEvent>,
-    ended: watch::Sender<bool>,
-    context: RunContext,
+pub(crate) struct Publisher {
+    pub(crate) id: String,
+    pub(crate) live: Arc<Mutex<Live>>,
+    pub(crate) events: broadcast::Sender<RunEvent>,
+    pub(crate) ended: watch::Sender<bool>,
+    pub(crate) context: RunContext,
 }
 
 /// Starts run `id` of `plan`: holds its ports, prepares the session on a
@@ -317,18 +334,7 @@ pub async fn start_run(
     start_at_unix_ns: Option<u64>,
 ) -> Result<Arc<Run>, ApiError> {
     context.runs.hold_ports(&id, &plan)?;
-    let live = Arc::new(Mutex::new(Live {
-        state: RunState::Running,
-        intervals: Vec::new(),
-        totals: Vec::new(),
-        ended_elapsed_s: None,
-        error: None,
-        report: None,
-        workers: Vec::new(),
-        worker_counts: Vec::new(),
-        result: None,
-        multihost: None,
-    }));
+    let live = Arc::new(Mutex::new(Live::running()));
     let (events, _) = broadcast::channel(64);
     let (ended_tx, ended_rx) = watch::channel(false);
     let publisher = Publisher {
@@ -461,7 +467,7 @@ fn run_thread(
 
 impl Publisher {
     /// Writes the report to `--report-dir` as `<run-id>.json`, if asked to.
-    fn write_report(&self, report: &impl serde::Serialize) {
+    pub(crate) fn write_report(&self, report: &impl serde::Serialize) {
         let Some(dir) = &self.context.report_dir else {
             return;
         };
@@ -506,7 +512,7 @@ impl RunObserver for Publisher {
 impl Publisher {
     /// Publishes a merged interval of a run over agents (frame totals only:
     /// the interval section carries no byte totals).
-    fn merged_interval(&self, section: IntervalSection) {
+    pub(crate) fn merged_interval(&self, section: IntervalSection) {
         let section = Arc::new(section);
         {
             let mut live = lock(&self.live);
@@ -526,7 +532,7 @@ impl Publisher {
 
     /// Publishes the end: state, report, error; lets go of the ports and
     /// tells the waiters.
-    fn publish_end(&self, ended: Ended) {
+    pub(crate) fn publish_end(&self, ended: Ended) {
         let end = {
             let mut live = lock(&self.live);
             live.ended_elapsed_s = Some(ended.elapsed_s);
@@ -545,201 +551,14 @@ impl Publisher {
 }
 
 /// How a run ended, for [`Publisher::publish_end`].
-struct Ended {
-    elapsed_s: f64,
-    state: RunState,
-    report: Option<Arc<ReportDocument>>,
-    workers: Vec<WorkerResult>,
-    error: Option<String>,
-    result: Option<Arc<RunResultDocument>>,
-    multihost: Option<Arc<MultiHostReport>>,
-}
-
-/// Starts run `id` over the agents of `plan` (read from `scenario_toml`):
-/// on a new OS thread the coordinator checks the agents and starts them at
-/// one moment (its one-line errors come back as the answer: 400 for the
-/// scenario, 502 for an agent), then drives the run there, forwarding the
-/// run's stops and stream switches to the agents and publishing merged
-/// intervals, and at the end the merged report. Holds no port here: the
-/// agents hold theirs. Returns when every agent has accepted.
-pub async fn start_coordinated_run(
-    context: RunContext,
-    id: String,
-    plan: Plan,
-    scenario_toml: String,
-    options: CoordinatorOptions,
-) -> Result<Arc<Run>, ApiError> {
-    let live = Arc::new(Mutex::new(Live {
-        state: RunState::Running,
-        intervals: Vec::new(),
-        totals: Vec::new(),
-        ended_elapsed_s: None,
-        error: None,
-        report: None,
-        workers: Vec::new(),
-        worker_counts: Vec::new(),
-        result: None,
-        multihost: None,
-    }));
-    let (events, _) = broadcast::channel(64);
-    let (ended_tx, ended_rx) = watch::channel(false);
-    let publisher = Publisher {
-        id: id.clone(),
-        live: Arc::clone(&live),
-        events: events.clone(),
-        ended: ended_tx,
-        context: context.clone(),
-    };
-    let control = SessionControl::detached(
-        plan.streams
-            .iter()
-            .map(|stream| stream.name.clone())
-            .collect(),
-    );
-    let (reply_tx, reply_rx) = oneshot::channel();
-    let thread_plan = plan.clone();
-    let thread_control = control.clone();
-    std::thread::Builder::new()
-        .name(format!("linerate-{id}"))
-        .spawn(move || {
-            coordinated_thread(
-                &thread_plan,
-                &scenario_toml,
-                &options,
-                &thread_control,
-                publisher,
-                reply_tx,
-            )
-        })
-        .map_err(|error| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot start a thread for the run: {error}"),
-            )
-        })?;
-    let start_at_unix_ns = match reply_rx.await {
-        Ok(Ok(start_at)) => start_at,
-        Ok(Err(error)) => return Err(error),
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the run's thread ended before the agents started; this is a linerate bug",
-            ))
-        }
-    };
-    let ahead = Duration::from_nanos(start_at_unix_ns.saturating_sub(unix_now_ns()));
-    let run = Arc::new(Run {
-        id,
-        plan,
-        setup: SetupInfo {
-            tx: Vec::new(),
-            rx: Vec::new(),
-        },
-        control,
-        started_unix_s: start_at_unix_ns as f64 / 1e9,
-        started: Instant::now() + ahead,
-        live,
-        events,
-        ended: ended_rx,
-    });
-    context.runs.insert(Arc::clone(&run));
-    Ok(run)
-}
-
-fn unix_now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos() as u64)
-}
-
-/// The coordinator's one-line error as the API's: the scenario's fault is
-/// 400, an agent's 502.
-fn coordinator_error(error: &CoordinatorError) -> ApiError {
-    let status = match error {
-        CoordinatorError::Scenario(_)
-        | CoordinatorError::MissingPort { .. }
-        | CoordinatorError::TokenFile { .. } => StatusCode::BAD_REQUEST,
-        _ => StatusCode::BAD_GATEWAY,
-    };
-    ApiError::new(status, error.to_string())
-}
-
-/// The coordinated run's thread: starts the agents, answers the request,
-/// drives the run to its merged report and publishes the end. A request
-/// that went away before the answer stops the agents at once.
-fn coordinated_thread(
-    plan: &Plan,
-    scenario_toml: &str,
-    options: &CoordinatorOptions,
-    control: &SessionControl,
-    publisher: Publisher,
-    reply: oneshot::Sender<Result<u64, ApiError>>,
-) {
-    let started = match coordinator::start(plan, scenario_toml, options) {
-        Ok(started) => started,
-        Err(error) => {
-            let _ = reply.send(Err(coordinator_error(&error)));
-            return;
-        }
-    };
-    let start_instant = Instant::now();
-    if reply.send(Ok(started.start_at_unix_ns())).is_err() {
-        control.request_stop();
-    }
-    let outcome = coordinator::drive(
-        started,
-        options,
-        &AtomicBool::new(false),
-        Some(control),
-        &mut |totals| {
-            for interval in &totals.intervals {
-                publisher.merged_interval(interval.clone());
-            }
-        },
-    );
-    let elapsed_s = start_instant.elapsed().as_secs_f64();
-    let ended = match outcome {
-        Ok(report) => {
-            // The intervals merged after the agents ended (the drain, the
-            // final one), which the live merge could not publish yet.
-            let published = lock(&publisher.live).intervals.len();
-            for interval in report.report.intervals.iter().skip(published) {
-                publisher.merged_interval(interval.clone());
-            }
-            publisher.write_report(&report);
-            let state = if report.agents.iter().any(|agent| agent.state != "finished") {
-                RunState::Failed
-            } else {
-                RunState::Finished
-            };
-            let error = report
-                .report
-                .verdict
-                .failures
-                .first()
-                .filter(|_| state == RunState::Failed)
-                .cloned();
-            Ended {
-                elapsed_s,
-                state,
-                report: Some(Arc::new(report.report.clone())),
-                workers: Vec::new(),
-                error,
-                result: None,
-                multihost: Some(Arc::new(report)),
-            }
-        }
-        Err(error) => Ended {
-            elapsed_s,
-            state: RunState::Failed,
-            report: None,
-            workers: Vec::new(),
-            error: Some(error.to_string()),
-            result: None,
-            multihost: None,
-        },
-    };
-    publisher.publish_end(ended);
+pub(crate) struct Ended {
+    pub(crate) elapsed_s: f64,
+    pub(crate) state: RunState,
+    pub(crate) report: Option<Arc<ReportDocument>>,
+    pub(crate) workers: Vec<WorkerResult>,
+    pub(crate) error: Option<String>,
+    pub(crate) result: Option<Arc<RunResultDocument>>,
+    pub(crate) multihost: Option<Arc<MultiHostReport>>,
 }
 
 /// One line about a run that ended: state, counts, verdict and where its
