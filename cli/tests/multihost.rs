@@ -405,13 +405,34 @@ fn endpoints_on_their_ports_agents(dir: &Path, agent_tables: &[(String, String, 
     let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + &unplaced;
     let (output, _) = linerate_run(dir, "unplaced.toml", &text);
     assert_one_line_error(&output, "ping[0].port");
+    // A [[file_io]] names its agent: without one it is refused; with one
+    // that agent writes and verifies the files.
+    let files = dir.join("file-io");
+    std::fs::create_dir_all(&files).expect("a directory for the files");
     let file_io = format!(
         "\n[[file_io]]\nname = \"disk\"\ndirectory = \"{}\"\nmin_size = 2048\nmax_size = 4096\nrate = \"1Mbps\"\n",
-        dir.display()
+        files.display()
     );
     let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + &file_io;
     let (output, _) = linerate_run(dir, "file_io.toml", &text);
-    assert_one_line_error(&output, "[[file_io]] endpoints do not run over agents yet");
+    assert_one_line_error(&output, "file_io[0].agent");
+    let on_three = file_io.replace("name = \"disk\"\n", "name = \"disk\"\nagent = \"three\"\n");
+    let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + &on_three;
+    let (output, report) = linerate_run(dir, "file_io_three.toml", &text);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report.expect("the report");
+    let disks = report["endpoints"]["file_io"]
+        .as_array()
+        .expect("file_io results");
+    assert_eq!(disks.len(), 1, "run once, by agent three: {disks:?}");
+    println!("file_io endpoint on agent three: {}", disks[0]);
+    assert!(disks[0]["first_error"].is_null(), "{}", disks[0]);
 }
 
 /// Seconds since 1970, now.

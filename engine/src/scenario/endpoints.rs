@@ -144,6 +144,9 @@ pub struct RawPing {
 pub struct RawFileIo {
     /// The endpoint's name.
     pub name: Spanned<String>,
+    /// With `[[agent]]` tables: the agent whose host writes the files (a
+    /// File-IO endpoint has no port to take it from).
+    pub agent: Option<Spanned<String>>,
     /// The directory (an NFS or CIFS mount in practice).
     pub directory: Spanned<String>,
     /// Smallest file, bytes.
@@ -211,10 +214,11 @@ impl Validator<'_> {
 
     /// With agents, which agent runs each endpoint: the agent of the
     /// `[[port]]` it is on (both sides' of a `[[tcp]]`, which must be one
-    /// agent: its two sides run in one process). An endpoint placed by
-    /// namespace and interface, and `[[file_io]]`, have no agent: refused
-    /// with agents. Empty without agents; an unknown port is left for the
-    /// endpoint's own validation to name.
+    /// agent: its two sides run in one process), or for a `[[file_io]]` the
+    /// agent its `agent` key names. An endpoint placed by namespace and
+    /// interface has no agent: refused with agents. Empty without agents
+    /// (where a `[[file_io]]` `agent` key is refused); an unknown port is
+    /// left for the endpoint's own validation to name.
     pub(super) fn endpoint_agents(
         &self,
         raw: &RawEndpoints,
@@ -223,6 +227,18 @@ impl Validator<'_> {
     ) -> Result<HashMap<String, String>, ScenarioError> {
         let mut agents = HashMap::new();
         if ports.iter().all(|port| port.agent.is_none()) {
+            let stray = raw
+                .file_io
+                .iter()
+                .enumerate()
+                .find_map(|(index, table)| Some((index, table.get_ref().agent.as_ref()?)));
+            if let Some((index, agent)) = stray {
+                return Err(self.error(
+                    agent.span(),
+                    &format!("file_io[{index}].agent"),
+                    "the scenario has no [[agent]] tables: leave agent out, or add the agents",
+                ));
+            }
             return Ok(agents);
         }
         let agent_of = |port: &Option<Spanned<String>>, span: Range<usize>, field: String| {
@@ -275,12 +291,30 @@ impl Validator<'_> {
                 agents.insert(ping.name.get_ref().clone(), agent);
             }
         }
-        if let Some(table) = raw.file_io.first() {
-            return Err(self.error(
-                table.span(),
-                "file_io[0]",
-                "[[file_io]] endpoints do not run over agents yet; run them in a scenario without [[agent]] tables",
-            ));
+        for (index, table) in raw.file_io.iter().enumerate() {
+            let file_io = table.get_ref();
+            let field = format!("file_io[{index}].agent");
+            let Some(agent) = &file_io.agent else {
+                return Err(self.error(
+                    table.span(),
+                    &field,
+                    "with [[agent]] tables a [[file_io]] endpoint names the agent whose host writes the files (agent = \"name\")",
+                ));
+            };
+            if !ports
+                .iter()
+                .any(|port| port.agent.as_ref() == Some(agent.get_ref()))
+            {
+                return Err(self.error(
+                    agent.span(),
+                    &field,
+                    format!(
+                        "no port is on agent {:?}: name an agent of the scenario's ports",
+                        agent.get_ref()
+                    ),
+                ));
+            }
+            agents.insert(file_io.name.get_ref().clone(), agent.get_ref().clone());
         }
         Ok(agents)
     }

@@ -811,6 +811,11 @@ fn endpoint_errors_name_line_column_and_field() {
     );
     let rate = error("rate = \"10Mbps\"", "rate = \"10kpps\"");
     assert!(rate.contains("file_io[0].rate: give a bit rate"), "{rate}");
+    let stray = error("name = \"files\"\n", "name = \"files\"\nagent = \"one\"\n");
+    assert!(
+        stray.contains("file_io[0].agent: the scenario has no [[agent]] tables"),
+        "{stray}"
+    );
     let port = error(
         "port = \"a\"\nrequests_per_ten",
         "port = \"z\"\nrequests_per_ten",
