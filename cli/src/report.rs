@@ -185,27 +185,7 @@ impl Recorder {
             report.is_final
         );
         write_or_stop(&mut self.endpoints_csv, &mut self.failed, |writer| {
-            let kinds = [
-                ("tcp", serde_json::to_value(&endpoints.tcp)),
-                ("url", serde_json::to_value(&endpoints.url)),
-                ("ping", serde_json::to_value(&endpoints.ping)),
-                ("file_io", serde_json::to_value(&endpoints.file_io)),
-            ];
-            for (kind, list) in kinds {
-                let list = list.map_err(std::io::Error::from)?;
-                for endpoint in list.as_array().into_iter().flatten() {
-                    let name = endpoint["name"].as_str().unwrap_or_default();
-                    let mut counters = Vec::new();
-                    flatten_numbers(endpoint, String::new(), &mut counters);
-                    for (counter, value) in counters {
-                        writeln!(
-                            writer,
-                            "{prefix},{kind},{},{counter},{value}",
-                            csv_text(name)
-                        )?;
-                    }
-                }
-            }
+            write_endpoint_rows(writer, &prefix, endpoints)?;
             writer.flush()
         });
     }
@@ -374,10 +354,41 @@ fn write_csv_row(
     )
 }
 
+/// One endpoints-CSV row per counter per endpoint of `endpoints`, each
+/// starting with `prefix` (elapsed, interval length, final).
+fn write_endpoint_rows(
+    writer: &mut impl Write,
+    prefix: &str,
+    endpoints: &linerate_endpoints::EndpointsSnapshot,
+) -> std::io::Result<()> {
+    let kinds = [
+        ("tcp", serde_json::to_value(&endpoints.tcp)),
+        ("url", serde_json::to_value(&endpoints.url)),
+        ("ping", serde_json::to_value(&endpoints.ping)),
+        ("file_io", serde_json::to_value(&endpoints.file_io)),
+    ];
+    for (kind, list) in kinds {
+        let list = list.map_err(std::io::Error::from)?;
+        for endpoint in list.as_array().into_iter().flatten() {
+            let name = endpoint["name"].as_str().unwrap_or_default();
+            let mut counters = Vec::new();
+            flatten_numbers(endpoint, String::new(), &mut counters);
+            for (counter, value) in counters {
+                writeln!(
+                    writer,
+                    "{prefix},{kind},{},{counter},{value}",
+                    csv_text(name)
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes `--csv FILE` from a finished run's interval series (a run over
 /// agents: the coordinator's merged series), the same columns as a local
-/// run's rows; jitter is the interval's, where a local run's is the whole
-/// run's so far.
+/// run's rows (jitter is the interval's, where a local run's is the whole
+/// run's so far), and the endpoints' rows beside it when there are any.
 pub fn write_csv_sections(path: &Path, intervals: &[IntervalSection]) -> Result<(), ReportError> {
     let mut file = LineFile::create(path.to_path_buf())?;
     let written =
@@ -420,7 +431,32 @@ pub fn write_csv_sections(path: &Path, intervals: &[IntervalSection]) -> Result<
             Ok(())
         })();
     written.map_err(report_error(path))?;
-    file.flush()
+    file.flush()?;
+    // The endpoints' rows beside it, as a local run writes them.
+    if intervals
+        .iter()
+        .any(|interval| interval.endpoints.is_some())
+    {
+        let endpoints_path = endpoints_csv_path(path);
+        let mut file = LineFile::create(endpoints_path.clone())?;
+        let written = (|| -> std::io::Result<()> {
+            writeln!(file.writer, "{ENDPOINTS_CSV_HEADER}")?;
+            for interval in intervals {
+                let Some(endpoints) = &interval.endpoints else {
+                    continue;
+                };
+                let prefix = format!(
+                    "{:.3},{:.3},{}",
+                    interval.elapsed_s, interval.length_s, interval.is_final
+                );
+                write_endpoint_rows(&mut file.writer, &prefix, endpoints)?;
+            }
+            Ok(())
+        })();
+        written.map_err(report_error(&endpoints_path))?;
+        file.flush()?;
+    }
+    Ok(())
 }
 
 /// Writes `--html FILE` from a finished run's whole report document.

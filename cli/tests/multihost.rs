@@ -365,7 +365,13 @@ fn old_agent() -> (String, std::thread::JoinHandle<()>) {
 fn endpoints_on_their_ports_agents(dir: &Path, agent_tables: &[(String, String, PathBuf)]) {
     let ping_table = "\n[[ping]]\nname = \"one-to-two\"\ndestination = \"10.77.12.2\"\nport = \"p12\"\ninterval = \"250ms\"\ntimeout = \"2s\"\n";
     let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + ping_table;
-    let (output, report) = linerate_run(dir, "ping.toml", &text);
+    let csv = dir.join("ping.csv");
+    let (output, report) = linerate_run_with(
+        dir,
+        "ping.toml",
+        &text,
+        &["--csv".as_ref(), csv.as_os_str()],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -395,6 +401,15 @@ fn endpoints_on_their_ports_agents(dir: &Path, agent_tables: &[(String, String, 
         let merged = stream(&report, name);
         assert_eq!(merged["frames_received"], merged["frames_sent"], "{name}");
     }
+    // The endpoints' CSV beside the streams' one, as for a local run.
+    let rows = std::fs::read_to_string(dir.join("ping.endpoints.csv")).expect("endpoints CSV");
+    assert!(rows.starts_with("elapsed_s,interval_s,final,kind,endpoint,counter,value"));
+    assert!(
+        rows.lines()
+            .any(|row| row.contains(",true,ping,one-to-two,replies,")
+                && row.ends_with(&format!(",{sent}"))),
+        "{rows}"
+    );
 
     let tcp = "\n[[tcp]]\nname = \"cx\"\na = { port = \"p12\", address = \"10.77.12.1\", rate = \"1Mbps\" }\nb = { port = \"p21\", address = \"10.77.12.2\", rate = \"1Mbps\" }\n";
     let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + tcp;
