@@ -234,6 +234,7 @@ impl RunResultDocument {
             duplicate_window: self.duplicate_window,
             endpoints: None,
             first_frame_unix_ns: self.first_frame_unix_ns,
+            stations: Vec::new(),
         })
     }
 }

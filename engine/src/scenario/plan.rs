@@ -29,6 +29,9 @@ pub struct Plan {
     pub rfc2544: Option<super::rfc2544::Rfc2544Plan>,
     /// The `[[agent]]` tables: empty for a run on this host alone.
     pub agents: Vec<super::agents::AgentPlan>,
+    /// The `[[station]]` tables: WiFi stations the run brings up before
+    /// it starts (each also one of [`Plan::ports`]) and removes after.
+    pub stations: Vec<crate::wifi::StationGroupPlan>,
 }
 
 /// A latency limit at a percentile.
