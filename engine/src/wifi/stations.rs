@@ -386,6 +386,10 @@ fn wait_for_station(
                     break Some(Instant::now());
                 }
                 note_failure(&event, &mut reason);
+                if reason.as_deref().is_some_and(is_wrong_key) {
+                    // wpa_supplicant would only retry the same key.
+                    break None;
+                }
             }
             Ok(None) => {}
             Err(_) => break None,
@@ -496,6 +500,10 @@ fn not_associated(
         ),
         _ => format!("still in wpa_state {state}"),
     });
+    if is_wrong_key(&reason) {
+        // Given up at once: wpa_supplicant would only retry the same key.
+        return format!("not associated to {:?}: {reason}", one.group.ssid);
+    }
     format!(
         "not associated to {:?} within {:.0} s: {reason}",
         one.group.ssid,

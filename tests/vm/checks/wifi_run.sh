@@ -1,0 +1,146 @@
+# wifi_run.sh: linerate's WiFi stations end to end in the VM: `linerate lab
+# up --wifi 1` (hostapd WPA2 testNet bridged to the wired port eth1), then
+# scenarios/wifi-stations.toml: 4 WPA2 stations, one stream from every
+# station to eth1 and one back, 2,000 frames each at 200 frames/s (10 s);
+# from the JSON report every stream's counts exact (sent = received, 0
+# lost, 0 duplicates, 0 late) and every station associated with a BSSID.
+# Then the same stations with a wrong passphrase: exit 1, a failed verdict
+# naming the station and the reason, within the timeout. After each run no
+# station interface, wpa_supplicant or leftover of the run; after lab down
+# no hostapd, namespace or module. Then examples/python/seed_stations.py
+# through `linerate serve` (on loopback, stopped by pid).
+. "$(dirname "$0")/lib.sh"
+need_vm
+need_linerate
+for tool in hostapd wpa_supplicant iw; do
+    command -v "$tool" >/dev/null || { echo "$tool is not installed (make vm-deps installs it)"; exit 1; }
+done
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    "$LINERATE" lab down >/dev/null 2>&1
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# processes NAME: pids of processes named NAME (a check only: never killed here).
+processes() {
+    local pid comm found=()
+    for pid in /proc/[0-9]*; do
+        comm=$(cat "$pid/comm" 2>/dev/null) || continue
+        [ "$comm" = "$1" ] && found+=("${pid#/proc/}")
+    done
+    echo "${found[*]}"
+}
+# leftovers: what a run must not leave (station interfaces, wpa_supplicant).
+leftovers() {
+    local left=""
+    stations=$(ip netns exec lrlab-sta iw dev 2>/dev/null | awk '$1 == "Interface" { print $2 }' | tr '\n' ' ')
+    [ -n "${stations// /}" ] && left+="station interfaces: $stations; "
+    [ -n "$(processes wpa_supplicant)" ] && left+="wpa_supplicant: $(processes wpa_supplicant); "
+    ls -d /tmp/linerate-wifi-* >/dev/null 2>&1 && left+="work dirs: $(ls -d /tmp/linerate-wifi-*); "
+    echo "$left"
+}
+
+started=$(now)
+if "$LINERATE" lab up --wifi 1 > "$work/lab.txt" 2>&1; then
+    row "lab up --wifi 1" pass "$(since "$started")" "$(head -n 1 "$work/lab.txt")"
+else
+    row "lab up --wifi 1" fail "$(since "$started")" "$(tail -n 2 "$work/lab.txt")"; exit 1
+fi
+cat "$work/lab.txt"
+
+# 1. Four WPA2 stations, every stream exact.
+started=$(now)
+"$LINERATE" run "$REPO/scenarios/wifi-stations.toml" --json "$work/report.json" > "$work/run.txt" 2>&1
+status=$?
+seconds=$(since "$started")
+cat "$work/run.txt"
+verdict=$(python3 - "$work/report.json" <<'PY' 2>&1
+import json, sys
+document = json.load(open(sys.argv[1]))
+problems = []
+streams = document["streams"]
+if len(streams) != 8:
+    problems.append(f"{len(streams)} streams, 8 expected")
+for stream in streams:
+    if not (stream["frames_sent"] == 2000 and stream["frames_received"] == 2000
+            and stream["frames_lost"] == 0 and stream["duplicates"] == 0 and stream["late"] == 0):
+        problems.append(f'{stream["name"]}: sent {stream["frames_sent"]} received {stream["frames_received"]} lost {stream["frames_lost"]} dup {stream["duplicates"]} late {stream["late"]}')
+stations = document.get("stations", [])
+if len(stations) != 4:
+    problems.append(f"{len(stations)} stations in the report, 4 expected")
+for station in stations:
+    if not station["associated"] or not station.get("bssid"):
+        problems.append(f'{station["name"]}: not associated ({station.get("failure")})')
+if problems:
+    print("; ".join(problems))
+    sys.exit(1)
+slowest = max(station["time_to_associate_s"] for station in stations)
+first = stations[0]
+print(f"8 streams x 2000 frames exact (0 lost, 0 dup, 0 late); 4 stations associated to {first['bssid']} "
+      f"(slowest {slowest:.1f} s; {first['name']}: {first.get('frequency_mhz')} MHz, signal {first.get('signal_dbm')} dBm, "
+      f"tx {first.get('tx_bitrate_mbps')} rx {first.get('rx_bitrate_mbps')} Mbit/s)")
+PY
+)
+checked=$?
+if [ "$status" = 0 ] && [ "$checked" = 0 ]; then row "4 WPA2 stations <-> eth1, 10 s" pass "$seconds" "exit 0; $verdict"
+else row "4 WPA2 stations <-> eth1, 10 s" fail "$seconds" "exit $status; $verdict; $(grep -m2 -E 'error|NOT' "$work/run.txt")"; fi
+grep -q 'AF_XDP and XDP in generic (skb) mode' "$work/run.txt" &&
+    row "generic mode said" pass 0 "$(grep -m1 'generic (skb) mode' "$work/run.txt")" ||
+    row "generic mode said" fail 0 "no generic (skb) mode line in the run's output"
+left=$(leftovers)
+if [ -z "$left" ]; then row "nothing left after the run" pass 0 "no station interface, wpa_supplicant or work dir"
+else row "nothing left after the run" fail 0 "$left"; fi
+
+# 2. A wrong passphrase: exit 1, the verdict names the station and the reason.
+sed -e 's/^passphrase = .*/passphrase = "wrongPass"/' -e 's/^count = 4/count = 2/' \
+    -e 's/^timeout = .*/timeout = "60s"/' "$REPO/scenarios/wifi-stations.toml" > "$work/wrong.toml"
+started=$(now)
+"$LINERATE" run "$work/wrong.toml" --json "$work/wrong.json" > "$work/wrong.txt" 2>&1
+status=$?
+seconds=$(since "$started")
+cat "$work/wrong.txt"
+failure=$(python3 -c '
+import json, sys
+verdict = json.load(open(sys.argv[1]))["verdict"]
+print("passed" if verdict["passed"] else verdict["failures"][0])' "$work/wrong.json" 2>&1)
+if [ "$status" = 1 ] && [[ "$failure" == *sta0000* ]] && [[ "$failure" == *"wrong passphrase"* ]] &&
+    awk -v s="$seconds" 'BEGIN { exit !(s < 90) }'; then
+    row "wrong passphrase: failed verdict" pass "$seconds" "exit 1; $failure"
+else
+    row "wrong passphrase: failed verdict" fail "$seconds" "exit $status; $failure"
+fi
+left=$(leftovers)
+if [ -z "$left" ]; then row "nothing left after the failed run" pass 0 "no station interface, wpa_supplicant or work dir"
+else row "nothing left after the failed run" fail 0 "$left"; fi
+
+# 3. The seed's station test through linerate serve's API.
+if [ -f "$REPO/examples/python/seed_stations.py" ]; then
+    port=$((20000 + $$ % 10000))
+    "$LINERATE" serve --listen "127.0.0.1:$port" > "$work/serve.txt" 2>&1 &
+    server_pid=$!
+    started=$(now)
+    if python3 "$REPO/examples/python/seed_stations.py" --url "http://127.0.0.1:$port" > "$work/seed.txt" 2>&1; then
+        row "seed_stations.py through serve" pass "$(since "$started")" "$(tail -n 1 "$work/seed.txt")"
+    else
+        row "seed_stations.py through serve" fail "$(since "$started")" "$(tail -n 2 "$work/seed.txt")"
+    fi
+    cat "$work/seed.txt"
+    kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=
+    left=$(leftovers)
+    if [ -z "$left" ]; then row "nothing left after the seed script" pass 0 "no station interface, wpa_supplicant or work dir"
+    else row "nothing left after the seed script" fail 0 "$left"; fi
+fi
+
+started=$(now)
+"$LINERATE" lab down > "$work/down.txt" 2>&1
+left=""
+[ -n "$(processes hostapd)" ] && left+="hostapd: $(processes hostapd); "
+[ -n "$(processes wpa_supplicant)" ] && left+="wpa_supplicant: $(processes wpa_supplicant); "
+namespaces=$(ip netns list | grep -E '^lrlab-' | tr '\n' ' ')
+[ -n "$namespaces" ] && left+="namespaces: $namespaces; "
+[ -d /sys/module/mac80211_hwsim ] && left+="mac80211_hwsim still loaded; "
+if [ -z "$left" ]; then row "lab down" pass "$(since "$started")" "no hostapd, wpa_supplicant, namespace or module left"
+else row "lab down" fail "$(since "$started")" "$left$(cat "$work/down.txt")"; fi
