@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use anyhow::anyhow;
 use clap::Parser;
 use linerate_engine::lab::{self, LabSpec};
-use linerate_engine::wifi::lab::{self as wifi_lab, WifiLabSpec};
 use linerate_engine::pcap;
 use linerate_engine::run::{self, RunOptions};
 use linerate_engine::scenario::{self, Plan};
 use linerate_engine::tx::{BusyPoll, XskModeRequest};
+use linerate_engine::wifi::lab::{self as wifi_lab, WifiLabSpec};
 use linerate_engine::CountedFrames;
 
 use args::{Args, BenchSuite, Command, LabAction, RunArgs, ServeArgs, XskModeArg};
@@ -385,12 +385,14 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
     }
     match action {
         LabAction::Up {
-            wifi: Some(radios),
-            ..
+            wifi: Some(radios), ..
         } => {
             let spec = WifiLabSpec::standard(radios);
             wifi_lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
-            println!("WiFi lab up: mac80211_hwsim with {} station radio(s) and one AP radio", radios);
+            println!(
+                "WiFi lab up: mac80211_hwsim with {} station radio(s) and one AP radio",
+                radios
+            );
             println!("{spec}");
         }
         LabAction::Up {

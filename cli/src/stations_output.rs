@@ -15,12 +15,6 @@ pub fn print_plan(plan: &Plan) {
     if names.is_empty() {
         return;
     }
-    let longest = plan
-        .stations
-        .iter()
-        .map(|group| group.timeout)
-        .max()
-        .unwrap_or_default();
     for group in &plan.stations {
         println!(
             "wifi: {} station(s) on radio {}{} joining {:?} ({}), waiting up to {:.0} s for association and address",
@@ -32,10 +26,13 @@ pub fn print_plan(plan: &Plan) {
                 .map_or_else(String::new, |namespace| format!(" (namespace {namespace})")),
             group.ssid,
             group.security.name(),
-            longest.as_secs_f64()
+            group.timeout.as_secs_f64()
         );
     }
-    println!("{}: wireless interfaces, AF_XDP and XDP in generic (skb) mode", short_list(&names));
+    println!(
+        "{}: wireless interfaces, AF_XDP and XDP in generic (skb) mode",
+        short_list(&names)
+    );
 }
 
 /// The final summary's station table, one line per station.
@@ -73,7 +70,12 @@ pub fn print_summary(stations: &[StationReport]) {
 /// The first few names, and how many more.
 fn short_list(names: &[&str]) -> String {
     const SHOWN: usize = 6;
-    let mut text = names.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > SHOWN {
         text.push_str(&format!(" and {} more", names.len() - SHOWN));
     }

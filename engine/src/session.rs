@@ -219,7 +219,12 @@ impl Session {
         };
         let stations = match stations {
             Some(stations) if !stations.all_up() => {
-                return Ok(Session::without_traffic(plan, stations))
+                let interrupted = options
+                    .interrupt
+                    .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed));
+                let mut session = Session::without_traffic(plan, stations);
+                session.interrupted = interrupted;
+                return Ok(session);
             }
             other => other,
         };
@@ -310,8 +315,16 @@ impl Session {
     fn without_traffic(plan: &Plan, stations: StationSet) -> Session {
         let plan = plan.clone();
         let counters = Arc::new(TxCounters::new(plan.streams.len(), 0));
-        let names: Vec<String> = plan.streams.iter().map(|stream| stream.name.clone()).collect();
-        let aggregator = Aggregator::new(names.clone(), read_counts(&plan, &counters, &[]), Duration::ZERO);
+        let names: Vec<String> = plan
+            .streams
+            .iter()
+            .map(|stream| stream.name.clone())
+            .collect();
+        let aggregator = Aggregator::new(
+            names.clone(),
+            read_counts(&plan, &counters, &[]),
+            Duration::ZERO,
+        );
         Session {
             setup: RunSetup {
                 tx_ports: Vec::new(),

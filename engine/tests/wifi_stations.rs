@@ -143,14 +143,20 @@ fn stations_become_ports_and_streams_name_them() {
     let up = &plan.streams[1];
     assert_eq!(plan.ports[up.tx_port].name, "sta0001");
     assert_eq!(up.frame.src_mac.to_string(), "02:4c:52:57:00:01");
-    assert!(matches!(up.frame.ip, linerate_engine::frame::IpHeader::V4 { src, .. } if src == Ipv4Addr::new(10, 77, 0, 11)));
+    assert!(
+        matches!(up.frame.ip, linerate_engine::frame::IpHeader::V4 { src, .. } if src == Ipv4Addr::new(10, 77, 0, 11))
+    );
     let down = &plan.streams[6];
     assert_eq!(plan.ports[down.rx_port].name, "sta0002");
     assert_eq!(down.frame.dst_mac.to_string(), "02:4c:52:57:00:02");
-    assert!(matches!(down.frame.ip, linerate_engine::frame::IpHeader::V4 { dst, .. } if dst == Ipv4Addr::new(10, 77, 0, 12)));
+    assert!(
+        matches!(down.frame.ip, linerate_engine::frame::IpHeader::V4 { dst, .. } if dst == Ipv4Addr::new(10, 77, 0, 12))
+    );
     // An IPv6 destination takes the station's IPv6 address.
     let one = &plan.streams[8];
-    assert!(matches!(one.frame.ip, linerate_engine::frame::IpHeader::V6 { src, .. } if src == "fd00:77::12".parse::<Ipv6Addr>().expect("v6")));
+    assert!(
+        matches!(one.frame.ip, linerate_engine::frame::IpHeader::V6 { src, .. } if src == "fd00:77::12".parse::<Ipv6Addr>().expect("v6"))
+    );
 }
 
 #[test]
@@ -178,21 +184,81 @@ fn security_defaults_and_modes() {
 #[test]
 fn bad_station_tables_name_file_line_and_field() {
     let cases: &[(&str, &str, &str)] = &[
-        ("passphrase = \"testPass\"", "passphrase = \"short\"", "wifi.toml:18:14: station[0].passphrase: a wpa2 passphrase is 8 to 63"),
-        ("security = \"wpa2\"", "security = \"wep\"", "wifi.toml:17:12: station[0].security: \"wep\" is not a security mode"),
-        ("ipv4 = \"10.77.0.10/24\"", "ipv4 = \"dhcp\"", "station[0].ipv4: DHCP is not supported yet"),
-        ("ipv4 = \"10.77.0.10/24\"", "ipv4 = \"10.77.0.253/24\"", "station[0].ipv4: 4 addresses from 10.77.0.253 do not fit in its /24 network"),
-        ("ipv4 = \"10.77.0.10/24\"", "ipv4 = \"10.77.0.10\"", "is not an IPv4 address with a prefix length"),
-        ("name = \"sta0000\"", "name = \"sta\"", "station[0].name: \"sta\" cannot name 4 station(s)"),
-        ("name = \"sta0000\"", "name = \"sta8\"", "station[0].name: \"sta8\" cannot name 4 station(s)"),
-        ("name = \"sta0000\"", "name = \"stationinterface00\"", "cannot name 4 station(s)"),
-        ("mac = \"02:4c:52:57:00:00\"", "mac = \"03:4c:52:57:00:00\"", "station[0].mac: 03:4c:52:57:00:00 is a group (multicast) address"),
-        ("mac = \"02:4c:52:57:00:00\"", "mac = \"fe:ff:ff:ff:ff:fe\"\nmac_step = 0x20000000000", "run past ff:ff:ff:ff:ff:ff"),
-        ("count = 4", "count = 0", "station[0].count: must be 1 to 1000 stations"),
-        ("timeout = \"30s\"", "timeout = \"soon\"", "station[0].timeout:"),
-        ("ssid = \"testNet\"", "ssid = \"\"", "station[0].ssid: an SSID is 1 to 32 bytes"),
-        ("radio = \"wiphy0\"", "radio = \"\"", "station[0].radio: give the radio's phy name"),
-        ("ssid = \"testNet\"", "ssid = \"testNet\"\nchannel = 6", "unknown key `channel`"),
+        (
+            "passphrase = \"testPass\"",
+            "passphrase = \"short\"",
+            "wifi.toml:18:14: station[0].passphrase: a wpa2 passphrase is 8 to 63",
+        ),
+        (
+            "security = \"wpa2\"",
+            "security = \"wep\"",
+            "wifi.toml:17:12: station[0].security: \"wep\" is not a security mode",
+        ),
+        (
+            "ipv4 = \"10.77.0.10/24\"",
+            "ipv4 = \"dhcp\"",
+            "station[0].ipv4: DHCP is not supported yet",
+        ),
+        (
+            "ipv4 = \"10.77.0.10/24\"",
+            "ipv4 = \"10.77.0.253/24\"",
+            "station[0].ipv4: 4 addresses from 10.77.0.253 do not fit in its /24 network",
+        ),
+        (
+            "ipv4 = \"10.77.0.10/24\"",
+            "ipv4 = \"10.77.0.10\"",
+            "is not an IPv4 address with a prefix length",
+        ),
+        (
+            "name = \"sta0000\"",
+            "name = \"sta\"",
+            "station[0].name: \"sta\" cannot name 4 station(s)",
+        ),
+        (
+            "name = \"sta0000\"",
+            "name = \"sta8\"",
+            "station[0].name: \"sta8\" cannot name 4 station(s)",
+        ),
+        (
+            "name = \"sta0000\"",
+            "name = \"stationinterface00\"",
+            "cannot name 4 station(s)",
+        ),
+        (
+            "mac = \"02:4c:52:57:00:00\"",
+            "mac = \"03:4c:52:57:00:00\"",
+            "station[0].mac: 03:4c:52:57:00:00 is a group (multicast) address",
+        ),
+        (
+            "mac = \"02:4c:52:57:00:00\"",
+            "mac = \"fe:ff:ff:ff:ff:fe\"\nmac_step = 0x20000000000",
+            "run past ff:ff:ff:ff:ff:ff",
+        ),
+        (
+            "count = 4",
+            "count = 0",
+            "station[0].count: must be 1 to 1000 stations",
+        ),
+        (
+            "timeout = \"30s\"",
+            "timeout = \"soon\"",
+            "station[0].timeout:",
+        ),
+        (
+            "ssid = \"testNet\"",
+            "ssid = \"\"",
+            "station[0].ssid: an SSID is 1 to 32 bytes",
+        ),
+        (
+            "radio = \"wiphy0\"",
+            "radio = \"\"",
+            "station[0].radio: give the radio's phy name",
+        ),
+        (
+            "ssid = \"testNet\"",
+            "ssid = \"testNet\"\nchannel = 6",
+            "unknown key `channel`",
+        ),
     ];
     for (from, to, expected) in cases {
         let text = format!("{BASE}{}{STREAMS}", STATIONS.replace(from, to));
@@ -201,32 +267,66 @@ fn bad_station_tables_name_file_line_and_field() {
         assert!(!error.contains('\n'), "one line: {error}");
     }
     // open with a passphrase
-    let text = format!("{BASE}{}{STREAMS}", STATIONS.replace("\"wpa2\"", "\"open\""));
+    let text = format!(
+        "{BASE}{}{STREAMS}",
+        STATIONS.replace("\"wpa2\"", "\"open\"")
+    );
     assert!(refused(&text).contains("station[0].passphrase: an open network has no passphrase"));
     // wpa2 without one
-    let text = format!("{BASE}{}{STREAMS}", STATIONS.replace("passphrase = \"testPass\"\n", ""));
+    let text = format!(
+        "{BASE}{}{STREAMS}",
+        STATIONS.replace("passphrase = \"testPass\"\n", "")
+    );
     assert!(refused(&text).contains("needs a passphrase"));
 }
 
 #[test]
 fn bad_station_streams_name_the_stream_field() {
-    let text = format!("{BASE}{STATIONS}{}", STREAMS.replace("tx = \"sta*\"", "tx = \"ap*\""));
+    let text = format!(
+        "{BASE}{STATIONS}{}",
+        STREAMS.replace("tx = \"sta*\"", "tx = \"ap*\"")
+    );
     let error = refused(&text);
-    assert!(error.contains("stream[0].tx: no [[station]] name starts with \"ap\"; the stations are: sta0000"), "{error}");
-    let text = format!("{BASE}{STATIONS}{}", STREAMS.replace("rx = \"eth1\"\nsrc_mac = \"station\"", "rx = \"sta*\"\nsrc_mac = \"station\""));
+    assert!(
+        error.contains(
+            "stream[0].tx: no [[station]] name starts with \"ap\"; the stations are: sta0000"
+        ),
+        "{error}"
+    );
+    let text = format!(
+        "{BASE}{STATIONS}{}",
+        STREAMS.replace(
+            "rx = \"eth1\"\nsrc_mac = \"station\"",
+            "rx = \"sta*\"\nsrc_mac = \"station\""
+        )
+    );
     assert!(refused(&text).contains("only one of tx and rx may name stations by a prefix"));
     // "station" where the side is the wired port.
-    let text = format!("{BASE}{STATIONS}{}", STREAMS.replace("src_mac = \"02:4c:57:ff:00:01\"", "src_mac = \"station\""));
+    let text = format!(
+        "{BASE}{STATIONS}{}",
+        STREAMS.replace("src_mac = \"02:4c:57:ff:00:01\"", "src_mac = \"station\"")
+    );
     let error = refused(&text);
     assert!(error.contains("stream[1].src_mac: \"station\" means the tx station's own value, but tx names no [[station]]"), "{error}");
     // A station address asked for but the station has none.
-    let text = format!("{BASE}{}{STREAMS}", STATIONS.replace("ipv4 = \"10.77.0.10/24\"\nipv6 = \"fd00:77::10/64\"\n", ""));
+    let text = format!(
+        "{BASE}{}{STREAMS}",
+        STATIONS.replace("ipv4 = \"10.77.0.10/24\"\nipv6 = \"fd00:77::10/64\"\n", "")
+    );
     assert!(refused(&text).contains("has no static address"));
     // A station named like a port.
-    let text = format!("{BASE}{}{STREAMS}", STATIONS.replace("name = \"sta0000\"\n", "name = \"eth1\"\ncount = 1\n").replace("count = 4\n", ""));
+    let text = format!(
+        "{BASE}{}{STREAMS}",
+        STATIONS
+            .replace("name = \"sta0000\"\n", "name = \"eth1\"\ncount = 1\n")
+            .replace("count = 4\n", "")
+    );
     assert!(refused(&text).contains("has the name of a port or another station"));
     // Copies of a per-station stream.
-    let text = format!("{BASE}{STATIONS}{}", STREAMS.replacen("name = \"up\"", "name = \"up\"\ncount = 2", 1));
+    let text = format!(
+        "{BASE}{STATIONS}{}",
+        STREAMS.replacen("name = \"up\"", "name = \"up\"\ncount = 2", 1)
+    );
     assert!(refused(&text).contains("stream[0].count: a stream per station"));
 }
 
@@ -239,16 +339,37 @@ fn templates_count_up_and_stop_at_their_limits() {
     assert_eq!(station_name("wlan", 0).as_deref(), Some("wlan"));
     assert_eq!(station_name("wlan", 1), None);
     let first: MacAddr = "02:4c:52:57:00:fe".parse().expect("mac");
-    assert_eq!(station_mac(first, 1, 3).expect("mac").to_string(), "02:4c:52:57:01:01");
-    assert_eq!(station_mac(first, 0x100, 2).expect("mac").to_string(), "02:4c:52:57:02:fe");
-    assert_eq!(station_mac("ff:ff:ff:ff:ff:ff".parse().expect("mac"), 1, 1), None);
-    assert_eq!(derived_station_mac(1, 0x1234).to_string(), "02:4c:57:01:12:34");
+    assert_eq!(
+        station_mac(first, 1, 3).expect("mac").to_string(),
+        "02:4c:52:57:01:01"
+    );
+    assert_eq!(
+        station_mac(first, 0x100, 2).expect("mac").to_string(),
+        "02:4c:52:57:02:fe"
+    );
+    assert_eq!(
+        station_mac("ff:ff:ff:ff:ff:ff".parse().expect("mac"), 1, 1),
+        None
+    );
+    assert_eq!(
+        derived_station_mac(1, 0x1234).to_string(),
+        "02:4c:57:01:12:34"
+    );
     let base = Ipv4Addr::new(10, 77, 0, 250);
-    assert_eq!(station_ipv4(base, 24, 4), Some(Ipv4Addr::new(10, 77, 0, 254)));
+    assert_eq!(
+        station_ipv4(base, 24, 4),
+        Some(Ipv4Addr::new(10, 77, 0, 254))
+    );
     assert_eq!(station_ipv4(base, 24, 5), None, "broadcast");
-    assert_eq!(station_ipv4(base, 16, 10), Some(Ipv4Addr::new(10, 77, 1, 4)));
+    assert_eq!(
+        station_ipv4(base, 16, 10),
+        Some(Ipv4Addr::new(10, 77, 1, 4))
+    );
     let v6: Ipv6Addr = "fd00::ffff".parse().expect("v6");
-    assert_eq!(station_ipv6(v6, 64, 1), Some("fd00::1:0".parse().expect("v6")));
+    assert_eq!(
+        station_ipv6(v6, 64, 1),
+        Some("fd00::1:0".parse().expect("v6"))
+    );
     assert_eq!(station_ipv6(v6, 112, 1), None);
 }
 
@@ -308,11 +429,19 @@ fn control_socket_requests_and_answers() {
             let (second, _) = fake.answer(&answers);
             (first, second)
         });
-        let status = parse_key_values(&client.request("STATUS", Duration::from_secs(5)).expect("status"));
+        let status = parse_key_values(
+            &client
+                .request("STATUS", Duration::from_secs(5))
+                .expect("status"),
+        );
         assert_eq!(status["wpa_state"], "COMPLETED");
         assert_eq!(status["bssid"], "02:00:00:00:00:00");
         assert_eq!(status["freq"], "2412");
-        let signal = parse_key_values(&client.request("SIGNAL_POLL", Duration::from_secs(5)).expect("signal"));
+        let signal = parse_key_values(
+            &client
+                .request("SIGNAL_POLL", Duration::from_secs(5))
+                .expect("signal"),
+        );
         assert_eq!(signal["RSSI"], "-30");
         assert_eq!(signal["LINKSPEED"], "54");
         handle.join().expect("server")
@@ -322,11 +451,18 @@ fn control_socket_requests_and_answers() {
     let error = client
         .request("PING", Duration::from_millis(100))
         .expect_err("nobody answers");
-    assert!(error.to_string().contains("did not answer \"PING\""), "{error}");
+    assert!(
+        error.to_string().contains("did not answer \"PING\""),
+        "{error}"
+    );
     let local: Vec<_> = std::fs::read_dir(&client_dir).expect("dir").collect();
     drop(client);
     assert_eq!(local.len(), 1, "one client socket while open");
-    assert_eq!(std::fs::read_dir(&client_dir).expect("dir").count(), 0, "removed on drop");
+    assert_eq!(
+        std::fs::read_dir(&client_dir).expect("dir").count(),
+        0,
+        "removed on drop"
+    );
 }
 
 #[test]
@@ -363,14 +499,27 @@ fn attached_socket_receives_events_and_requests_skip_them() {
             }
         }
         let names: Vec<&str> = events.iter().map(|event| event.name.as_str()).collect();
-        assert_eq!(names, ["CTRL-EVENT-SCAN-STARTED", "CTRL-EVENT-DISCONNECTED", "CTRL-EVENT-SSID-TEMP-DISABLED", "CTRL-EVENT-CONNECTED"]);
+        assert_eq!(
+            names,
+            [
+                "CTRL-EVENT-SCAN-STARTED",
+                "CTRL-EVENT-DISCONNECTED",
+                "CTRL-EVENT-SSID-TEMP-DISABLED",
+                "CTRL-EVENT-CONNECTED"
+            ]
+        );
         assert_eq!(events[2].field("ssid"), Some("test Net"));
         assert_eq!(events[2].field("reason"), Some("WRONG_KEY"));
         assert_eq!(events[1].level, 3);
-        let status = client.request("STATUS", Duration::from_secs(5)).expect("status");
+        let status = client
+            .request("STATUS", Duration::from_secs(5))
+            .expect("status");
         assert!(status.starts_with("bssid="), "{status}");
         handle.join().expect("server");
-        assert_eq!(client.next_event(Duration::from_millis(50)).expect("quiet"), None);
+        assert_eq!(
+            client.next_event(Duration::from_millis(50)).expect("quiet"),
+            None
+        );
     });
 }
 
@@ -386,11 +535,15 @@ fn events_that_mean_no_connection_become_reasons() {
         Some("association rejected by the AP (status_code=17)")
     );
     assert_eq!(
-        reason("<3>CTRL-EVENT-DISCONNECTED bssid=02:00:00:00:00:00 reason=3 locally_generated=1").as_deref(),
+        reason("<3>CTRL-EVENT-DISCONNECTED bssid=02:00:00:00:00:00 reason=3 locally_generated=1")
+            .as_deref(),
         Some("disconnected (reason=3, by the station)")
     );
     assert!(reason("<3>CTRL-EVENT-NETWORK-NOT-FOUND").is_some());
-    assert_eq!(reason("<3>CTRL-EVENT-CONNECTED - Connection to 02:00:00:00:00:00 completed"), None);
+    assert_eq!(
+        reason("<3>CTRL-EVENT-CONNECTED - Connection to 02:00:00:00:00:00 completed"),
+        None
+    );
     assert_eq!(Event::parse("OK\n"), None, "an answer is no event");
     assert_eq!(Event::parse("bssid=02:00:00:00:00:00"), None);
 }

@@ -197,7 +197,8 @@ impl Validator<'_> {
             None => None,
             Some(namespace) => {
                 let value = namespace.get_ref().clone();
-                if value.is_empty() || value.contains(['/', '\0']) || value == "." || value == ".." {
+                if value.is_empty() || value.contains(['/', '\0']) || value == "." || value == ".."
+                {
                     return Err(self.error(
                         namespace.span(),
                         &field("namespace"),
@@ -235,7 +236,11 @@ impl Validator<'_> {
                 let value = units::parse_duration(text.get_ref())
                     .map_err(|message| self.error(text.span(), &field("timeout"), message))?;
                 if value.is_zero() {
-                    return Err(self.error(text.span(), &field("timeout"), "must be longer than zero"));
+                    return Err(self.error(
+                        text.span(),
+                        &field("timeout"),
+                        "must be longer than zero",
+                    ));
                 }
                 value
             }
@@ -253,7 +258,11 @@ impl Validator<'_> {
         })
     }
 
-    fn station_security(&self, index: usize, table: &RawStation) -> Result<Security, ScenarioError> {
+    fn station_security(
+        &self,
+        index: usize,
+        table: &RawStation,
+    ) -> Result<Security, ScenarioError> {
         let field = |name: &str| format!("station[{index}].{name}");
         let passphrase = table.passphrase.as_ref().map(|text| text.get_ref().clone());
         let kind = match &table.security {
@@ -275,7 +284,10 @@ impl Validator<'_> {
                 )),
                 Some(text) => {
                     let value = text.get_ref();
-                    if value.len() < minimum || value.len() > 63 || value.contains(['"', '\n', '\0']) {
+                    if value.len() < minimum
+                        || value.len() > 63
+                        || value.contains(['"', '\n', '\0'])
+                    {
                         Err(self.error(
                             text.span(),
                             &field("passphrase"),
@@ -333,23 +345,35 @@ impl Validator<'_> {
         let mac = match &table.mac {
             None => derived_station_mac(index, copy),
             Some(text) => {
-                let first = text.get_ref().parse::<MacAddr>().map_err(|error| {
-                    self.error(text.span(), &field("mac"), error.to_string())
-                })?;
+                let first = text
+                    .get_ref()
+                    .parse::<MacAddr>()
+                    .map_err(|error| self.error(text.span(), &field("mac"), error.to_string()))?;
                 let step = match &table.mac_step {
                     None => 1,
                     Some(step) if *step.get_ref() >= 1 => *step.get_ref() as u64,
                     Some(step) => {
-                        return Err(self.error(step.span(), &field("mac_step"), "must be 1 or more"))
+                        return Err(self.error(
+                            step.span(),
+                            &field("mac_step"),
+                            "must be 1 or more",
+                        ))
                     }
                 };
                 station_mac(first, step, copy).ok_or_else(|| {
-                    self.error(text.span(), &field("mac"), format!("{count} stations from {first} run past ff:ff:ff:ff:ff:ff"))
+                    self.error(
+                        text.span(),
+                        &field("mac"),
+                        format!("{count} stations from {first} run past ff:ff:ff:ff:ff:ff"),
+                    )
                 })?
             }
         };
         if super::is_group_mac(mac) {
-            let span = table.mac.as_ref().map_or_else(|| table.name.span(), Spanned::span);
+            let span = table
+                .mac
+                .as_ref()
+                .map_or_else(|| table.name.span(), Spanned::span);
             return Err(self.error(
                 span,
                 &field("mac"),
@@ -434,34 +458,52 @@ impl Validator<'_> {
                 "a stream per station (\"sta*\") cannot also have copies: remove count",
             ));
         }
-        let matched: Vec<&&StationPlan> =
-                    stations.iter().filter(|station| station.name.starts_with(prefix.as_str())).collect();
-                if matched.is_empty() {
-                    return Err(self.error(
-                        value.span(),
-                        &field(key),
-                        format!(
-                            "no [[station]] name starts with {prefix:?}; the stations are: {}",
-                            if stations.is_empty() { "none".to_string() } else { stations.iter().take(8).map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ") }
-                        ),
-                    ));
-                }
-                let base = stream
+        let matched: Vec<&&StationPlan> = stations
+            .iter()
+            .filter(|station| station.name.starts_with(prefix.as_str()))
+            .collect();
+        if matched.is_empty() {
+            return Err(self.error(
+                value.span(),
+                &field(key),
+                format!(
+                    "no [[station]] name starts with {prefix:?}; the stations are: {}",
+                    if stations.is_empty() {
+                        "none".to_string()
+                    } else {
+                        stations
+                            .iter()
+                            .take(8)
+                            .map(|s| s.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            ));
+        }
+        let base = stream.name.as_ref().map_or_else(
+            || format!("stream{index}"),
+            |name| name.get_ref().trim().to_string(),
+        );
+        matched
+            .iter()
+            .map(|station| {
+                let mut copy = stream.clone();
+                let target = if key == "tx" {
+                    &mut copy.tx
+                } else {
+                    &mut copy.rx
+                };
+                *target = Spanned::new(target.span(), station.name.clone());
+                let name_span = copy
                     .name
                     .as_ref()
-                    .map_or_else(|| format!("stream{index}"), |name| name.get_ref().trim().to_string());
-                matched
-                    .iter()
-                    .map(|station| {
-                        let mut copy = stream.clone();
-                        let target = if key == "tx" { &mut copy.tx } else { &mut copy.rx };
-                        *target = Spanned::new(target.span(), station.name.clone());
-                        let name_span = copy.name.as_ref().map_or_else(|| copy.tx.span(), Spanned::span);
-                        copy.name = Some(Spanned::new(name_span, format!("{base}-{}", station.name)));
-                        copy
-                    })
-                    .map(|copy| self.station_values(index, copy, &stations))
-                    .collect()
+                    .map_or_else(|| copy.tx.span(), Spanned::span);
+                copy.name = Some(Spanned::new(name_span, format!("{base}-{}", station.name)));
+                copy
+            })
+            .map(|copy| self.station_values(index, copy, &stations))
+            .collect()
     }
 
     /// Replaces `"station"` in the address fields by the station's own.
@@ -471,7 +513,12 @@ impl Validator<'_> {
         mut stream: RawStream,
         stations: &[&StationPlan],
     ) -> Result<RawStream, ScenarioError> {
-        let find = |name: &str| stations.iter().find(|station| station.name == name).copied();
+        let find = |name: &str| {
+            stations
+                .iter()
+                .find(|station| station.name == name)
+                .copied()
+        };
         let tx_station = find(stream.tx.get_ref());
         let rx_station = find(stream.rx.get_ref());
         let ip_for = |station: &StationPlan, other: &Spanned<String>| -> Option<String> {
@@ -491,9 +538,17 @@ impl Validator<'_> {
         ];
         for (mac_key, ip_key, side, station) in sides {
             let (mac_value, ip_value, other_ip) = if side == "tx" {
-                (&mut stream.src_mac, &mut stream.src_ip, stream.dst_ip.clone())
+                (
+                    &mut stream.src_mac,
+                    &mut stream.src_ip,
+                    stream.dst_ip.clone(),
+                )
             } else {
-                (&mut stream.dst_mac, &mut stream.dst_ip, stream.src_ip.clone())
+                (
+                    &mut stream.dst_mac,
+                    &mut stream.dst_ip,
+                    stream.src_ip.clone(),
+                )
             };
             for (key, value) in [(mac_key, &mut *mac_value), (ip_key, &mut *ip_value)] {
                 if value.get_ref() != STATION_VALUE {

@@ -75,7 +75,10 @@ impl WifiLabSpec {
 
 impl fmt::Display for WifiLabSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let last = self.station_radios.saturating_sub(1);
+        let radios = match self.station_radios {
+            0 | 1 => "radio wiphy0".to_string(),
+            count => format!("radios wiphy0..wiphy{}", count - 1),
+        };
         writeln!(f, "AP:       hostapd in namespace {} (WPA2-PSK, ssid {:?}, passphrase {:?}), its WLAN interface bridged (br0) with veth lrap-wired", self.ap_namespace, self.ssid, self.passphrase)?;
         writeln!(
             f,
@@ -84,7 +87,7 @@ impl fmt::Display for WifiLabSpec {
         )?;
         writeln!(
             f,
-            "stations: radios wiphy0..wiphy{last} in namespace {} (no interfaces yet: a scenario's [[station]] tables make them)",
+            "stations: {radios} in namespace {} (no interfaces yet: a scenario's [[station]] tables make them)",
             self.station_namespace
         )?;
         write!(
@@ -150,7 +153,9 @@ fn run(program: &str, arguments: &[&str]) -> Result<String, WifiLabError> {
     let output = Command::new(program)
         .args(arguments)
         .output()
-        .map_err(|error| command_error(program, arguments, format!("{error} (is it installed?)")))?;
+        .map_err(|error| {
+            command_error(program, arguments, format!("{error} (is it installed?)"))
+        })?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
@@ -263,16 +268,35 @@ fn build(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
     let ap_interface = radio_interfaces(&ap_radio)
         .into_iter()
         .next()
-        .ok_or_else(|| command_error("ls", &[&ap_radio], "the AP radio has no interface".to_string()))?;
+        .ok_or_else(|| {
+            command_error(
+                "ls",
+                &[&ap_radio],
+                "the AP radio has no interface".to_string(),
+            )
+        })?;
     for (index, radio) in found[1..radios].iter().enumerate() {
         for interface in radio_interfaces(radio) {
             run("iw", &["dev", &interface, "del"])?;
         }
         let name = format!("wiphy{index}");
         run("iw", &["phy", radio, "set", "name", &name])?;
-        run("iw", &["phy", &name, "set", "netns", "name", &spec.station_namespace])?;
+        run(
+            "iw",
+            &[
+                "phy",
+                &name,
+                "set",
+                "netns",
+                "name",
+                &spec.station_namespace,
+            ],
+        )?;
     }
-    run("iw", &["phy", &ap_radio, "set", "netns", "name", &spec.ap_namespace])?;
+    run(
+        "iw",
+        &["phy", &ap_radio, "set", "netns", "name", &spec.ap_namespace],
+    )?;
     wired_side(spec)?;
     start_hostapd(spec, &ap_interface)
 }
@@ -286,17 +310,44 @@ fn wired_side(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
     run(
         "ip",
         &[
-            "link", "add", "lrap-wired", "netns", ap, "type", "veth", "peer", "name",
-            &spec.wired_interface, "netns", wired, "address", &mac,
+            "link",
+            "add",
+            "lrap-wired",
+            "netns",
+            ap,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &spec.wired_interface,
+            "netns",
+            wired,
+            "address",
+            &mac,
         ],
     )?;
-    run("ip", &["-n", ap, "link", "set", "lrap-wired", "master", "br0"])?;
-    for (namespace, interface) in [(ap, "lrap-wired"), (ap, "br0"), (wired, spec.wired_interface.as_str())] {
+    run(
+        "ip",
+        &["-n", ap, "link", "set", "lrap-wired", "master", "br0"],
+    )?;
+    for (namespace, interface) in [
+        (ap, "lrap-wired"),
+        (ap, "br0"),
+        (wired, spec.wired_interface.as_str()),
+    ] {
         run("ip", &["-n", namespace, "link", "set", interface, "up"])?;
     }
     run(
         "ip",
-        &["-n", wired, "addr", "add", &spec.wired_address, "dev", &spec.wired_interface],
+        &[
+            "-n",
+            wired,
+            "addr",
+            "add",
+            &spec.wired_address,
+            "dev",
+            &spec.wired_interface,
+        ],
     )?;
     Ok(())
 }
@@ -317,7 +368,9 @@ fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabEr
     );
     std::fs::write(&config, text).map_err(|error| file_error(&config, error))?;
     let log_file = std::fs::File::create(&log).map_err(|error| file_error(&log, error))?;
-    let log_copy = log_file.try_clone().map_err(|error| file_error(&log, error))?;
+    let log_copy = log_file
+        .try_clone()
+        .map_err(|error| file_error(&log, error))?;
     let config_text = config.display().to_string();
     let child = Command::new("ip")
         .args(["netns", "exec", &spec.ap_namespace, "hostapd", &config_text])
@@ -362,8 +415,7 @@ fn process_running(pid: u32) -> bool {
 
 /// Whether `pid` runs a program named `name` (so a reused pid is never signalled).
 fn process_named(pid: u32, name: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .is_ok_and(|comm| comm.trim() == name)
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name)
 }
 
 /// Removes the WiFi lab: hostapd by the pid in the state file, the
@@ -374,9 +426,11 @@ pub fn down(spec: &WifiLabSpec) -> Result<bool, WifiLabError> {
     let state = std::fs::read_to_string(&state_path).unwrap_or_default();
     let mut removed = !state.is_empty();
     let value = |key: &str| {
-        state
-            .lines()
-            .find_map(|line| line.strip_prefix(key)?.strip_prefix('=').map(str::to_string))
+        state.lines().find_map(|line| {
+            line.strip_prefix(key)?
+                .strip_prefix('=')
+                .map(str::to_string)
+        })
     };
     if let Some(pid) = value("hostapd_pid").and_then(|pid| pid.parse::<u32>().ok()) {
         stop_process(pid, "hostapd");
@@ -413,11 +467,13 @@ fn stop_process(pid: u32, name: &str) {
     unsafe {
         libc::kill(raw, libc::SIGTERM);
     }
+    // Ended means gone or a zombie: `lab up` has exited, so hostapd's
+    // parent is init, which reaps it when it gets to it.
     let deadline = Instant::now() + Duration::from_secs(3);
-    while process_named(pid, name) && Instant::now() < deadline {
+    while process_running(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    if process_named(pid, name) {
+    if process_running(pid) && process_named(pid, name) {
         // SAFETY: as above; it did not end on SIGTERM.
         unsafe {
             libc::kill(raw, libc::SIGKILL);

@@ -67,9 +67,9 @@ pub enum WifiError {
         /// The last lines it printed.
         log: String,
     },
-    /// The user interrupted the setup.
-    #[error("interrupted while the stations were coming up")]
-    Interrupted,
+    /// A station's waiting thread panicked.
+    #[error("the wait for the stations failed unexpectedly")]
+    WaitFailed,
 }
 
 /// A station interface this set made.
@@ -162,18 +162,19 @@ impl StationSet {
                 .iter()
                 .map(|(supplicant, one)| {
                     let work_dir = &work_dir;
-                    scope.spawn(move || wait_for_station(one, supplicant, work_dir, started, interrupt))
+                    scope.spawn(move || {
+                        wait_for_station(one, supplicant, work_dir, started, interrupt)
+                    })
                 })
                 .collect();
             handles
                 .into_iter()
-                .map(|handle| handle.join().unwrap_or_else(|_| Err(WifiError::Interrupted)))
+                .map(|handle| handle.join().unwrap_or_else(|_| Err(WifiError::WaitFailed)))
                 .collect::<Result<Vec<_>, _>>()
         })?;
+        // Interrupted: the stations still waiting say so, and the run
+        // (which sends nothing) reports it like any station failure.
         set.reports = reports;
-        if interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
-            return Err(WifiError::Interrupted);
-        }
         Ok(set)
     }
 
@@ -215,14 +216,27 @@ impl StationSet {
             namespace,
             name,
             "iw",
-            &["phy", &one.group.radio, "interface", "add", name, "type", "managed"],
+            &[
+                "phy",
+                &one.group.radio,
+                "interface",
+                "add",
+                name,
+                "type",
+                "managed",
+            ],
         )?;
         self.interfaces.push(MadeInterface {
             namespace: namespace.map(str::to_string),
             name: name.to_string(),
         });
         let mac = one.station.mac.to_string();
-        run_in(namespace, name, "ip", &["link", "set", "dev", name, "address", &mac])?;
+        run_in(
+            namespace,
+            name,
+            "ip",
+            &["link", "set", "dev", name, "address", &mac],
+        )?;
         // Several stations in one namespace: each answers ARP only for its own address.
         for (key, value) in [("arp_ignore", "1"), ("arp_announce", "2")] {
             let _ = run_in(
@@ -355,7 +369,8 @@ fn wait_for_station(
     };
     let deadline = started + one.group.timeout;
     let interrupted = || interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed));
-    let Some((requests, events)) = open_control(supplicant, work_dir, deadline, &interrupted)? else {
+    let Some((requests, events)) = open_control(supplicant, work_dir, deadline, &interrupted)?
+    else {
         report.failure = Some(format!(
             "wpa_supplicant's control socket did not appear within {:.0} s",
             one.group.timeout.as_secs_f64()
@@ -372,7 +387,11 @@ fn wait_for_station(
         if now >= next_status {
             next_status = now + STATUS_EVERY;
             if let Ok(status) = requests.request("STATUS", REQUEST_TIMEOUT) {
-                if parse_key_values(&status).get("wpa_state").map(String::as_str) == Some("COMPLETED") {
+                if parse_key_values(&status)
+                    .get("wpa_state")
+                    .map(String::as_str)
+                    == Some("COMPLETED")
+                {
                     break Some(Instant::now());
                 }
             }
@@ -396,13 +415,21 @@ fn wait_for_station(
         }
     };
     let Some(associated_at) = associated_at else {
-        report.failure = Some(not_associated(one, reason, supplicant, &requests, interrupted()));
+        report.failure = Some(not_associated(
+            one,
+            reason,
+            supplicant,
+            &requests,
+            interrupted(),
+        ));
         return Ok(report);
     };
     report.associated = true;
     report.time_to_associate_s = Some(associated_at.duration_since(started).as_secs_f64());
     if let Err(error) = add_addresses(one) {
-        report.failure = Some(format!("associated, but its address could not be set: {error}"));
+        report.failure = Some(format!(
+            "associated, but its address could not be set: {error}"
+        ));
         return Ok(report);
     }
     report.time_to_address_s = Some(associated_at.elapsed().as_secs_f64());
@@ -411,7 +438,11 @@ fn wait_for_station(
         .ipv4
         .map(|(address, prefix)| format!("{address}/{prefix}"))
         .into_iter()
-        .chain(one.station.ipv6.map(|(address, prefix)| format!("{address}/{prefix}")))
+        .chain(
+            one.station
+                .ipv6
+                .map(|(address, prefix)| format!("{address}/{prefix}")),
+        )
         .collect();
     read_link_state(&mut report, &requests, one.group.namespace.as_deref());
     Ok(report)
@@ -427,11 +458,12 @@ fn open_control(
 ) -> Result<Option<(ControlSocket, ControlSocket)>, WifiError> {
     loop {
         if supplicant.socket.exists() {
-            let connected = ControlSocket::connect(&supplicant.socket, work_dir).and_then(|requests| {
-                let events = ControlSocket::connect(&supplicant.socket, work_dir)?;
-                events.attach(REQUEST_TIMEOUT)?;
-                Ok((requests, events))
-            });
+            let connected =
+                ControlSocket::connect(&supplicant.socket, work_dir).and_then(|requests| {
+                    let events = ControlSocket::connect(&supplicant.socket, work_dir)?;
+                    events.attach(REQUEST_TIMEOUT)?;
+                    Ok((requests, events))
+                });
             if let Ok(pair) = connected {
                 return Ok(Some(pair));
             }
@@ -520,7 +552,11 @@ fn add_addresses(one: &StationRef) -> Result<(), WifiError> {
         .ipv4
         .map(|(address, prefix)| (IpAddr::V4(address), prefix))
         .into_iter()
-        .chain(one.station.ipv6.map(|(address, prefix)| (IpAddr::V6(address), prefix)))
+        .chain(
+            one.station
+                .ipv6
+                .map(|(address, prefix)| (IpAddr::V6(address), prefix)),
+        )
         .collect();
     for (address, prefix) in addresses {
         let text = format!("{address}/{prefix}");
@@ -585,7 +621,12 @@ pub(crate) fn parse_iw_signal(text: &str) -> Option<i32> {
 }
 
 /// Runs `tool arguments` in `namespace` (through `ip netns exec`).
-fn run_in(namespace: Option<&str>, station: &str, tool: &str, arguments: &[&str]) -> Result<(), WifiError> {
+fn run_in(
+    namespace: Option<&str>,
+    station: &str,
+    tool: &str,
+    arguments: &[&str],
+) -> Result<(), WifiError> {
     output_in(namespace, tool, arguments)
         .map(|_| ())
         .map_err(|failure| match failure {
@@ -598,7 +639,9 @@ fn run_in(namespace: Option<&str>, station: &str, tool: &str, arguments: &[&str]
                 station: station.to_string(),
                 command: format!(
                     "{}{tool} {}",
-                    namespace.map_or_else(String::new, |namespace| format!("ip netns exec {namespace} ")),
+                    namespace.map_or_else(String::new, |namespace| format!(
+                        "ip netns exec {namespace} "
+                    )),
                     arguments.join(" ")
                 ),
                 stderr,
@@ -627,7 +670,9 @@ fn output_in(namespace: Option<&str>, tool: &str, arguments: &[&str]) -> Result<
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
         if stderr.contains("No such file or directory") && stderr.contains(tool) {
-            return Err(Failure::NoTool(std::io::Error::from(std::io::ErrorKind::NotFound)));
+            return Err(Failure::NoTool(std::io::Error::from(
+                std::io::ErrorKind::NotFound,
+            )));
         }
         Err(Failure::Failed(stderr))
     }
@@ -665,7 +710,10 @@ fn write_file(path: &Path, text: &str) -> Result<(), WifiError> {
 /// The last two lines of a log, for messages.
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     lines[lines.len().saturating_sub(2)..].join(" / ")
 }
 

@@ -5,10 +5,11 @@
 # from the JSON report every stream's counts exact (sent = received, 0
 # lost, 0 duplicates, 0 late) and every station associated with a BSSID.
 # Then the same stations with a wrong passphrase: exit 1, a failed verdict
-# naming the station and the reason, within the timeout. After each run no
-# station interface, wpa_supplicant or leftover of the run; after lab down
-# no hostapd, namespace or module. Then examples/python/seed_stations.py
-# through `linerate serve` (on loopback, stopped by pid).
+# naming the station and the reason, within the timeout. Then Ctrl-C while
+# the stations associate (exit 130), and examples/python/seed_stations.py
+# through `linerate serve` (on loopback, stopped by pid). After each run no
+# station interface, wpa_supplicant or work directory; after lab down no
+# hostapd, namespace or module.
 . "$(dirname "$0")/lib.sh"
 need_vm
 need_linerate
@@ -24,12 +25,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# processes NAME: pids of processes named NAME (a check only: never killed here).
+# processes NAME: pids of running processes named NAME (a check only: never
+# killed here). A zombie has ended: the VM's init, the parent of a daemon
+# whose starter exited, does not always reap at once.
 processes() {
-    local pid comm found=()
+    local pid comm state found=()
     for pid in /proc/[0-9]*; do
         comm=$(cat "$pid/comm" 2>/dev/null) || continue
-        [ "$comm" = "$1" ] && found+=("${pid#/proc/}")
+        [ "$comm" = "$1" ] || continue
+        state=$(sed 's/.*) //' "$pid/stat" 2>/dev/null | cut -d' ' -f1)
+        [ "$state" = Z ] || found+=("${pid#/proc/}")
     done
     echo "${found[*]}"
 }
@@ -57,6 +62,7 @@ started=$(now)
 status=$?
 seconds=$(since "$started")
 cat "$work/run.txt"
+cp "$work/report.json" "$VM_OUT/wifi_run.report.json" 2>/dev/null
 verdict=$(python3 - "$work/report.json" <<'PY' 2>&1
 import json, sys
 document = json.load(open(sys.argv[1]))
@@ -102,6 +108,7 @@ started=$(now)
 status=$?
 seconds=$(since "$started")
 cat "$work/wrong.txt"
+cp "$work/wrong.json" "$VM_OUT/wifi_run.wrong.json" 2>/dev/null
 failure=$(python3 -c '
 import json, sys
 verdict = json.load(open(sys.argv[1]))["verdict"]
@@ -116,14 +123,34 @@ left=$(leftovers)
 if [ -z "$left" ]; then row "nothing left after the failed run" pass 0 "no station interface, wpa_supplicant or work dir"
 else row "nothing left after the failed run" fail 0 "$left"; fi
 
-# 3. The seed's station test through linerate serve's API.
+# 3. Ctrl-C while the stations associate: exit 130 within seconds, nothing left.
+"$LINERATE" run "$REPO/scenarios/wifi-stations.toml" > "$work/interrupted.txt" 2>&1 &
+run_pid=$!
+for _ in $(seq 1 300); do
+    ip netns exec lrlab-sta iw dev 2>/dev/null | grep -q 'Interface sta0003' && break
+    sleep 0.1
+done
+sleep 1
+started=$(now)
+kill -INT "$run_pid"
+wait "$run_pid"
+status=$?
+seconds=$(since "$started")
+left=$(leftovers)
+if [ "$status" = 130 ] && [ -z "$left" ] && awk -v s="$seconds" 'BEGIN { exit !(s < 15) }'; then
+    row "Ctrl-C while associating" pass "$seconds" "exit 130 after SIGINT, stations removed: $(grep -m1 -E 'interrupted' "$work/interrupted.txt")"
+else
+    row "Ctrl-C while associating" fail "$seconds" "exit $status; left: ${left:-nothing}; $(tail -n 2 "$work/interrupted.txt")"
+fi
+
+# 4. The seed's station test through linerate serve's API.
 if [ -f "$REPO/examples/python/seed_stations.py" ]; then
     port=$((20000 + $$ % 10000))
     "$LINERATE" serve --listen "127.0.0.1:$port" > "$work/serve.txt" 2>&1 &
     server_pid=$!
     started=$(now)
     if python3 "$REPO/examples/python/seed_stations.py" --url "http://127.0.0.1:$port" > "$work/seed.txt" 2>&1; then
-        row "seed_stations.py through serve" pass "$(since "$started")" "$(tail -n 1 "$work/seed.txt")"
+        row "seed_stations.py through serve" pass "$(since "$started")" "$(grep -m1 -E '^(PASS|FAIL)' "$work/seed.txt")"
     else
         row "seed_stations.py through serve" fail "$(since "$started")" "$(tail -n 2 "$work/seed.txt")"
     fi
