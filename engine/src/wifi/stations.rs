@@ -169,7 +169,7 @@ impl StationSet {
                 .collect();
             handles
                 .into_iter()
-                .map(|handle| handle.join().unwrap_or_else(|_| Err(WifiError::WaitFailed)))
+                .map(|handle| handle.join().unwrap_or(Err(WifiError::WaitFailed)))
                 .collect::<Result<Vec<_>, _>>()
         })?;
         // Interrupted: the stations still waiting say so, and the run
