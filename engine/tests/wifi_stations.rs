@@ -202,7 +202,7 @@ fn bad_station_tables_name_file_line_and_field() {
         (
             "ipv4 = \"10.77.0.10/24\"",
             "ipv4 = \"10.77.0.253/24\"",
-            "station[0].ipv4: 4 addresses from 10.77.0.253 do not fit in its /24 network",
+            "station[0].ipv4: 4 addresses from 10.77.0.253/24 do not fit in its network",
         ),
         (
             "ipv4 = \"10.77.0.10/24\"",

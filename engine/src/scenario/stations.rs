@@ -380,40 +380,13 @@ impl Validator<'_> {
                 format!("{mac} is a group (multicast) address; a station needs a unicast MAC (first byte even)"),
             ));
         }
-        let ipv4 = match &table.ipv4 {
-            None => None,
-            Some(text) => {
-                let value = text.get_ref().trim();
-                let bad = |message: String| self.error(text.span(), &field("ipv4"), message);
-                if value == "dhcp" {
-                    return Err(bad("DHCP is not supported yet: give the first static address, e.g. \"10.77.0.10/24\"".to_string()));
-                }
-                match address_and_prefix(value) {
-                    Some((IpAddr::V4(first), prefix)) => Some((
-                        station_ipv4(first, prefix, copy).ok_or_else(|| {
-                            bad(format!("{count} addresses from {first} do not fit in its /{prefix} network"))
-                        })?,
-                        prefix,
-                    )),
-                    _ => return Err(bad(format!("{value:?} is not an IPv4 address with a prefix length, e.g. \"10.77.0.10/24\""))),
-                }
-            }
+        let ipv4 = match self.station_address(index, "ipv4", table.ipv4.as_ref(), copy, count)? {
+            Some((IpAddr::V4(address), prefix)) => Some((address, prefix)),
+            _ => None,
         };
-        let ipv6 = match &table.ipv6 {
-            None => None,
-            Some(text) => {
-                let value = text.get_ref().trim();
-                let bad = |message: String| self.error(text.span(), &field("ipv6"), message);
-                match address_and_prefix(value) {
-                    Some((IpAddr::V6(first), prefix)) => Some((
-                        station_ipv6(first, prefix, copy).ok_or_else(|| {
-                            bad(format!("{count} addresses from {first} do not fit in its /{prefix} network"))
-                        })?,
-                        prefix,
-                    )),
-                    _ => return Err(bad(format!("{value:?} is not an IPv6 address with a prefix length, e.g. \"fd00:77::10/64\""))),
-                }
-            }
+        let ipv6 = match self.station_address(index, "ipv6", table.ipv6.as_ref(), copy, count)? {
+            Some((IpAddr::V6(address), prefix)) => Some((address, prefix)),
+            _ => None,
         };
         Ok(StationPlan {
             name,
@@ -421,6 +394,61 @@ impl Validator<'_> {
             ipv4,
             ipv6,
         })
+    }
+
+    /// Station `copy`'s address from the table's `ipv4` or `ipv6` key (`key`
+    /// says which family): the first address plus `copy`, in its network.
+    fn station_address(
+        &self,
+        index: usize,
+        key: &str,
+        value: Option<&Spanned<String>>,
+        copy: u64,
+        count: u64,
+    ) -> Result<Option<(IpAddr, u8)>, ScenarioError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let text = value.get_ref().trim();
+        let bad =
+            |message: String| self.error(value.span(), &format!("station[{index}].{key}"), message);
+        let v6 = key == "ipv6";
+        if text == "dhcp" {
+            return Err(bad(format!(
+                "DHCP is not supported yet: give the first static address, e.g. {}",
+                if v6 {
+                    "\"fd00:77::10/64\""
+                } else {
+                    "\"10.77.0.10/24\""
+                }
+            )));
+        }
+        let stepped = match address_and_prefix(text) {
+            Some((IpAddr::V4(first), prefix)) if !v6 => {
+                station_ipv4(first, prefix, copy).map(|address| (IpAddr::V4(address), prefix))
+            }
+            Some((IpAddr::V6(first), prefix)) if v6 => {
+                station_ipv6(first, prefix, copy).map(|address| (IpAddr::V6(address), prefix))
+            }
+            _ => {
+                return Err(bad(format!(
+                    "{text:?} is not an {} address with a prefix length, e.g. {}",
+                    if v6 { "IPv6" } else { "IPv4" },
+                    if v6 {
+                        "\"fd00:77::10/64\""
+                    } else {
+                        "\"10.77.0.10/24\""
+                    }
+                )))
+            }
+        };
+        match stepped {
+            Some(address) => Ok(Some(address)),
+            None => Err(bad(format!(
+                "{count} addresses from {} do not fit in its network",
+                text
+            ))),
+        }
     }
 
     /// A stream table as the streams it makes: itself, or with `tx` or
