@@ -371,10 +371,14 @@ fn wait_for_station(
     let interrupted = || interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed));
     let Some((requests, events)) = open_control(supplicant, work_dir, deadline, &interrupted)?
     else {
-        report.failure = Some(format!(
-            "wpa_supplicant's control socket did not appear within {:.0} s",
-            one.group.timeout.as_secs_f64()
-        ));
+        report.failure = Some(if interrupted() {
+            "interrupted before it associated".to_string()
+        } else {
+            format!(
+                "wpa_supplicant's control socket did not appear within {:.0} s",
+                one.group.timeout.as_secs_f64()
+            )
+        });
         return Ok(report);
     };
     let mut reason: Option<String> = None;

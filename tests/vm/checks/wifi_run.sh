@@ -136,9 +136,11 @@ kill -INT "$run_pid"
 wait "$run_pid"
 status=$?
 seconds=$(since "$started")
+cat "$work/interrupted.txt"
 left=$(leftovers)
-if [ "$status" = 130 ] && [ -z "$left" ] && awk -v s="$seconds" 'BEGIN { exit !(s < 15) }'; then
-    row "Ctrl-C while associating" pass "$seconds" "exit 130 after SIGINT, stations removed: $(grep -m1 -E 'interrupted' "$work/interrupted.txt")"
+if [ "$status" = 130 ] && [ -z "$left" ] && grep -q 'interrupted before it associated' "$work/interrupted.txt" &&
+    awk -v s="$seconds" 'BEGIN { exit !(s < 15) }'; then
+    row "Ctrl-C while associating" pass "$seconds" "exit 130 after SIGINT, stations removed: $(grep -m1 -E 'NOT associated' "$work/interrupted.txt")"
 else
     row "Ctrl-C while associating" fail "$seconds" "exit $status; left: ${left:-nothing}; $(tail -n 2 "$work/interrupted.txt")"
 fi
