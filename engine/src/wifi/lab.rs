@@ -454,6 +454,10 @@ pub fn down(spec: &WifiLabSpec) -> Result<bool, WifiLabError> {
         }
     }
     let _ = std::fs::remove_dir_all(RUN_DIR);
+    // /run/linerate too, when nothing else of linerate's is in it.
+    if let Some(parent) = Path::new(RUN_DIR).parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
     Ok(removed)
 }
 

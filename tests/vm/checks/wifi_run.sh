@@ -6,7 +6,8 @@
 # lost, 0 duplicates, 0 late) and every station associated with a BSSID.
 # Then the same stations with a wrong passphrase: exit 1, a failed verdict
 # naming the station and the reason, within the timeout. Then Ctrl-C while
-# the stations associate (exit 130), and examples/python/seed_stations.py
+# the stations associate and while they send (exit 130), an error after
+# association (exit 2), and examples/python/seed_stations.py
 # through `linerate serve` (on loopback, stopped by pid). After each run no
 # station interface, wpa_supplicant or work directory; after lab down no
 # hostapd, namespace or module.
@@ -150,7 +151,54 @@ else
     row "Ctrl-C while associating" fail "$seconds" "exit $status; left: ${left:-nothing}; $(tail -n 2 "$work/interrupted.txt")"
 fi
 
-# 4. The seed's station test through linerate serve's API.
+# 4. Ctrl-C while sending (one station, 100 s planned): exit 130, the partial
+#    report written and marked interrupted, the station removed.
+sed -e 's/^count = 4/count = 1/' -e 's/^frames = .*/frames = 20000/' \
+    "$REPO/scenarios/wifi-stations.toml" > "$work/long.toml"
+"$LINERATE" run "$work/long.toml" --json "$work/long.json" > "$work/long.txt" 2>&1 &
+run_pid=$!
+for _ in $(seq 1 1200); do
+    grep -q '^tx  port sta0000' "$work/long.txt" && break
+    kill -0 "$run_pid" 2>/dev/null || break
+    sleep 0.1
+done
+sleep 2
+started=$(now)
+kill -INT "$run_pid"
+wait "$run_pid"
+status=$?
+seconds=$(since "$started")
+cat "$work/long.txt"
+interrupted=$(python3 -c '
+import json, sys
+document = json.load(open(sys.argv[1]))
+sent = sum(stream["frames_sent"] for stream in document["streams"])
+print(document["verdict"]["interrupted"], sent, document["stations"][0]["associated"])' "$work/long.json" 2>&1)
+left=$(leftovers)
+if [ "$status" = 130 ] && [ -z "$left" ] && [[ "$interrupted" == "True "*" True" ]]; then
+    row "Ctrl-C while sending" pass "$seconds" "exit 130, report marked interrupted (interrupted, frames sent, associated: $interrupted), station removed"
+else
+    row "Ctrl-C while sending" fail "$seconds" "exit $status; report: $interrupted; left: ${left:-nothing}"
+fi
+
+# 5. An error after the stations associated (a frame over the station's
+#    MTU, found by the port checks that follow association): exit 2 with
+#    the one-line error, the station removed.
+sed -e 's/^count = 4/count = 1/' -e 's/^frame_size = .*/frame_size = 3000/' \
+    "$REPO/scenarios/wifi-stations.toml" > "$work/mtu.toml"
+started=$(now)
+"$LINERATE" run "$work/mtu.toml" > "$work/mtu.txt" 2>&1
+status=$?
+seconds=$(since "$started")
+cat "$work/mtu.txt"
+left=$(leftovers)
+if [ "$status" = 2 ] && [ -z "$left" ] && grep -q 'needs an MTU' "$work/mtu.txt"; then
+    row "error after association" pass "$seconds" "exit 2, station removed: $(grep -m1 -o 'stream.*MTU of at least [0-9]*' "$work/mtu.txt")"
+else
+    row "error after association" fail "$seconds" "exit $status; left: ${left:-nothing}; $(tail -n 1 "$work/mtu.txt")"
+fi
+
+# 6. The seed's station test through linerate serve's API.
 if [ -f "$REPO/examples/python/seed_stations.py" ]; then
     port=$((20000 + $$ % 10000))
     "$LINERATE" serve --listen "127.0.0.1:$port" > "$work/serve.txt" 2>&1 &
