@@ -221,6 +221,12 @@ pub enum LabAction {
         /// (tbf, netem) shapes, delays or drops them.
         #[arg(long)]
         router: bool,
+        /// Instead, the WiFi lab (needs mac80211_hwsim, hostapd, iw: a VM):
+        /// N station radios wiphy0.. in namespace lrlab-sta, and one AP radio
+        /// with hostapd (WPA2, ssid testNet, passphrase testPass) in lrlab-ap,
+        /// bridged to the wired port eth1 in lrlab-wired.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), conflicts_with_all = ["router", "queues", "mtu"])]
+        wifi: Option<u32>,
     },
     /// Remove the namespaces and the veth pair (nothing to remove is fine).
     Down,

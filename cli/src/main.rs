@@ -9,6 +9,7 @@ mod endpoints_output;
 mod multihost;
 mod output;
 mod report;
+mod stations_output;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ use linerate_engine::pcap;
 use linerate_engine::run::{self, RunOptions};
 use linerate_engine::scenario::{self, Plan};
 use linerate_engine::tx::{BusyPoll, XskModeRequest};
+use linerate_engine::wifi::lab::{self as wifi_lab, WifiLabSpec};
 use linerate_engine::CountedFrames;
 
 use args::{Args, BenchSuite, Command, LabAction, RunArgs, ServeArgs, XskModeArg};
@@ -268,6 +270,7 @@ fn command_run(run_args: &RunArgs) -> anyhow::Result<u8> {
         } else {
             CountedFrames::Drop
         },
+        interrupt: Some(&STOP),
     };
     let outputs = ReportFiles {
         json: run_args.json.clone(),
@@ -350,6 +353,7 @@ fn execute(
         plan.streams.len(),
         plan.ports.len()
     );
+    stations_output::print_plan(plan);
     let mut observers = output::Observers {
         printer: output::LivePrinter::new(show),
         recorder: &mut recorder,
@@ -381,9 +385,21 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
     }
     match action {
         LabAction::Up {
+            wifi: Some(radios), ..
+        } => {
+            let spec = WifiLabSpec::standard(radios);
+            wifi_lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
+            println!(
+                "WiFi lab up: mac80211_hwsim with {} station radio(s) and one AP radio",
+                radios
+            );
+            println!("{spec}");
+        }
+        LabAction::Up {
             queues,
             mtu,
             router,
+            wifi: None,
         } => {
             let spec = spec.with_queues(queues).with_mtu(mtu);
             let spec = if router { spec.routed() } else { spec };
@@ -394,7 +410,11 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
         }
         LabAction::Down => {
             // The routed lab's namespaces include the plain one's.
-            let removed = lab::down(&spec.routed()).map_err(|error| anyhow!("{error}"))?;
+            let mut removed = lab::down(&spec.routed()).map_err(|error| anyhow!("{error}"))?;
+            if wifi_lab::down(&WifiLabSpec::standard(0)).map_err(|error| anyhow!("{error}"))? {
+                println!("WiFi lab removed (hostapd, namespaces, mac80211_hwsim)");
+                removed = true;
+            }
             println!(
                 "{}",
                 if removed {
@@ -412,6 +432,9 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
                 println!("lab up\n{spec}");
             } else {
                 println!("lab down");
+            }
+            if wifi_lab::is_up() {
+                println!("WiFi lab up\n{}", WifiLabSpec::standard(0));
             }
         }
     }

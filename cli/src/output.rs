@@ -326,6 +326,7 @@ pub fn print_summary(report: &RunReport, show: usize) {
         }
     }
     print_sequence_accounting(&shown);
+    crate::stations_output::print_summary(&report.stations);
     if let Some(endpoints) = &report.endpoints {
         crate::endpoints_output::print_summary(endpoints);
     }

@@ -27,6 +27,7 @@ pub mod session;
 pub mod stats;
 pub mod tx;
 pub mod types;
+pub mod wifi;
 pub mod wire;
 
 /// What the receive counter does with counted frames (re-exported for callers).

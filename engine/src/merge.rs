@@ -228,6 +228,10 @@ pub fn merge_runs(parts: &[RunReport]) -> Result<RunReport, MergeError> {
             .iter()
             .filter_map(|part| part.first_frame_unix_ns)
             .min(),
+        stations: parts
+            .iter()
+            .flat_map(|part| part.stations.iter().cloned())
+            .collect(),
     })
 }
 
@@ -517,6 +521,7 @@ mod tests {
             duplicate_window: 4096,
             endpoints: None,
             first_frame_unix_ns: None,
+            stations: Vec::new(),
         }
     }
 

@@ -97,13 +97,30 @@ pub struct RunReport {
     /// (the multi-host start skew is measured from it); `None` when
     /// nothing was sent.
     pub first_frame_unix_ns: Option<u64>,
+    /// The WiFi stations' state (association, BSSID, signal, bitrates,
+    /// times), when the scenario has `[[station]]` tables.
+    pub stations: Vec<crate::wifi::StationReport>,
 }
 
 impl RunReport {
     /// Every failed pass criterion, one sentence each, stream by stream.
     pub fn failures(&self) -> Vec<String> {
         let pass = &self.pass;
-        let mut failures = Vec::new();
+        let station_failures: Vec<String> = self
+            .stations
+            .iter()
+            .filter_map(crate::wifi::StationReport::failure_sentence)
+            .collect();
+        if self.stations.iter().any(|station| !station.associated) {
+            // Nothing was sent: the streams' shortfall says nothing more.
+            let mut failures = station_failures;
+            failures.push(
+                "no stream was sent: every station must associate before the run starts"
+                    .to_string(),
+            );
+            return failures;
+        }
+        let mut failures = station_failures;
         for stream in &self.streams {
             let name = &stream.name;
             let counts = &stream.counts;
@@ -248,6 +265,7 @@ mod tests {
             duplicate_window: 4096,
             endpoints: None,
             first_frame_unix_ns: None,
+            stations: Vec::new(),
         }
     }
 

@@ -55,6 +55,7 @@ impl ReportDocument {
             frames_unknown_stream: report.frames_unknown_stream,
             send_duration_s: report.send_duration.as_secs_f64(),
             endpoints: report.endpoints.clone(),
+            stations: report.stations.clone(),
         }
     }
 }
@@ -86,6 +87,10 @@ pub struct ReportDocument {
     /// absent when the scenario has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<linerate_endpoints::EndpointsReport>,
+    /// The WiFi stations (associated, BSSID, SSID, frequency, signal,
+    /// bitrates, times, failure); absent when the scenario has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stations: Vec<crate::wifi::StationReport>,
 }
 
 /// The document's `scenario_section` part.

@@ -26,6 +26,10 @@ use crate::tx::{
 /// Errors that stop a run from starting or finishing.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// WiFi stations could not be set up (a station that does not
+    /// associate is not an error: the report says so and the run fails).
+    #[error("{0}")]
+    Wifi(#[from] crate::wifi::WifiError),
     /// A port's namespace or interface is wrong.
     #[error("port {port:?}: {source}")]
     Port {
@@ -255,6 +259,9 @@ pub struct RunOptions {
     pub release_interval: Duration,
     /// Detach an XDP program already on a receiving port instead of failing.
     pub force_xdp: bool,
+    /// Set (by a signal handler) to end a wait in preparation early: WiFi
+    /// stations waiting to associate give up and are removed.
+    pub interrupt: Option<&'static std::sync::atomic::AtomicBool>,
 }
 
 impl Default for RunOptions {
@@ -266,6 +273,7 @@ impl Default for RunOptions {
             busy_poll: None,
             release_interval: DEFAULT_RELEASE_INTERVAL,
             force_xdp: false,
+            interrupt: None,
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::stats::{
     latency_summary, per_second, Aggregator, IntervalReport, StreamCounts, WorkerCounts,
 };
 use crate::tx::{StreamSwitches, TxCounters, TxSummary};
+use crate::wifi::StationSet;
 
 /// How long the start of sending is put off so that every sender is
 /// waiting for it when it comes.
@@ -200,6 +201,9 @@ pub struct Session {
     interrupted: bool,
     /// The endpoints on kernel sockets, when the plan has any.
     endpoints: Option<EndpointSet>,
+    /// The WiFi stations, when the plan has any: the last field, so that
+    /// they are removed after the senders and counters on them are gone.
+    stations: Option<StationSet>,
 }
 
 impl std::fmt::Debug for Session {
@@ -219,6 +223,25 @@ impl Session {
     /// the senders, which then wait for [`Session::start`]. Dropping the
     /// session instead detaches and closes everything.
     pub fn prepare(plan: &Plan, options: RunOptions) -> Result<Session, RunError> {
+        // WiFi stations first: they are ports the checks below look for.
+        // Should one not come up, the run sends nothing and its report
+        // says why; dropping `stations` (on any error below) removes them.
+        let stations = if plan.stations.is_empty() {
+            None
+        } else {
+            Some(StationSet::bring_up(&plan.stations, options.interrupt)?)
+        };
+        let stations = match stations {
+            Some(stations) if !stations.all_up() => {
+                let interrupted = options
+                    .interrupt
+                    .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed));
+                let mut session = Session::without_traffic(plan, stations);
+                session.interrupted = interrupted;
+                return Ok(session);
+            }
+            other => other,
+        };
         let plan = crate::line_rate::resolve_line_rates(plan)?;
         preflight(&plan)?;
         let (plan, router_macs) = resolve_router_macs(&plan)?;
@@ -295,7 +318,59 @@ impl Session {
             aggregator,
             interrupted: false,
             endpoints,
+            stations,
         })
+    }
+
+    /// A session that sends nothing because its stations did not come up:
+    /// driven like any other, it ends at once and its report names the
+    /// stations and why (the verdict fails); the stations are removed when
+    /// it is dropped.
+    fn without_traffic(plan: &Plan, stations: StationSet) -> Session {
+        let plan = plan.clone();
+        let counters = Arc::new(TxCounters::new(plan.streams.len(), 0));
+        let names: Vec<String> = plan
+            .streams
+            .iter()
+            .map(|stream| stream.name.clone())
+            .collect();
+        let aggregator = Aggregator::new(
+            names.clone(),
+            read_counts(&plan, &counters, &[]),
+            Duration::ZERO,
+        );
+        Session {
+            setup: RunSetup {
+                tx_ports: Vec::new(),
+                rx_ports: Vec::new(),
+                reflect_ports: Vec::new(),
+                router_macs: Vec::new(),
+            },
+            control: SessionControl {
+                shared: Arc::new(ControlShared {
+                    stop_requested: AtomicBool::new(false),
+                    switches: Arc::new(StreamSwitches::new(plan.streams.len())),
+                    names,
+                }),
+            },
+            plan,
+            rx_ports: Vec::new(),
+            _reflectors: Vec::new(),
+            counters,
+            senders: Vec::new(),
+            start_signals: Vec::new(),
+            senders_stop: Arc::new(AtomicBool::new(false)),
+            started: None,
+            aggregator,
+            interrupted: false,
+            endpoints: None,
+            stations: Some(stations),
+        }
+    }
+
+    /// The WiFi stations' state (empty without `[[station]]` tables).
+    pub fn stations(&self) -> &[crate::wifi::StationReport] {
+        self.stations.as_ref().map_or(&[], StationSet::reports)
     }
 
     /// The plan as the session runs it (router MACs resolved).
@@ -481,6 +556,12 @@ impl Session {
         });
         let mut report = self.report(&summaries, final_counts, stopped_early);
         report.endpoints = endpoints;
+        if let Some(stations) = self.stations.as_mut() {
+            if stations.all_up() {
+                stations.refresh();
+            }
+            report.stations = stations.reports().to_vec();
+        }
         Ok((report, last))
     }
 
@@ -556,6 +637,7 @@ impl Session {
             duplicate_window,
             endpoints: None,
             first_frame_unix_ns: first_frame_unix_ns(summaries),
+            stations: Vec::new(),
         }
     }
 }

@@ -382,6 +382,7 @@ impl RunResultDocument {
             duplicate_window: self.duplicate_window,
             endpoints: self.endpoints.clone(),
             first_frame_unix_ns: self.first_frame_unix_ns,
+            stations: Vec::new(),
         })
     }
 }

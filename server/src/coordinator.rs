@@ -919,6 +919,7 @@ fn nothing_report(plan: &Plan) -> RunReport {
         duplicate_window: 0,
         endpoints: None,
         first_frame_unix_ns: None,
+        stations: Vec::new(),
     }
 }
 

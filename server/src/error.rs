@@ -128,7 +128,8 @@ impl ApiError {
             RunError::Receive { .. }
             | RunError::Transmit { .. }
             | RunError::Reflect { .. }
-            | RunError::SenderPanicked { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            | RunError::SenderPanicked { .. }
+            | RunError::Wifi(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())
     }

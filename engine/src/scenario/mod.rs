@@ -12,6 +12,7 @@ mod modes;
 mod plan;
 mod raw;
 pub mod rfc2544;
+pub mod stations;
 mod unicast;
 pub mod units;
 
@@ -190,6 +191,7 @@ impl Validator<'_> {
             ports.push(port);
         }
         let agents = self.agents(raw.agents, &port_agents, &mut ports)?;
+        let stations = self.stations(raw.stations, &mut ports, &mut port_index)?;
         let has_endpoints = !(raw.tcp.is_empty()
             && raw.url.is_empty()
             && raw.ping.is_empty()
@@ -199,7 +201,7 @@ impl Validator<'_> {
                 "no [[stream]] tables (nor [[tcp]], [[url]], [[ping]] or [[file_io]]): add at least one",
             ));
         }
-        let streams = self.streams(raw.streams, &port_index, &ports)?;
+        let streams = self.streams(raw.streams, &port_index, &ports, &stations)?;
         let pass = match raw.pass {
             Some(pass) => self.pass_criteria(pass.into_inner())?,
             None => PassCriteria::default(),
@@ -226,6 +228,7 @@ impl Validator<'_> {
             rfc2544,
             agents,
             endpoint_agents,
+            stations,
         })
     }
 
@@ -993,16 +996,24 @@ impl Validator<'_> {
         raw_streams: Vec<Spanned<RawStream>>,
         port_index: &HashMap<String, usize>,
         ports: &[PortPlan],
+        stations: &[crate::wifi::StationGroupPlan],
     ) -> Result<Vec<StreamPlan>, ScenarioError> {
         let mut streams: Vec<StreamPlan> = Vec::with_capacity(raw_streams.len());
         let mut names: HashSet<String> = HashSet::with_capacity(raw_streams.len());
-        for (index, stream) in raw_streams.into_iter().enumerate() {
-            let table_span = stream.span();
-            let name_span = match &stream.get_ref().name {
+        let raw_streams = raw_streams
+            .into_iter()
+            .enumerate()
+            .map(|(index, stream)| {
+                let span = stream.span();
+                self.per_station_streams(index, stream.into_inner(), stations)
+                    .map(|made| made.into_iter().map(move |one| (index, span.clone(), one)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for (index, table_span, mut stream) in raw_streams.into_iter().flatten() {
+            let name_span = match &stream.name {
                 Some(name) => name.span(),
-                None => stream.span(),
+                None => table_span.clone(),
             };
-            let mut stream = stream.into_inner();
             let (count, steps) = self.copies(index, &mut stream)?;
             let table = self.stream(index, stream, port_index, ports)?;
             let max_streams = u64::from(linerate_bpf::abi::MAX_STREAMS);

@@ -32,6 +32,9 @@ pub struct Plan {
     /// With agents: which agent runs each endpoint (endpoint name → agent
     /// name), the agent of the `[[port]]` it is on. Empty without agents.
     pub endpoint_agents: std::collections::HashMap<String, String>,
+    /// The `[[station]]` tables: WiFi stations the run brings up before
+    /// it starts (each also one of [`Plan::ports`]) and removes after.
+    pub stations: Vec<crate::wifi::StationGroupPlan>,
 }
 
 /// A latency limit at a percentile.

@@ -47,6 +47,9 @@ pub struct RawScenario {
     pub file_io: Vec<Spanned<RawFileIo>>,
     /// `[rfc2544]`: the benchmark suite's settings.
     pub rfc2544: Option<Spanned<super::rfc2544::RawRfc2544>>,
+    /// `[[station]]` tables: WiFi stations, each also a port.
+    #[serde(default, rename = "station")]
+    pub stations: Vec<Spanned<super::stations::RawStation>>,
     /// `[[agent]]` tables: the hosts a multi-host run spreads over.
     #[serde(default, rename = "agent")]
     pub agents: Vec<Spanned<super::agents::RawAgent>>,
@@ -91,7 +94,7 @@ pub struct RawLatencyLimit {
 }
 
 /// `[stream.fault]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFault {
     /// "skip", "repeat" or "swap".
@@ -143,7 +146,7 @@ pub struct RawPort {
 }
 
 /// `[[stream]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStream {
     /// The stream's name in reports.
@@ -232,7 +235,7 @@ pub struct RawSizeRange {
 }
 
 /// `[[stream.sweep]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSweep {
     /// The field: src_mac, dst_mac, src_ip, dst_ip, src_port, dst_port, vlan.

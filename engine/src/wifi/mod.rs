@@ -1,0 +1,120 @@
+//! WiFi stations as endpoints of a run: the validated station plan
+//! ([`StationGroupPlan`], made by the scenario's `[[station]]` tables), the
+//! station life cycle ([`StationSet`]: interfaces made with `iw` on a radio,
+//! wpa_supplicant per station driven through its control socket, waiting
+//! for association and address, removal by a drop guard), the per-station
+//! state in the report ([`StationReport`]), and the WiFi lab the VM uses
+//! (`linerate lab up --wifi N`, [`lab`]).
+
+pub mod control;
+pub mod lab;
+mod stations;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::MacAddr;
+
+pub use stations::{StationSet, WifiError};
+
+/// How a group of stations authenticates to its network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    /// No encryption.
+    Open,
+    /// WPA2-Personal (PSK) with this passphrase (8 to 63 characters).
+    Wpa2 {
+        /// The passphrase.
+        passphrase: String,
+    },
+    /// WPA3-Personal (SAE) with this password.
+    Wpa3 {
+        /// The password.
+        passphrase: String,
+    },
+}
+
+impl Security {
+    /// "open", "wpa2" or "wpa3", as the scenario writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Security::Open => "open",
+            Security::Wpa2 { .. } => "wpa2",
+            Security::Wpa3 { .. } => "wpa3",
+        }
+    }
+}
+
+/// One station: an interface on a radio, with its MAC and addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationPlan {
+    /// The interface name, also the port name streams use.
+    pub name: String,
+    /// The station's MAC address.
+    pub mac: MacAddr,
+    /// Static IPv4 address and prefix length, if any.
+    pub ipv4: Option<(Ipv4Addr, u8)>,
+    /// Static IPv6 address and prefix length, if any.
+    pub ipv6: Option<(Ipv6Addr, u8)>,
+}
+
+/// A `[[station]]` table: stations on one radio joining one network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationGroupPlan {
+    /// The radio (phy name, e.g. `wiphy0`).
+    pub radio: String,
+    /// The network namespace the radio is in; `None`: the run's own.
+    pub namespace: Option<String>,
+    /// The network's SSID.
+    pub ssid: String,
+    /// How the stations authenticate.
+    pub security: Security,
+    /// Longest wait for association and address, per station.
+    pub timeout: Duration,
+    /// The stations, in name order.
+    pub stations: Vec<StationPlan>,
+}
+
+/// A station's state, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StationReport {
+    /// The station's interface name.
+    pub name: String,
+    /// The radio it was made on.
+    pub radio: String,
+    /// Its MAC address.
+    pub mac: String,
+    /// Whether it associated (and, for WPA2/WPA3, completed the handshake).
+    pub associated: bool,
+    /// The access point's BSSID.
+    pub bssid: Option<String>,
+    /// The network's SSID.
+    pub ssid: Option<String>,
+    /// The channel's frequency, MHz.
+    pub frequency_mhz: Option<u32>,
+    /// Signal strength, dBm.
+    pub signal_dbm: Option<i32>,
+    /// The transmit bitrate, Mbit/s.
+    pub tx_bitrate_mbps: Option<f64>,
+    /// The receive bitrate, Mbit/s.
+    pub rx_bitrate_mbps: Option<f64>,
+    /// From starting wpa_supplicant to association, seconds.
+    pub time_to_associate_s: Option<f64>,
+    /// From association to the address being in place, seconds.
+    pub time_to_address_s: Option<f64>,
+    /// The addresses it was given.
+    pub addresses: Vec<String>,
+    /// Why it did not associate (or lost its address), when it did not.
+    pub failure: Option<String>,
+}
+
+impl StationReport {
+    /// One failure sentence for the verdict, when the station failed.
+    pub fn failure_sentence(&self) -> Option<String> {
+        self.failure
+            .as_ref()
+            .map(|reason| format!("station {:?}: {reason}", self.name))
+    }
+}
