@@ -106,7 +106,11 @@ pub fn merge_latency(into: &mut LatencyCounters, part: &LatencyCounters) {
 /// module's doc for why jitter is the one estimate).
 pub fn merge_stream_rx(into: &mut StreamRx, part: &StreamRx) {
     let (weight_into, weight_part) = (into.latency.count as f64, part.latency.count as f64);
-    if weight_into + weight_part > 0.0 {
+    // A part alone keeps its jitter bit for bit (j·w/w is not always j in
+    // floating point): a stream counted in one place keeps that place's.
+    if weight_into == 0.0 {
+        into.jitter_ns = part.jitter_ns;
+    } else if weight_part > 0.0 {
         into.jitter_ns = (into.jitter_ns * weight_into + part.jitter_ns * weight_part)
             / (weight_into + weight_part);
     }
@@ -618,6 +622,22 @@ mod tests {
         assert_eq!(into.jitter_ns, 200.0);
         assert_eq!(into.latency.count, 4);
         assert_eq!((into.latency.min_ns, into.latency.max_ns), (1000, 2000));
+    }
+
+    #[test]
+    fn a_part_alone_keeps_its_jitter_bit_for_bit() {
+        // 248.84777580516104 × 10000 / 10000 is 248.84777580516106 in f64.
+        let part = StreamRx {
+            jitter_ns: 248.847_775_805_161_04,
+            latency: latency_of(&[2423; 10_000]),
+            ..StreamRx::default()
+        };
+        let mut into = StreamRx::default();
+        merge_stream_rx(&mut into, &part);
+        assert_eq!(into.jitter_ns.to_bits(), part.jitter_ns.to_bits());
+        let nothing_measured = StreamRx::default();
+        merge_stream_rx(&mut into, &nothing_measured);
+        assert_eq!(into.jitter_ns.to_bits(), part.jitter_ns.to_bits());
     }
 
     fn interval_stream(name: &str, tx: u64, rx: u64, fps: f64) -> IntervalStream {
