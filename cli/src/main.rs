@@ -137,17 +137,7 @@ fn command_count(
 ) -> anyhow::Result<u8> {
     let duration = scenario::units::parse_duration(duration)
         .map_err(|message| anyhow!("--duration: {message}"))?;
-    let port = scenario::PortPlan {
-        name: interface.clone(),
-        interface,
-        namespace,
-        queues: 1,
-        cores: Vec::new(),
-        xsk_mode: None,
-        reflect: false,
-        agent: None,
-        remote: false,
-    };
+    let port = scenario::PortPlan::on_interface(interface.clone(), interface, namespace);
     require_privileges(port.namespace.is_some())?;
     install_stop_handler();
     println!(
@@ -190,15 +180,8 @@ fn command_reflect(
     force: bool,
 ) -> anyhow::Result<u8> {
     let port = scenario::PortPlan {
-        name: interface.clone(),
-        interface,
-        namespace,
-        queues: 1,
-        cores: Vec::new(),
-        xsk_mode: None,
         reflect: true,
-        agent: None,
-        remote: false,
+        ..scenario::PortPlan::on_interface(interface.clone(), interface, namespace)
     };
     require_privileges(port.namespace.is_some())?;
     install_stop_handler();

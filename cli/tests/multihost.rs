@@ -317,6 +317,18 @@ fn linerate_run_with(
     (output, report)
 }
 
+/// A run that passed: exit 0 (else both outputs shown); its stdout.
+fn assert_passed(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// A one-line error before traffic: exit 2, one line on stderr holding `needle`.
 fn assert_one_line_error(output: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -372,13 +384,7 @@ fn endpoints_on_their_ports_agents(dir: &Path, agent_tables: &[(String, String, 
         &text,
         &["--csv".as_ref(), csv.as_os_str()],
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_passed(&output);
     let report = report.expect("the report");
     let pings = report["endpoints"]["ping"]
         .as_array()
@@ -434,13 +440,7 @@ fn endpoints_on_their_ports_agents(dir: &Path, agent_tables: &[(String, String, 
     let on_three = file_io.replace("name = \"disk\"\n", "name = \"disk\"\nagent = \"three\"\n");
     let text = scenario("duration = \"3s\"", Some(agent_tables), &[]) + &on_three;
     let (output, report) = linerate_run(dir, "file_io_three.toml", &text);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_passed(&output);
     let report = report.expect("the report");
     let disks = report["endpoints"]["file_io"]
         .as_array()
@@ -880,8 +880,7 @@ fn declared_clocks(
     let three_synchronized = agent_three["clock"]["synchronized"] == true;
     let (output, clocked) =
         linerate_run(dir, "clocks.toml", &scenario(&frames_run, Some(good), &[]));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let stdout = assert_passed(&output);
     let clocked = clocked.expect("the report");
     let s12 = stream(&clocked, "s12");
     assert_eq!(s12["clock_error_bound_ns"], 3000, "{s12}");
@@ -1006,13 +1005,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
             html.as_os_str(),
         ],
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = assert_passed(&output);
     let report = report.expect("the multi-host report");
     assert!(stdout.contains("start skew "), "{stdout}");
     for (name, from, to) in STREAMS {
@@ -1087,12 +1080,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
         "local.toml",
         &scenario(&frames_run, None, &net.namespaces),
     );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_passed(&output);
     let local = local.expect("the local report");
     for (name, _, _) in STREAMS {
         for field in [

@@ -73,17 +73,7 @@ mod tests {
     #[test]
     fn a_port_without_a_link_speed_is_named_with_what_to_do() {
         // Loopback reports no speed.
-        let port = PortPlan {
-            name: "lo-port".to_string(),
-            interface: "lo".to_string(),
-            namespace: None,
-            queues: 1,
-            cores: Vec::new(),
-            xsk_mode: None,
-            reflect: false,
-            agent: None,
-            remote: false,
-        };
+        let port = PortPlan::on_interface("lo-port".to_string(), "lo".to_string(), None);
         let error = port_line_bps(&port).expect_err("no speed on lo");
         let message = error.to_string();
         assert!(

@@ -66,6 +66,20 @@ pub struct ClockInfo {
     pub tai_offset_s: Option<i64>,
 }
 
+impl ClockInfo {
+    /// No clock source known: not synchronized, no bound, no host id.
+    pub fn unknown() -> ClockInfo {
+        ClockInfo {
+            source: "none".to_string(),
+            offset_ns: None,
+            synchronized: false,
+            error_bound_ns: None,
+            host_id: None,
+            tai_offset_s: None,
+        }
+    }
+}
+
 /// `linerate serve --clock-state FILE`: the clock state an agent declares
 /// instead of asking chrony or linuxptp (a sync daemon it cannot see, or
 /// a host known to be unsynchronized). JSON, every key optional but
@@ -185,14 +199,7 @@ fn tai_offset_s() -> i64 {
 fn clock_info() -> ClockInfo {
     let mut clock = ptp_clock()
         .or_else(chrony_clock)
-        .unwrap_or_else(|| ClockInfo {
-            source: "none".to_string(),
-            offset_ns: None,
-            synchronized: false,
-            error_bound_ns: None,
-            host_id: None,
-            tai_offset_s: None,
-        });
+        .unwrap_or_else(ClockInfo::unknown);
     clock.host_id = boot_id();
     clock.tai_offset_s = Some(tai_offset_s());
     clock

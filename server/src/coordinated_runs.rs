@@ -6,18 +6,18 @@
 //! the agents by the coordinator.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
 use linerate_engine::scenario::Plan;
 use linerate_engine::session::SessionControl;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::oneshot;
 
 use crate::coordinator::{self, CoordinatorError, CoordinatorOptions};
 use crate::error::ApiError;
 use crate::model::{RunState, SetupInfo};
-use crate::runs::{Ended, Live, Publisher, Run, RunContext};
+use crate::runs::{Ended, Publisher, Run, RunContext};
 use crate::scenarios::lock;
 
 /// Starts run `id` over the agents of `plan` (read from `scenario_toml`):
@@ -34,16 +34,7 @@ pub async fn start_coordinated_run(
     scenario_toml: String,
     options: CoordinatorOptions,
 ) -> Result<Arc<Run>, ApiError> {
-    let live = Arc::new(Mutex::new(Live::running()));
-    let (events, _) = broadcast::channel(64);
-    let (ended_tx, ended_rx) = watch::channel(false);
-    let publisher = Publisher {
-        id: id.clone(),
-        live: Arc::clone(&live),
-        events: events.clone(),
-        ended: ended_tx,
-        context: context.clone(),
-    };
+    let (publisher, channels) = Publisher::new(&id, &context);
     let control = SessionControl::detached(
         plan.streams
             .iter()
@@ -92,9 +83,9 @@ pub async fn start_coordinated_run(
         control,
         started_unix_s: start_at_unix_ns as f64 / 1e9,
         started: Instant::now() + ahead,
-        live,
-        events,
-        ended: ended_rx,
+        live: channels.live,
+        events: channels.events,
+        ended: channels.ended,
     });
     context.runs.insert(Arc::clone(&run));
     Ok(run)

@@ -323,6 +323,36 @@ pub(crate) struct Publisher {
     pub(crate) context: RunContext,
 }
 
+/// What a new run's [`Run`] keeps of its [`Publisher`]'s channels: the live
+/// state, the event sender (for new subscribers) and the end's watch.
+pub(crate) struct RunChannels {
+    pub(crate) live: Arc<Mutex<Live>>,
+    pub(crate) events: broadcast::Sender<RunEvent>,
+    pub(crate) ended: watch::Receiver<bool>,
+}
+
+impl Publisher {
+    /// A publisher for run `id` and the channels its [`Run`] reads.
+    pub(crate) fn new(id: &str, context: &RunContext) -> (Publisher, RunChannels) {
+        let live = Arc::new(Mutex::new(Live::running()));
+        let (events, _) = broadcast::channel(64);
+        let (ended_tx, ended_rx) = watch::channel(false);
+        let publisher = Publisher {
+            id: id.to_string(),
+            live: Arc::clone(&live),
+            events: events.clone(),
+            ended: ended_tx,
+            context: context.clone(),
+        };
+        let channels = RunChannels {
+            live,
+            events,
+            ended: ended_rx,
+        };
+        (publisher, channels)
+    }
+}
+
 /// Starts run `id` of `plan`: holds its ports, prepares the session on a
 /// new OS thread (prepare errors come back as the answer) and, once
 /// prepared, drives it there to its report. Returns when it has started.
@@ -334,16 +364,7 @@ pub async fn start_run(
     start_at_unix_ns: Option<u64>,
 ) -> Result<Arc<Run>, ApiError> {
     context.runs.hold_ports(&id, &plan)?;
-    let live = Arc::new(Mutex::new(Live::running()));
-    let (events, _) = broadcast::channel(64);
-    let (ended_tx, ended_rx) = watch::channel(false);
-    let publisher = Publisher {
-        id: id.clone(),
-        live: Arc::clone(&live),
-        events: events.clone(),
-        ended: ended_tx,
-        context: context.clone(),
-    };
+    let (publisher, channels) = Publisher::new(&id, &context);
     let (reply_tx, reply_rx) = oneshot::channel();
     let thread_plan = plan.clone();
     let spawned = std::thread::Builder::new()
@@ -373,9 +394,9 @@ pub async fn start_run(
         control: prepared.control,
         started_unix_s: prepared.started_unix_s,
         started: prepared.started,
-        live,
-        events,
-        ended: ended_rx,
+        live: channels.live,
+        events: channels.events,
+        ended: channels.ended,
     });
     context.runs.insert(Arc::clone(&run));
     Ok(run)

@@ -146,6 +146,29 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// A `namespace` key's value checked as a network namespace name (a
+    /// file name under /run/netns); `None` when the key is absent.
+    fn namespace_name(
+        &self,
+        namespace: Option<&Spanned<String>>,
+        field: &str,
+    ) -> Result<Option<String>, ScenarioError> {
+        let Some(namespace) = namespace else {
+            return Ok(None);
+        };
+        let value = namespace.get_ref().clone();
+        if value.is_empty() || value.contains(['/', '\0']) || value == "." || value == ".." {
+            return Err(self.error(
+                namespace.span(),
+                field,
+                format!(
+                    "{value:?} is not a network namespace name (as `ip netns list` shows them)"
+                ),
+            ));
+        }
+        Ok(Some(value))
+    }
+
     fn error(&self, span: Range<usize>, field: &str, message: impl Into<String>) -> ScenarioError {
         self.map.error(span, Some(field.to_string()), message)
     }
@@ -342,21 +365,7 @@ impl Validator<'_> {
                 format!("{interface:?} is not an interface name (1 to {MAX_INTERFACE_NAME} characters, no '/' or spaces)"),
             ));
         }
-        let namespace = match port.namespace {
-            None => None,
-            Some(namespace) => {
-                let value = namespace.get_ref().clone();
-                if value.is_empty() || value.contains(['/', '\0']) || value == "." || value == ".."
-                {
-                    return Err(self.error(
-                        namespace.span(),
-                        &field("namespace"),
-                        format!("{value:?} is not a network namespace name (as `ip netns list` shows them)"),
-                    ));
-                }
-                Some(value)
-            }
-        };
+        let namespace = self.namespace_name(port.namespace.as_ref(), &field("namespace"))?;
         let queues = match &port.queues {
             None => 1,
             Some(queues) if (1..=i64::from(MAX_QUEUES)).contains(queues.get_ref()) => {

@@ -150,6 +150,23 @@ pub struct PortPlan {
 }
 
 impl PortPlan {
+    /// A local port on `interface` (in `namespace`) with every other key at
+    /// its default: one queue, cores chosen automatically, the AF_XDP mode
+    /// chosen by the kernel, no reflector, no agent.
+    pub fn on_interface(name: String, interface: String, namespace: Option<String>) -> PortPlan {
+        PortPlan {
+            name,
+            interface,
+            namespace,
+            queues: 1,
+            cores: Vec::new(),
+            xsk_mode: None,
+            reflect: false,
+            agent: None,
+            remote: false,
+        }
+    }
+
     /// "lr-a in namespace linerate-a", for messages.
     pub fn describe(&self) -> String {
         match &self.namespace {

@@ -162,17 +162,11 @@ impl Validator<'_> {
                     ));
                 }
                 port_index.insert(station.name.clone(), ports.len());
-                ports.push(PortPlan {
-                    name: station.name.clone(),
-                    interface: station.name.clone(),
-                    namespace: group.namespace.clone(),
-                    queues: 1,
-                    cores: Vec::new(),
-                    xsk_mode: None,
-                    reflect: false,
-                    agent: None,
-                    remote: false,
-                });
+                ports.push(PortPlan::on_interface(
+                    station.name.clone(),
+                    station.name.clone(),
+                    group.namespace.clone(),
+                ));
             }
             groups.push(group);
         }
@@ -193,21 +187,7 @@ impl Validator<'_> {
                 "give the radio's phy name, e.g. \"wiphy0\" (see `iw phy` or /sys/class/ieee80211)",
             ));
         }
-        let namespace = match &table.namespace {
-            None => None,
-            Some(namespace) => {
-                let value = namespace.get_ref().clone();
-                if value.is_empty() || value.contains(['/', '\0']) || value == "." || value == ".."
-                {
-                    return Err(self.error(
-                        namespace.span(),
-                        &field("namespace"),
-                        format!("{value:?} is not a network namespace name (as `ip netns list` shows them)"),
-                    ));
-                }
-                Some(value)
-            }
-        };
+        let namespace = self.namespace_name(table.namespace.as_ref(), &field("namespace"))?;
         let count = match &table.count {
             None => 1,
             Some(count) if (1..=MAX_STATIONS_PER_GROUP as i64).contains(count.get_ref()) => {

@@ -57,7 +57,8 @@ pub struct CapturedFrame {
 
 /// Captures frames on `interface` in `namespace` with an AF_PACKET socket
 /// (independent of linerate's counter) until `expected` linerate frames
-/// arrived or nothing came for two seconds; returns them with their kernel
+/// arrived, or nothing came for two seconds after the first (or for a
+/// minute before it); returns them with their kernel
 /// receive timestamps. Wait on the first value before sending.
 pub fn capture(
     namespace: String,
@@ -124,6 +125,8 @@ pub fn capture(
             );
             assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
             ready_tx.send(()).expect("test waits");
+            const FIRST_FRAME_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+            let waiting_since = std::time::Instant::now();
             let mut frames = Vec::with_capacity(expected);
             let mut buffer = vec![0u8; 16384];
             let mut control = [0u64; 16];
@@ -139,7 +142,13 @@ pub fn capture(
                 message.msg_controllen = std::mem::size_of_val(&control);
                 let received = libc::recvmsg(socket, &mut message, 0);
                 if received < 0 {
-                    break; // two seconds of quiet
+                    // Two seconds of quiet after the first frame end the
+                    // capture; before it, preparing the run may take longer
+                    // (a loaded or emulated machine): wait up to a minute.
+                    if frames.is_empty() && waiting_since.elapsed() < FIRST_FRAME_WAIT {
+                        continue;
+                    }
+                    break;
                 }
                 let mut rx_realtime_ns = 0;
                 let mut header = libc::CMSG_FIRSTHDR(&message);
