@@ -242,6 +242,21 @@ impl Session {
             }
             other => other,
         };
+        // DHCP stations have their leases now: their addresses go into
+        // the streams' frames before the frames are built.
+        let leased;
+        let plan = match &stations {
+            Some(stations) if plan.streams.iter().any(|stream| {
+                stream.src_ip_dhcp.is_some() || stream.dst_ip_dhcp.is_some()
+            }) =>
+            {
+                leased = crate::run::resolve_station_leases(plan, |name| {
+                    stations.leased_ipv4(name)
+                })?;
+                &leased
+            }
+            _ => plan,
+        };
         let plan = crate::line_rate::resolve_line_rates(plan)?;
         preflight(&plan)?;
         let (plan, router_macs) = resolve_router_macs(&plan)?;
