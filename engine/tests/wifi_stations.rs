@@ -320,7 +320,7 @@ fn bad_station_streams_name_the_stream_field() {
         "{BASE}{}{STREAMS}",
         STATIONS.replace("ipv4 = \"10.77.0.10/24\"\nipv6 = \"fd00:77::10/64\"\n", "")
     );
-    assert!(refused(&text).contains("has no static address"));
+    assert!(refused(&text).contains("has no address"));
     // A station named like a port.
     let text = format!(
         "{BASE}{}{STREAMS}",
