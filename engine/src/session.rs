@@ -246,13 +246,14 @@ impl Session {
         // the streams' frames before the frames are built.
         let leased;
         let plan = match &stations {
-            Some(stations) if plan.streams.iter().any(|stream| {
-                stream.src_ip_dhcp.is_some() || stream.dst_ip_dhcp.is_some()
-            }) =>
+            Some(stations)
+                if plan
+                    .streams
+                    .iter()
+                    .any(|stream| stream.src_ip_dhcp.is_some() || stream.dst_ip_dhcp.is_some()) =>
             {
-                leased = crate::run::resolve_station_leases(plan, |name| {
-                    stations.leased_ipv4(name)
-                })?;
+                leased =
+                    crate::run::resolve_station_leases(plan, |name| stations.leased_ipv4(name))?;
                 &leased
             }
             _ => plan,

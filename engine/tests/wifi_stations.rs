@@ -571,7 +571,10 @@ fn v4(header: &linerate_engine::frame::IpHeader) -> (Ipv4Addr, Ipv4Addr) {
 fn dhcp_stations_leave_their_addresses_to_the_lease() {
     let plan = parse(&format!("{BASE}{}{STREAMS}", dhcp_stations())).expect("dhcp accepted");
     let group = &plan.stations[0];
-    assert!(group.stations.iter().all(|station| station.ipv4_dhcp && station.ipv4.is_none()));
+    assert!(group
+        .stations
+        .iter()
+        .all(|station| station.ipv4_dhcp && station.ipv4.is_none()));
     // The static IPv6 address is kept beside DHCP for IPv4.
     assert_eq!(
         group.stations[1].ipv6,
@@ -581,14 +584,20 @@ fn dhcp_stations_leave_their_addresses_to_the_lease() {
     let up = &plan.streams[1];
     assert_eq!(up.src_ip_dhcp.as_deref(), Some("sta0001"));
     assert_eq!(up.dst_ip_dhcp, None);
-    assert_eq!(v4(&up.frame.ip), (Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(10, 77, 0, 1)));
+    assert_eq!(
+        v4(&up.frame.ip),
+        (Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(10, 77, 0, 1))
+    );
     // Down: the destination is the receiving station's.
     let down = &plan.streams[6];
     assert_eq!(down.dst_ip_dhcp.as_deref(), Some("sta0002"));
     assert_eq!(down.src_ip_dhcp, None);
     // An IPv6 destination still takes the station's static IPv6 address.
     let one = &plan.streams[8];
-    assert_eq!((one.src_ip_dhcp.as_ref(), one.dst_ip_dhcp.as_ref()), (None, None));
+    assert_eq!(
+        (one.src_ip_dhcp.as_ref(), one.dst_ip_dhcp.as_ref()),
+        (None, None)
+    );
     assert!(
         matches!(one.frame.ip, linerate_engine::frame::IpHeader::V6 { src, .. } if src == "fd00:77::12".parse::<Ipv6Addr>().expect("v6"))
     );
@@ -605,11 +614,24 @@ fn dhcp_stations_leave_their_addresses_to_the_lease() {
         let (src, dst) = v4(&stream.frame.ip);
         let expected = Ipv4Addr::new(10, 77, 0, 100 + station);
         if index < 4 {
-            assert_eq!((src, dst), (expected, Ipv4Addr::new(10, 77, 0, 1)), "{}", stream.name);
+            assert_eq!(
+                (src, dst),
+                (expected, Ipv4Addr::new(10, 77, 0, 1)),
+                "{}",
+                stream.name
+            );
         } else {
-            assert_eq!((src, dst), (Ipv4Addr::new(10, 77, 0, 1), expected), "{}", stream.name);
+            assert_eq!(
+                (src, dst),
+                (Ipv4Addr::new(10, 77, 0, 1), expected),
+                "{}",
+                stream.name
+            );
         }
-        assert_eq!((stream.src_ip_dhcp.as_ref(), stream.dst_ip_dhcp.as_ref()), (None, None));
+        assert_eq!(
+            (stream.src_ip_dhcp.as_ref(), stream.dst_ip_dhcp.as_ref()),
+            (None, None)
+        );
     }
     assert_eq!(resolved.streams[8].frame.ip, plan.streams[8].frame.ip);
 
@@ -632,8 +654,11 @@ fn dhcp_station_copies_step_from_the_lease_and_sweeps_need_a_start() {
         Some(Ipv4Addr::new(10, 77, 0, 150))
     })
     .expect("leases");
-    let addresses: Vec<(Ipv4Addr, Ipv4Addr)> =
-        resolved.streams.iter().map(|stream| v4(&stream.frame.ip)).collect();
+    let addresses: Vec<(Ipv4Addr, Ipv4Addr)> = resolved
+        .streams
+        .iter()
+        .map(|stream| v4(&stream.frame.ip))
+        .collect();
     assert_eq!(
         addresses,
         [
@@ -643,8 +668,7 @@ fn dhcp_station_copies_step_from_the_lease_and_sweeps_need_a_start() {
         ]
     );
 
-    let sweep = copies
-        .replace("count = 3\nstep = { src_ip = 2, dst_ip = 1 }\n", "")
+    let sweep = copies.replace("count = 3\nstep = { src_ip = 2, dst_ip = 1 }\n", "")
         + "[[stream.sweep]]\nfield = \"src_ip\"\ncount = 4\n";
     let error = refused(&format!("{BASE}{}{sweep}", dhcp_stations()));
     assert!(

@@ -568,7 +568,9 @@ impl Validator<'_> {
                         .ipv4_dhcp
                         .then(|| (Ipv4Addr::UNSPECIFIED.to_string(), true))
                 });
-            let v6 = station.ipv6.map(|(address, _)| (address.to_string(), false));
+            let v6 = station
+                .ipv6
+                .map(|(address, _)| (address.to_string(), false));
             match (wants_v6, v4, v6) {
                 (true, _, Some(v6)) => Some(v6),
                 (false, Some(v4), _) => Some(v4),
@@ -620,7 +622,10 @@ impl Validator<'_> {
                     return Err(self.error(
                         value.span(),
                         &format!("stream[{index}].{key}"),
-                        format!("station {:?} has no address (ipv4 or ipv6 in its [[station]] table)", station.name),
+                        format!(
+                            "station {:?} has no address (ipv4 or ipv6 in its [[station]] table)",
+                            station.name
+                        ),
                     ));
                 };
                 *value = Spanned::new(value.span(), replacement);

@@ -55,7 +55,12 @@ pub fn parse_lease(output: &str) -> Result<DhcpLease, String> {
     let value = |key: &str| {
         output
             .lines()
-            .filter_map(|line| line.trim().strip_prefix("lease.")?.strip_prefix(key)?.strip_prefix('='))
+            .filter_map(|line| {
+                line.trim()
+                    .strip_prefix("lease.")?
+                    .strip_prefix(key)?
+                    .strip_prefix('=')
+            })
             .last()
             .map(str::trim)
             .filter(|value| !value.is_empty())
@@ -158,8 +163,9 @@ pub fn obtain_lease(
         }
         None => Command::new("busybox"),
     };
-    let log_file = std::fs::File::create(log)
-        .map_err(|error| LeaseFailure::NoLease(format!("cannot write {}: {error}", log.display())))?;
+    let log_file = std::fs::File::create(log).map_err(|error| {
+        LeaseFailure::NoLease(format!("cannot write {}: {error}", log.display()))
+    })?;
     let mut child = command
         .args(arguments)
         .stdin(Stdio::null())
@@ -205,7 +211,12 @@ pub fn obtain_lease(
                 Err(message) => message,
                 Ok(_) => "udhcpc failed".to_string(),
             });
-            Err(LeaseFailure::NoLease(format!("udhcpc: {said}")))
+            // udhcpc's own lines start with "udhcpc: ".
+            Err(LeaseFailure::NoLease(if said.starts_with("udhcpc") {
+                said
+            } else {
+                format!("udhcpc: {said}")
+            }))
         }
     }
 }
@@ -254,12 +265,18 @@ mod tests {
     fn lease_last_block_wins() {
         let text = "lease.ip=10.0.0.5\nlease.mask=8\nlease.ip=10.0.0.6\nlease.mask=16\n";
         let lease = parse_lease(text).unwrap();
-        assert_eq!((lease.address, lease.prefix), (Ipv4Addr::new(10, 0, 0, 6), 16));
+        assert_eq!(
+            (lease.address, lease.prefix),
+            (Ipv4Addr::new(10, 0, 0, 6), 16)
+        );
     }
 
     #[test]
     fn lease_errors() {
-        assert_eq!(parse_lease(""), Err("udhcpc printed no lease (no ip)".to_string()));
+        assert_eq!(
+            parse_lease(""),
+            Err("udhcpc printed no lease (no ip)".to_string())
+        );
         assert_eq!(
             parse_lease("lease.ip=\nlease.mask=24\n"),
             Err("udhcpc printed no lease (no ip)".to_string())

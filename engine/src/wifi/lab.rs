@@ -480,7 +480,10 @@ fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabEr
 fn start_udhcpd(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
     use std::os::unix::process::CommandExt;
     let ap = spec.ap_namespace.as_str();
-    run("ip", &["-n", ap, "addr", "add", &spec.ap_address, "dev", "br0"])?;
+    run(
+        "ip",
+        &["-n", ap, "addr", "add", &spec.ap_address, "dev", "br0"],
+    )?;
     let run_dir = Path::new(RUN_DIR);
     let config = run_dir.join("udhcpd.conf");
     let leases = run_dir.join("udhcpd.leases");
@@ -571,7 +574,9 @@ fn process_named(pid: u32, name: &str) -> bool {
     let command_line = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let mut words = command_line.split(|byte| *byte == 0);
     comm.trim() == "busybox"
-        && words.next().is_some_and(|program| program.ends_with(b"busybox"))
+        && words
+            .next()
+            .is_some_and(|program| program.ends_with(b"busybox"))
         && words.next() == Some(name.as_bytes())
 }
 
