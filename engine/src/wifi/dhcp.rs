@@ -61,7 +61,7 @@ pub fn parse_lease(output: &str) -> Result<DhcpLease, String> {
                     .strip_prefix(key)?
                     .strip_prefix('=')
             })
-            .last()
+            .next_back()
             .map(str::trim)
             .filter(|value| !value.is_empty())
     };
