@@ -126,9 +126,35 @@ impl Drop for Udhcpc {
 }
 
 /// Runs udhcpc for `interface` (in `namespace`) until it has a lease,
-/// gives up, `deadline` passes or `interrupt` is set. `script` is the
-/// [`LEASE_SCRIPT`] file; udhcpc's messages go to `log`.
+/// `deadline` passes or `interrupt` is set. udhcpc gives up before the
+/// deadline when a server's offer is not followed by its acknowledgement
+/// (three requests unanswered): it is run again while time is left.
+/// `script` is the [`LEASE_SCRIPT`] file; udhcpc's messages go to `log`
+/// (the last attempt's).
 pub fn obtain_lease(
+    namespace: Option<&str>,
+    interface: &str,
+    script: &Path,
+    log: &Path,
+    deadline: Instant,
+    interrupt: Option<&AtomicBool>,
+) -> Result<DhcpLease, LeaseFailure> {
+    let interrupted = || interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed));
+    loop {
+        let attempt = run_udhcpc(namespace, interface, script, log, deadline, interrupt);
+        let time_left = Instant::now() + Duration::from_secs(DISCOVER_EVERY_S) < deadline;
+        match attempt {
+            Err(LeaseFailure::NoLease(_)) if time_left && !interrupted() => {
+                // Not at once: a udhcpc that fails at start would spin.
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One udhcpc, with as many discovers as fit before `deadline`.
+fn run_udhcpc(
     namespace: Option<&str>,
     interface: &str,
     script: &Path,
