@@ -221,12 +221,17 @@ pub enum LabAction {
         /// (tbf, netem) shapes, delays or drops them.
         #[arg(long)]
         router: bool,
-        /// Instead, the WiFi lab (needs mac80211_hwsim, hostapd, iw: a VM):
-        /// N station radios wiphy0.. in namespace lrlab-sta, and one AP radio
-        /// with hostapd (WPA2, ssid testNet, passphrase testPass) in lrlab-ap,
-        /// bridged to the wired port eth1 in lrlab-wired.
+        /// Instead, the WiFi lab (needs mac80211_hwsim, hostapd, iw, busybox:
+        /// a VM): N station radios wiphy0.. in namespace lrlab-sta, and one AP
+        /// radio with hostapd (ssid testNet, passphrase testPass) in lrlab-ap,
+        /// bridged to the wired port eth1 in lrlab-wired, with a DHCP server
+        /// (udhcpd) on the bridge.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), conflicts_with_all = ["router", "queues", "mtu"])]
         wifi: Option<u32>,
+        /// The WiFi lab AP's security: wpa2 (WPA2-PSK) or wpa3 (WPA3-SAE,
+        /// management frame protection required).
+        #[arg(long, value_name = "MODE", requires = "wifi", default_value = "wpa2", value_parser = ["wpa2", "wpa3"])]
+        security: String,
     },
     /// Remove the namespaces and the veth pair (nothing to remove is fine).
     Down,

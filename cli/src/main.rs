@@ -22,7 +22,7 @@ use linerate_engine::pcap;
 use linerate_engine::run::{self, RunOptions};
 use linerate_engine::scenario::{self, Plan};
 use linerate_engine::tx::{BusyPoll, XskModeRequest};
-use linerate_engine::wifi::lab::{self as wifi_lab, WifiLabSpec};
+use linerate_engine::wifi::lab::{self as wifi_lab, LabSecurity, WifiLabSpec};
 use linerate_engine::CountedFrames;
 
 use args::{Args, BenchSuite, Command, LabAction, RunArgs, ServeArgs, XskModeArg};
@@ -368,9 +368,16 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
     }
     match action {
         LabAction::Up {
-            wifi: Some(radios), ..
+            wifi: Some(radios),
+            security,
+            ..
         } => {
-            let spec = WifiLabSpec::standard(radios);
+            let security = if security == "wpa3" {
+                LabSecurity::Wpa3
+            } else {
+                LabSecurity::Wpa2
+            };
+            let spec = WifiLabSpec::standard(radios).with_security(security);
             wifi_lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
             println!(
                 "WiFi lab up: mac80211_hwsim with {} station radio(s) and one AP radio",
@@ -383,6 +390,7 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
             mtu,
             router,
             wifi: None,
+            ..
         } => {
             let spec = spec.with_queues(queues).with_mtu(mtu);
             let spec = if router { spec.routed() } else { spec };
@@ -395,7 +403,7 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
             // The routed lab's namespaces include the plain one's.
             let mut removed = lab::down(&spec.routed()).map_err(|error| anyhow!("{error}"))?;
             if wifi_lab::down(&WifiLabSpec::standard(0)).map_err(|error| anyhow!("{error}"))? {
-                println!("WiFi lab removed (hostapd, namespaces, mac80211_hwsim)");
+                println!("WiFi lab removed (hostapd, udhcpd, namespaces, mac80211_hwsim)");
                 removed = true;
             }
             println!(
@@ -417,7 +425,10 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
                 println!("lab down");
             }
             if wifi_lab::is_up() {
-                println!("WiFi lab up\n{}", WifiLabSpec::standard(0));
+                println!(
+                    "WiFi lab up\n{}",
+                    WifiLabSpec::standard(0).with_security(wifi_lab::security_up())
+                );
             }
         }
     }

@@ -17,7 +17,7 @@ pub fn print_plan(plan: &Plan) {
     }
     for group in &plan.stations {
         println!(
-            "wifi: {} station(s) on radio {}{} joining {:?} ({}), waiting up to {:.0} s for association and address",
+            "wifi: {} station(s) on radio {}{} joining {:?} ({}), waiting up to {:.0} s for association and address{}",
             group.stations.len(),
             group.radio,
             group
@@ -26,7 +26,12 @@ pub fn print_plan(plan: &Plan) {
                 .map_or_else(String::new, |namespace| format!(" (namespace {namespace})")),
             group.ssid,
             group.security.name(),
-            group.timeout.as_secs_f64()
+            group.timeout.as_secs_f64(),
+            if group.stations.iter().any(|station| station.ipv4_dhcp) {
+                " (IPv4 by DHCP)"
+            } else {
+                ""
+            }
         );
     }
     println!(
@@ -45,7 +50,7 @@ pub fn print_summary(stations: &[StationReport]) {
         let optional = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
         if station.associated {
             println!(
-                "  {:<10} associated  bssid {}  ssid {}  {} MHz  signal {} dBm  tx {} rx {} Mbit/s  associated in {} s, address in {} s  {}",
+                "  {:<10} associated  bssid {}  ssid {}  {} MHz  signal {} dBm  tx {} rx {} Mbit/s  associated in {} s, address in {} s  {}{}",
                 station.name,
                 optional(station.bssid.clone()),
                 optional(station.ssid.clone()),
@@ -55,7 +60,13 @@ pub fn print_summary(stations: &[StationReport]) {
                 optional(station.rx_bitrate_mbps.map(|value| format!("{value:.1}"))),
                 optional(station.time_to_associate_s.map(|value| format!("{value:.1}"))),
                 optional(station.time_to_address_s.map(|value| format!("{value:.2}"))),
-                station.addresses.join(" ")
+                station.addresses.join(" "),
+                station.dhcp.as_ref().map_or_else(String::new, |lease| format!(
+                    " (DHCP lease{})",
+                    lease
+                        .server
+                        .map_or_else(String::new, |server| format!(" from {server}"))
+                ))
             );
         } else {
             println!(

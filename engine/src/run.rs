@@ -30,6 +30,15 @@ pub enum RunError {
     /// associate is not an error: the report says so and the run fails).
     #[error("{0}")]
     Wifi(#[from] crate::wifi::WifiError),
+    /// A stream's `src_ip`/`dst_ip = "station"` names a DHCP station that
+    /// has no lease (not expected once every station is up).
+    #[error("stream {stream:?}: station {station:?} has no DHCP lease, so the stream's address is unknown")]
+    NoLease {
+        /// The stream.
+        stream: String,
+        /// The station.
+        station: String,
+    },
     /// A port's namespace or interface is wrong.
     #[error("port {port:?}: {source}")]
     Port {
@@ -222,6 +231,33 @@ pub fn resolve_router_macs(plan: &Plan) -> Result<(Plan, Vec<RouterMac>), RunErr
         });
     }
     Ok((resolved, found))
+}
+
+/// `plan` with the leased address of each DHCP station put into the
+/// frames of the streams whose `src_ip`/`dst_ip` is that station's
+/// (`lease_of` gives a station's leased IPv4 address). The frame holds an
+/// offset from 0.0.0.0 until then (0, or a copy's step), so the address
+/// becomes the lease plus that offset.
+pub fn resolve_station_leases(
+    plan: &Plan,
+    lease_of: impl Fn(&str) -> Option<std::net::Ipv4Addr>,
+) -> Result<Plan, RunError> {
+    let mut resolved = plan.clone();
+    for stream in &mut resolved.streams {
+        let (src_station, dst_station) = (stream.src_ip_dhcp.take(), stream.dst_ip_dhcp.take());
+        for (station, is_src) in [(src_station, true), (dst_station, false)] {
+            let Some(station) = station else { continue };
+            let lease = lease_of(&station).ok_or_else(|| RunError::NoLease {
+                stream: stream.name.clone(),
+                station: station.clone(),
+            })?;
+            if let crate::frame::IpHeader::V4 { src, dst, .. } = &mut stream.frame.ip {
+                let address = if is_src { src } else { dst };
+                *address = u32::from(lease).wrapping_add(u32::from(*address)).into();
+            }
+        }
+    }
+    Ok(resolved)
 }
 
 /// Receives what a run reports while it goes.

@@ -160,6 +160,24 @@ impl SessionControl {
     }
 }
 
+/// `plan` with the DHCP stations' leased addresses in the frames of the
+/// streams that use them; `plan` itself when none does.
+fn with_station_leases<'p>(
+    plan: &'p Plan,
+    stations: Option<&StationSet>,
+) -> Result<std::borrow::Cow<'p, Plan>, RunError> {
+    let uses_leases = plan
+        .streams
+        .iter()
+        .any(|stream| stream.src_ip_dhcp.is_some() || stream.dst_ip_dhcp.is_some());
+    match stations {
+        Some(stations) if uses_leases => Ok(std::borrow::Cow::Owned(
+            crate::run::resolve_station_leases(plan, |name| stations.leased_ipv4(name))?,
+        )),
+        _ => Ok(std::borrow::Cow::Borrowed(plan)),
+    }
+}
+
 /// The first few names, for an error message that stays one line.
 fn known_names(names: &[String]) -> String {
     const SHOWN: usize = 8;
@@ -242,7 +260,10 @@ impl Session {
             }
             other => other,
         };
-        let plan = crate::line_rate::resolve_line_rates(plan)?;
+        // DHCP stations have their leases now: their addresses go into
+        // the streams' frames before the frames are built.
+        let leased = with_station_leases(plan, stations.as_ref())?;
+        let plan = crate::line_rate::resolve_line_rates(&leased)?;
         preflight(&plan)?;
         let (plan, router_macs) = resolve_router_macs(&plan)?;
         let generators = plan

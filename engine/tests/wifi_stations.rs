@@ -1,6 +1,8 @@
 //! Host tests for WiFi stations (no radio needed): the `[[station]]`
 //! scenario tables and their errors, the name/MAC/address templates, the
-//! per-station streams, and the wpa_supplicant control-socket client
+//! per-station streams, DHCP stations (`ipv4 = "dhcp"`: the streams'
+//! addresses left to the lease, then resolved), and the wpa_supplicant
+//! control-socket client
 //! against a fake wpa_supplicant (a UNIX datagram server in the test)
 //! speaking its protocol: STATUS, SIGNAL_POLL, ATTACH and events.
 
@@ -195,9 +197,14 @@ fn bad_station_tables_name_file_line_and_field() {
             "wifi.toml:17:12: station[0].security: \"wep\" is not a security mode",
         ),
         (
+            "ipv6 = \"fd00:77::10/64\"",
+            "ipv6 = \"dhcp\"",
+            "wifi.toml:20:8: station[0].ipv6: DHCPv6 is not supported (ipv4 = \"dhcp\" is)",
+        ),
+        (
             "ipv4 = \"10.77.0.10/24\"",
-            "ipv4 = \"dhcp\"",
-            "station[0].ipv4: DHCP is not supported yet",
+            "ipv4 = \"DHCP please\"",
+            "station[0].ipv4: \"DHCP please\" is not an IPv4 address with a prefix length",
         ),
         (
             "ipv4 = \"10.77.0.10/24\"",
@@ -313,7 +320,7 @@ fn bad_station_streams_name_the_stream_field() {
         "{BASE}{}{STREAMS}",
         STATIONS.replace("ipv4 = \"10.77.0.10/24\"\nipv6 = \"fd00:77::10/64\"\n", "")
     );
-    assert!(refused(&text).contains("has no static address"));
+    assert!(refused(&text).contains("has no address"));
     // A station named like a port.
     let text = format!(
         "{BASE}{}{STREAMS}",
@@ -546,4 +553,167 @@ fn events_that_mean_no_connection_become_reasons() {
     );
     assert_eq!(Event::parse("OK\n"), None, "an answer is no event");
     assert_eq!(Event::parse("bssid=02:00:00:00:00:00"), None);
+}
+
+/// The stations of STATIONS with `ipv4 = "dhcp"` (and their static IPv6).
+fn dhcp_stations() -> String {
+    STATIONS.replace("ipv4 = \"10.77.0.10/24\"", "ipv4 = \"dhcp\"")
+}
+
+fn v4(header: &linerate_engine::frame::IpHeader) -> (Ipv4Addr, Ipv4Addr) {
+    match header {
+        linerate_engine::frame::IpHeader::V4 { src, dst, .. } => (*src, *dst),
+        other => panic!("not IPv4: {other:?}"),
+    }
+}
+
+#[test]
+fn dhcp_stations_leave_their_addresses_to_the_lease() {
+    let plan = parse(&format!("{BASE}{}{STREAMS}", dhcp_stations())).expect("dhcp accepted");
+    let group = &plan.stations[0];
+    assert!(group
+        .stations
+        .iter()
+        .all(|station| station.ipv4_dhcp && station.ipv4.is_none()));
+    // The static IPv6 address is kept beside DHCP for IPv4.
+    assert_eq!(
+        group.stations[1].ipv6,
+        Some(("fd00:77::11".parse().expect("v6"), 64))
+    );
+    // Up: the source is the sending station's lease, 0.0.0.0 until known.
+    let up = &plan.streams[1];
+    assert_eq!(up.src_ip_dhcp.as_deref(), Some("sta0001"));
+    assert_eq!(up.dst_ip_dhcp, None);
+    assert_eq!(
+        v4(&up.frame.ip),
+        (Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(10, 77, 0, 1))
+    );
+    // Down: the destination is the receiving station's.
+    let down = &plan.streams[6];
+    assert_eq!(down.dst_ip_dhcp.as_deref(), Some("sta0002"));
+    assert_eq!(down.src_ip_dhcp, None);
+    // An IPv6 destination still takes the station's static IPv6 address.
+    let one = &plan.streams[8];
+    assert_eq!(
+        (one.src_ip_dhcp.as_ref(), one.dst_ip_dhcp.as_ref()),
+        (None, None)
+    );
+    assert!(
+        matches!(one.frame.ip, linerate_engine::frame::IpHeader::V6 { src, .. } if src == "fd00:77::12".parse::<Ipv6Addr>().expect("v6"))
+    );
+
+    // At prepare, each station's lease goes into its streams.
+    let lease = |name: &str| {
+        name.strip_prefix("sta000")
+            .and_then(|digit| digit.parse::<u8>().ok())
+            .map(|digit| Ipv4Addr::new(10, 77, 0, 100 + digit))
+    };
+    let resolved = linerate_engine::run::resolve_station_leases(&plan, lease).expect("leases");
+    for (index, stream) in resolved.streams.iter().enumerate().take(8) {
+        let station = index as u8 % 4;
+        let (src, dst) = v4(&stream.frame.ip);
+        let expected = Ipv4Addr::new(10, 77, 0, 100 + station);
+        if index < 4 {
+            assert_eq!(
+                (src, dst),
+                (expected, Ipv4Addr::new(10, 77, 0, 1)),
+                "{}",
+                stream.name
+            );
+        } else {
+            assert_eq!(
+                (src, dst),
+                (Ipv4Addr::new(10, 77, 0, 1), expected),
+                "{}",
+                stream.name
+            );
+        }
+        assert_eq!(
+            (stream.src_ip_dhcp.as_ref(), stream.dst_ip_dhcp.as_ref()),
+            (None, None)
+        );
+    }
+    assert_eq!(resolved.streams[8].frame.ip, plan.streams[8].frame.ip);
+
+    // A station without a lease: the stream and the station are named.
+    let error = linerate_engine::run::resolve_station_leases(&plan, |name| {
+        (name != "sta0003").then(|| Ipv4Addr::new(10, 77, 0, 100))
+    })
+    .expect_err("sta0003 has no lease");
+    assert_eq!(
+        error.to_string(),
+        "stream \"up-sta0003\": station \"sta0003\" has no DHCP lease, so the stream's address is unknown"
+    );
+}
+
+#[test]
+fn dhcp_station_copies_step_from_the_lease_and_sweeps_need_a_start() {
+    let copies = "[[stream]]\nname = \"c{index}\"\ntx = \"sta0001\"\nrx = \"eth1\"\nsrc_mac = \"station\"\ndst_mac = \"02:4c:57:ff:00:01\"\nsrc_ip = \"station\"\ndst_ip = \"10.77.0.1\"\nsrc_port = 9000\ndst_port = 9000\nrate = \"10pps\"\ncount = 3\nstep = { src_ip = 2, dst_ip = 1 }\n";
+    let plan = parse(&format!("{BASE}{}{copies}", dhcp_stations())).expect("valid");
+    let resolved = linerate_engine::run::resolve_station_leases(&plan, |_| {
+        Some(Ipv4Addr::new(10, 77, 0, 150))
+    })
+    .expect("leases");
+    let addresses: Vec<(Ipv4Addr, Ipv4Addr)> = resolved
+        .streams
+        .iter()
+        .map(|stream| v4(&stream.frame.ip))
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            (Ipv4Addr::new(10, 77, 0, 150), Ipv4Addr::new(10, 77, 0, 1)),
+            (Ipv4Addr::new(10, 77, 0, 152), Ipv4Addr::new(10, 77, 0, 2)),
+            (Ipv4Addr::new(10, 77, 0, 154), Ipv4Addr::new(10, 77, 0, 3)),
+        ]
+    );
+
+    let sweep = copies.replace("count = 3\nstep = { src_ip = 2, dst_ip = 1 }\n", "")
+        + "[[stream.sweep]]\nfield = \"src_ip\"\ncount = 4\n";
+    let error = refused(&format!("{BASE}{}{sweep}", dhcp_stations()));
+    assert!(
+        error.contains("stream[0].sweep[0].field: station \"sta0001\" gets its address by DHCP, known only at run time: give the sweep start = <first address>"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "one line: {error}");
+    let started = sweep.replace("count = 4\n", "start = \"10.77.0.150\"\ncount = 4\n");
+    parse(&format!("{BASE}{}{started}", dhcp_stations())).expect("a sweep with a start");
+    // A sweep of the other address needs nothing.
+    let other = sweep.replace("field = \"src_ip\"", "field = \"dst_ip\"");
+    parse(&format!("{BASE}{}{other}", dhcp_stations())).expect("dst_ip sweep");
+}
+
+#[test]
+fn station_without_any_address_is_named() {
+    let text = format!(
+        "{BASE}{}{STREAMS}",
+        STATIONS
+            .replace("ipv4 = \"10.77.0.10/24\"\n", "")
+            .replace("ipv6 = \"fd00:77::10/64\"\n", "")
+    );
+    let error = refused(&text);
+    assert!(
+        error.contains("stream[0].src_ip: station \"sta0000\" has no address (ipv4 or ipv6 in its [[station]] table)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn station_report_reads_without_a_dhcp_field() {
+    // Reports written before DHCP existed still read.
+    let old = r#"{"name":"sta0000","radio":"wiphy0","mac":"02:4c:52:57:00:00","associated":true,"bssid":null,"ssid":null,"frequency_mhz":null,"signal_dbm":null,"tx_bitrate_mbps":null,"rx_bitrate_mbps":null,"time_to_associate_s":1.5,"time_to_address_s":0.1,"addresses":["10.77.0.10/24"],"failure":null}"#;
+    let report: linerate_engine::wifi::StationReport = serde_json::from_str(old).expect("reads");
+    assert_eq!(report.dhcp, None);
+    let mut leased = report.clone();
+    leased.dhcp = Some(linerate_engine::wifi::dhcp::DhcpLease {
+        address: Ipv4Addr::new(10, 77, 0, 100),
+        prefix: 24,
+        router: Some(Ipv4Addr::new(10, 77, 0, 1)),
+        server: Some(Ipv4Addr::new(10, 77, 0, 2)),
+        lease_s: Some(86400),
+    });
+    let text = serde_json::to_string(&leased).expect("writes");
+    assert!(text.contains(r#""dhcp":{"address":"10.77.0.100","prefix":24,"router":"10.77.0.1","server":"10.77.0.2","lease_s":86400}"#), "{text}");
+    let back: linerate_engine::wifi::StationReport = serde_json::from_str(&text).expect("reads");
+    assert_eq!(back, leased);
 }

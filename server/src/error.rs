@@ -129,7 +129,8 @@ impl ApiError {
             | RunError::Transmit { .. }
             | RunError::Reflect { .. }
             | RunError::SenderPanicked { .. }
-            | RunError::Wifi(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | RunError::Wifi(_)
+            | RunError::NoLease { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, error.to_string())
     }

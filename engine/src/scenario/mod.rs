@@ -593,6 +593,18 @@ impl Validator<'_> {
                     "a dst_mac sweep on a stream with dst_mac = \"router\" needs start = <first MAC>",
                 ));
             }
+            let swept_lease = match raw_sweep.field.get_ref().as_str() {
+                "src_ip" => stream.src_ip_dhcp.as_ref(),
+                "dst_ip" => stream.dst_ip_dhcp.as_ref(),
+                _ => None,
+            };
+            if let (Some(station), None) = (swept_lease, &raw_sweep.start) {
+                return Err(self.error(
+                    raw_sweep.field.span(),
+                    &format!("{path}.field"),
+                    format!("station {station:?} gets its address by DHCP, known only at run time: give the sweep start = <first address>"),
+                ));
+            }
             let sweep = self.sweep(raw_sweep, &spec, &path)?;
             if sweep.field == SweepField::SrcMac {
                 // Point at the start when it is the group address, else at
@@ -635,6 +647,8 @@ impl Validator<'_> {
             rx_port,
             frame: spec,
             dst_mac_from_router,
+            src_ip_dhcp: stream.src_ip_dhcp.clone(),
+            dst_ip_dhcp: stream.dst_ip_dhcp.clone(),
             rate,
             line_percent,
             schedule,

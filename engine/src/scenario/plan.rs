@@ -193,6 +193,13 @@ pub struct StreamPlan {
     /// port's default gateway's, found at run time ([`FrameSpec::dst_mac`]
     /// holds zeros until then).
     pub dst_mac_from_router: bool,
+    /// `src_ip = "station"` on a station with `ipv4 = "dhcp"`: the
+    /// station's name. The frame's source address is an offset from
+    /// 0.0.0.0 (0, or a copy's step) until the session adds the station's
+    /// leased address to it, once the station has its lease.
+    pub src_ip_dhcp: Option<String>,
+    /// The same for `dst_ip = "station"` (the receiving station's lease).
+    pub dst_ip_dhcp: Option<String>,
     /// The rate. For a rate given as a percentage of the link speed this
     /// is [`Rate::Max`] until the session resolves it (see `line_percent`).
     pub rate: Rate,

@@ -206,6 +206,14 @@ pub struct RawStream {
     pub count: Option<Spanned<i64>>,
     /// Per-copy field steps: `{ src_port = 1, src_ip = 1 }`.
     pub step: Option<Spanned<std::collections::BTreeMap<String, Spanned<i64>>>>,
+    /// Never read from a file: set when `src_ip = "station"` names a
+    /// station with `ipv4 = "dhcp"` (the frame holds 0.0.0.0 until its
+    /// lease is known; see `StreamPlan::src_ip_dhcp`).
+    #[serde(skip)]
+    pub src_ip_dhcp: Option<String>,
+    /// The same for `dst_ip = "station"`.
+    #[serde(skip)]
+    pub dst_ip_dhcp: Option<String>,
 }
 
 /// A size: one number, or a range with a mode.

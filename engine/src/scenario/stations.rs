@@ -27,6 +27,8 @@ pub const DEFAULT_STATION_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_STATIONS_PER_GROUP: u64 = 1000;
 /// The value of `src_mac`/`src_ip`/`dst_mac`/`dst_ip` meaning the station's own.
 pub const STATION_VALUE: &str = "station";
+/// The value of a station's `ipv4` asking for a DHCP lease.
+pub const DHCP_VALUE: &str = "dhcp";
 
 /// `[[station]]`.
 #[derive(Debug, Deserialize)]
@@ -50,7 +52,7 @@ pub struct RawStation {
     pub security: Option<Spanned<String>>,
     /// WPA2 passphrase or WPA3 password.
     pub passphrase: Option<Spanned<String>>,
-    /// First static IPv4 address with prefix, +1 per station.
+    /// First static IPv4 address with prefix, +1 per station, or "dhcp".
     pub ipv4: Option<Spanned<String>>,
     /// First static IPv6 address with prefix, +1 per station.
     pub ipv6: Option<Spanned<String>>,
@@ -360,6 +362,10 @@ impl Validator<'_> {
                 format!("{mac} is a group (multicast) address; a station needs a unicast MAC (first byte even)"),
             ));
         }
+        let ipv4_dhcp = table
+            .ipv4
+            .as_ref()
+            .is_some_and(|value| value.get_ref().trim() == DHCP_VALUE);
         let ipv4 = match self.station_address(index, "ipv4", table.ipv4.as_ref(), copy, count)? {
             Some((IpAddr::V4(address), prefix)) => Some((address, prefix)),
             _ => None,
@@ -372,6 +378,7 @@ impl Validator<'_> {
             name,
             mac,
             ipv4,
+            ipv4_dhcp,
             ipv6,
         })
     }
@@ -393,15 +400,14 @@ impl Validator<'_> {
         let bad =
             |message: String| self.error(value.span(), &format!("station[{index}].{key}"), message);
         let v6 = key == "ipv6";
-        if text == "dhcp" {
-            return Err(bad(format!(
-                "DHCP is not supported yet: give the first static address, e.g. {}",
-                if v6 {
-                    "\"fd00:77::10/64\""
-                } else {
-                    "\"10.77.0.10/24\""
-                }
-            )));
+        if text == DHCP_VALUE {
+            if v6 {
+                return Err(bad(
+                    "DHCPv6 is not supported (ipv4 = \"dhcp\" is): give the first static address, e.g. \"fd00:77::10/64\"".to_string(),
+                ));
+            }
+            // Leased at run time (see `StationPlan::ipv4_dhcp`).
+            return Ok(None);
         }
         let stepped = match address_and_prefix(text) {
             Some((IpAddr::V4(first), prefix)) if !v6 => {
@@ -529,22 +535,35 @@ impl Validator<'_> {
         };
         let tx_station = find(stream.tx.get_ref());
         let rx_station = find(stream.rx.get_ref());
-        let ip_for = |station: &StationPlan, other: &Spanned<String>| -> Option<String> {
+        // The station's address and whether it is a DHCP one (0.0.0.0
+        // until the lease is known at run time).
+        let ip_for = |station: &StationPlan, other: &Spanned<String>| -> Option<(String, bool)> {
             // The family of the other address decides, IPv4 when unsure.
             let wants_v6 = other.get_ref().contains(':');
-            match (wants_v6, station.ipv4, station.ipv6) {
-                (true, _, Some((address, _))) => Some(address.to_string()),
-                (false, Some((address, _)), _) => Some(address.to_string()),
-                (_, None, Some((address, _))) => Some(address.to_string()),
-                (_, Some((address, _)), None) => Some(address.to_string()),
-                (_, None, None) => None,
+            let v4 = station
+                .ipv4
+                .map(|(address, _)| (address.to_string(), false))
+                .or_else(|| {
+                    station
+                        .ipv4_dhcp
+                        .then(|| (Ipv4Addr::UNSPECIFIED.to_string(), true))
+                });
+            let v6 = station
+                .ipv6
+                .map(|(address, _)| (address.to_string(), false));
+            match (wants_v6, v4, v6) {
+                (true, _, Some(v6)) => Some(v6),
+                (false, Some(v4), _) => Some(v4),
+                (_, None, v6) => v6,
+                (_, v4, None) => v4,
             }
         };
+        let mut dhcp_sides: [Option<String>; 2] = [None, None];
         let sides = [
             ("src_mac", "src_ip", "tx", tx_station),
             ("dst_mac", "dst_ip", "rx", rx_station),
         ];
-        for (mac_key, ip_key, side, station) in sides {
+        for (side_index, (mac_key, ip_key, side, station)) in sides.into_iter().enumerate() {
             let (mac_value, ip_value, other_ip) = if side == "tx" {
                 (
                     &mut stream.src_mac,
@@ -572,18 +591,29 @@ impl Validator<'_> {
                 let replacement = if key.ends_with("mac") {
                     Some(station.mac.to_string())
                 } else {
-                    ip_for(station, &other_ip)
+                    ip_for(station, &other_ip).map(|(address, dhcp)| {
+                        if dhcp {
+                            dhcp_sides[side_index] = Some(station.name.clone());
+                        }
+                        address
+                    })
                 };
                 let Some(replacement) = replacement else {
                     return Err(self.error(
                         value.span(),
                         &format!("stream[{index}].{key}"),
-                        format!("station {:?} has no static address (ipv4 or ipv6 in its [[station]] table)", station.name),
+                        format!(
+                            "station {:?} has no address (ipv4 or ipv6 in its [[station]] table)",
+                            station.name
+                        ),
                     ));
                 };
                 *value = Spanned::new(value.span(), replacement);
             }
         }
+        let [src_ip_dhcp, dst_ip_dhcp] = dhcp_sides;
+        stream.src_ip_dhcp = src_ip_dhcp;
+        stream.dst_ip_dhcp = dst_ip_dhcp;
         Ok(stream)
     }
 }

@@ -1,16 +1,19 @@
 //! The WiFi lab (`linerate lab up --wifi N`, for a VM or a machine with
 //! `mac80211_hwsim`): loads the module with N station radios and one AP
-//! radio; the AP radio goes to namespace `lrlab-ap`, where hostapd (WPA2,
-//! ssid `testNet`, passphrase `testPass` by default) runs with its WLAN
-//! interface in bridge `br0` together with veth `lrap-wired`, whose far
-//! end is the wired port `eth1` (10.77.0.1/24) in namespace `lrlab-wired`;
-//! the station radios are renamed `wiphy0`.. and moved to `lrlab-sta`, for
-//! a scenario's `[[station]]` tables. hostapd's pid and what was loaded
-//! are kept in the lab's run directory, so that [`down`] removes exactly
-//! what [`up`] made: hostapd by pid, the namespaces, the module if the lab
-//! loaded it.
+//! radio; the AP radio goes to namespace `lrlab-ap`, where hostapd
+//! (WPA2-PSK, or WPA3-SAE with `--security wpa3`; ssid `testNet`,
+//! passphrase `testPass`) runs with its WLAN interface in bridge `br0`
+//! together with veth `lrap-wired`, whose far end is the wired port `eth1`
+//! (10.77.0.1/24) in namespace `lrlab-wired`; br0 has 10.77.0.2/24 and
+//! busybox `udhcpd` serves it leases from 10.77.0.100 to 10.77.0.199
+//! (router 10.77.0.1); the station radios are renamed `wiphy0`.. and
+//! moved to `lrlab-sta`, for a scenario's `[[station]]` tables. hostapd's
+//! and udhcpd's pids and what was loaded are kept in the lab's run
+//! directory, so that [`down`] removes exactly what [`up`] made: hostapd
+//! and udhcpd by pid, the namespaces, the module if the lab loaded it.
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +27,38 @@ pub const RUN_DIR: &str = "/run/linerate/wifi-lab";
 const AP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the radios may take to appear after modprobe.
 const RADIO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the lab's AP authenticates its stations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabSecurity {
+    /// WPA2-Personal (PSK).
+    Wpa2,
+    /// WPA3-Personal (SAE, management frame protection required).
+    Wpa3,
+}
+
+impl LabSecurity {
+    /// How the scenario's `security` key names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LabSecurity::Wpa2 => "wpa2",
+            LabSecurity::Wpa3 => "wpa3",
+        }
+    }
+
+    /// hostapd's security lines for `passphrase`.
+    fn hostapd_lines(self, passphrase: &str) -> String {
+        match self {
+            LabSecurity::Wpa2 => format!(
+                "wpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase={passphrase}\n"
+            ),
+            // sae_pwe=2: hunting-and-pecking and hash-to-element both.
+            LabSecurity::Wpa3 => format!(
+                "wpa=2\nwpa_key_mgmt=SAE\nrsn_pairwise=CCMP\nieee80211w=2\nsae_pwe=2\nsae_password={passphrase}\n"
+            ),
+        }
+    }
+}
 
 /// What the WiFi lab is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +79,17 @@ pub struct WifiLabSpec {
     pub wired_address: String,
     /// The AP's SSID.
     pub ssid: String,
-    /// The AP's WPA2 passphrase.
+    /// The AP's WPA2 passphrase or WPA3 password.
     pub passphrase: String,
+    /// WPA2-PSK or WPA3-SAE.
+    pub security: LabSecurity,
+    /// The AP bridge's (br0's) address with prefix: udhcpd's server address.
+    pub ap_address: String,
+    /// The first and last address udhcpd leases (outside the wired port's
+    /// address and the scenarios' static ones).
+    pub dhcp_pool: (Ipv4Addr, Ipv4Addr),
+    /// The router udhcpd offers (the wired port's address).
+    pub dhcp_router: Ipv4Addr,
 }
 
 impl WifiLabSpec {
@@ -61,7 +105,17 @@ impl WifiLabSpec {
             wired_address: "10.77.0.1/24".to_string(),
             ssid: "testNet".to_string(),
             passphrase: "testPass".to_string(),
+            security: LabSecurity::Wpa2,
+            ap_address: "10.77.0.2/24".to_string(),
+            dhcp_pool: (Ipv4Addr::new(10, 77, 0, 100), Ipv4Addr::new(10, 77, 0, 199)),
+            dhcp_router: Ipv4Addr::new(10, 77, 0, 1),
         }
+    }
+
+    /// The same lab with the AP using `security`.
+    pub fn with_security(mut self, security: LabSecurity) -> WifiLabSpec {
+        self.security = security;
+        self
     }
 
     fn namespaces(&self) -> [&str; 3] {
@@ -79,7 +133,16 @@ impl fmt::Display for WifiLabSpec {
             0 | 1 => "radio wiphy0".to_string(),
             count => format!("radios wiphy0..wiphy{}", count - 1),
         };
-        writeln!(f, "AP:       hostapd in namespace {} (WPA2-PSK, ssid {:?}, passphrase {:?}), its WLAN interface bridged (br0) with veth lrap-wired", self.ap_namespace, self.ssid, self.passphrase)?;
+        let security = match self.security {
+            LabSecurity::Wpa2 => "WPA2-PSK",
+            LabSecurity::Wpa3 => "WPA3-SAE",
+        };
+        writeln!(f, "AP:       hostapd in namespace {} ({security}, ssid {:?}, passphrase {:?}), its WLAN interface bridged (br0) with veth lrap-wired", self.ap_namespace, self.ssid, self.passphrase)?;
+        writeln!(
+            f,
+            "DHCP:     udhcpd on br0 ({}), leases {} to {}, router {}",
+            self.ap_address, self.dhcp_pool.0, self.dhcp_pool.1, self.dhcp_router
+        )?;
         writeln!(
             f,
             "wired:    {} in namespace {}, mac {}, ipv4 {}",
@@ -92,9 +155,9 @@ impl fmt::Display for WifiLabSpec {
         )?;
         write!(
             f,
-            "use:      [[station]] radio = \"wiphy0\", namespace = \"{}\", ssid = \"{}\", passphrase = \"{}\"; \
+            "use:      [[station]] radio = \"wiphy0\", namespace = \"{}\", ssid = \"{}\", security = \"{}\", passphrase = \"{}\", ipv4 = \"dhcp\" (or static, e.g. \"10.77.0.10/24\"); \
              [[port]] interface = \"{}\", namespace = \"{}\" (see scenarios/wifi-stations.toml)",
-            self.station_namespace, self.ssid, self.passphrase, self.wired_interface, self.wired_namespace
+            self.station_namespace, self.ssid, self.security.name(), self.passphrase, self.wired_interface, self.wired_namespace
         )
     }
 }
@@ -223,6 +286,17 @@ pub fn is_up() -> bool {
     Path::new(RUN_DIR).join("state").exists()
 }
 
+/// The security of the lab that is up, from its state file (WPA2 when
+/// none is recorded).
+pub fn security_up() -> LabSecurity {
+    let state = std::fs::read_to_string(Path::new(RUN_DIR).join("state")).unwrap_or_default();
+    if state.lines().any(|line| line == "security=wpa3") {
+        LabSecurity::Wpa3
+    } else {
+        LabSecurity::Wpa2
+    }
+}
+
 /// Builds the WiFi lab. Already up: an error saying so (remove it first).
 /// Anything half made is removed on failure.
 pub fn up(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
@@ -297,7 +371,9 @@ fn build(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
         "iw",
         &["phy", &ap_radio, "set", "netns", "name", &spec.ap_namespace],
     )?;
+    add_state(&format!("security={}", spec.security.name()))?;
     wired_side(spec)?;
+    start_udhcpd(spec)?;
     start_hostapd(spec, &ap_interface)
 }
 
@@ -360,10 +436,9 @@ fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabEr
     let config = run_dir.join("hostapd.conf");
     let log = run_dir.join("hostapd.log");
     let text = format!(
-        "interface={ap_interface}\nbridge=br0\ndriver=nl80211\nssid={}\nhw_mode=g\nchannel=1\n\
-         wpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase={}\nctrl_interface={}\n",
+        "interface={ap_interface}\nbridge=br0\ndriver=nl80211\nssid={}\nhw_mode=g\nchannel=1\n{}ctrl_interface={}\n",
         spec.ssid,
-        spec.passphrase,
+        spec.security.hostapd_lines(&spec.passphrase),
         run_dir.join("hostapd-ctrl").display()
     );
     std::fs::write(&config, text).map_err(|error| file_error(&config, error))?;
@@ -381,7 +456,7 @@ fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabEr
         .spawn()
         .map_err(|error| command_error("hostapd", &[&config_text], error.to_string()))?;
     let pid = child.id();
-    write_state(&format!("module_loaded=1\nhostapd_pid={pid}\n"))?;
+    add_state(&format!("hostapd_pid={pid}"))?;
     let deadline = Instant::now() + AP_TIMEOUT;
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -399,6 +474,82 @@ fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabEr
     }
 }
 
+/// br0's address and busybox udhcpd serving it (in its own process
+/// group, outliving this command; its pid in the state file), once it
+/// runs (a bad configuration ends it at once).
+fn start_udhcpd(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
+    use std::os::unix::process::CommandExt;
+    let ap = spec.ap_namespace.as_str();
+    run(
+        "ip",
+        &["-n", ap, "addr", "add", &spec.ap_address, "dev", "br0"],
+    )?;
+    let run_dir = Path::new(RUN_DIR);
+    let config = run_dir.join("udhcpd.conf");
+    let leases = run_dir.join("udhcpd.leases");
+    let log = run_dir.join("udhcpd.log");
+    let (first, last) = spec.dhcp_pool;
+    let prefix = spec
+        .ap_address
+        .split_once('/')
+        .and_then(|(_, prefix)| prefix.parse::<u32>().ok())
+        .filter(|prefix| (1..=32).contains(prefix))
+        .unwrap_or(24);
+    let mask = Ipv4Addr::from(u32::MAX << (32 - prefix));
+    let text = format!(
+        "start {first}\nend {last}\ninterface br0\nmax_leases {}\nlease_file {}\npidfile {}\n\
+         opt subnet {mask}\nopt router {}\nopt lease 86400\n",
+        u32::from(last).saturating_sub(u32::from(first)) + 1,
+        leases.display(),
+        run_dir.join("udhcpd.pid").display(),
+        spec.dhcp_router
+    );
+    std::fs::write(&config, text).map_err(|error| file_error(&config, error))?;
+    std::fs::write(&leases, "").map_err(|error| file_error(&leases, error))?;
+    let log_file = std::fs::File::create(&log).map_err(|error| file_error(&log, error))?;
+    let log_copy = log_file
+        .try_clone()
+        .map_err(|error| file_error(&log, error))?;
+    let config_text = config.display().to_string();
+    let child = Command::new("ip")
+        .args(["netns", "exec", ap, "busybox", "udhcpd", "-f", &config_text])
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_copy)
+        .process_group(0)
+        .spawn()
+        .map_err(|error| command_error("busybox udhcpd", &[&config_text], error.to_string()))?;
+    let pid = child.id();
+    add_state(&format!("udhcpd_pid={pid}"))?;
+    // udhcpd checks br0 and its configuration at start: give it a moment
+    // to fail, and say why when it does.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if !process_running(pid) {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(command_error(
+                "busybox udhcpd",
+                &["-f", &config_text],
+                format!(
+                    "ended at once: {} (install busybox-static if it is missing)",
+                    text.lines().last().unwrap_or("no output")
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// Adds a `key=value` line to the state file.
+fn add_state(line: &str) -> Result<(), WifiLabError> {
+    let path = Path::new(RUN_DIR).join("state");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.push_str(line);
+    text.push('\n');
+    write_state(&text)
+}
+
 fn write_state(text: &str) -> Result<(), WifiLabError> {
     let path = Path::new(RUN_DIR).join("state");
     std::fs::write(&path, text).map_err(|error| file_error(&path, error))
@@ -413,12 +564,23 @@ fn process_running(pid: u32) -> bool {
     })
 }
 
-/// Whether `pid` runs a program named `name` (so a reused pid is never signalled).
+/// Whether `pid` runs a program named `name`, or busybox's applet `name`
+/// (so a reused pid is never signalled).
 fn process_named(pid: u32, name: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name)
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if comm.trim() == name {
+        return true;
+    }
+    let command_line = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut words = command_line.split(|byte| *byte == 0);
+    comm.trim() == "busybox"
+        && words
+            .next()
+            .is_some_and(|program| program.ends_with(b"busybox"))
+        && words.next() == Some(name.as_bytes())
 }
 
-/// Removes the WiFi lab: hostapd by the pid in the state file, the
+/// Removes the WiFi lab: hostapd and udhcpd by the pids in the state file, the
 /// namespaces, the module if the lab loaded it, the run directory.
 /// Returns whether there was a lab to remove.
 pub fn down(spec: &WifiLabSpec) -> Result<bool, WifiLabError> {
@@ -432,8 +594,10 @@ pub fn down(spec: &WifiLabSpec) -> Result<bool, WifiLabError> {
                 .map(str::to_string)
         })
     };
-    if let Some(pid) = value("hostapd_pid").and_then(|pid| pid.parse::<u32>().ok()) {
-        stop_process(pid, "hostapd");
+    for (key, name) in [("hostapd_pid", "hostapd"), ("udhcpd_pid", "udhcpd")] {
+        if let Some(pid) = value(key).and_then(|pid| pid.parse::<u32>().ok()) {
+            stop_process(pid, name);
+        }
     }
     for namespace in spec.namespaces() {
         if Path::new(NETNS_RUN_DIR).join(namespace).exists() {

@@ -2,11 +2,13 @@
 //! ([`StationGroupPlan`], made by the scenario's `[[station]]` tables), the
 //! station life cycle ([`StationSet`]: interfaces made with `iw` on a radio,
 //! wpa_supplicant per station driven through its control socket, waiting
-//! for association and address, removal by a drop guard), the per-station
+//! for association and address (static, or a DHCP lease: [`dhcp`]),
+//! removal by a drop guard), the per-station
 //! state in the report ([`StationReport`]), and the WiFi lab the VM uses
 //! (`linerate lab up --wifi N`, [`lab`]).
 
 pub mod control;
+pub mod dhcp;
 pub mod lab;
 mod stations;
 
@@ -56,6 +58,9 @@ pub struct StationPlan {
     pub mac: MacAddr,
     /// Static IPv4 address and prefix length, if any.
     pub ipv4: Option<(Ipv4Addr, u8)>,
+    /// IPv4 by DHCP (`ipv4 = "dhcp"`): once associated, the station runs a
+    /// DHCP client and takes the leased address (`ipv4` is then `None`).
+    pub ipv4_dhcp: bool,
     /// Static IPv6 address and prefix length, if any.
     pub ipv6: Option<(Ipv6Addr, u8)>,
 }
@@ -102,10 +107,14 @@ pub struct StationReport {
     pub rx_bitrate_mbps: Option<f64>,
     /// From starting wpa_supplicant to association, seconds.
     pub time_to_associate_s: Option<f64>,
-    /// From association to the address being in place, seconds.
+    /// From association to the addresses being in place (with DHCP: the
+    /// lease obtained and its address added), seconds.
     pub time_to_address_s: Option<f64>,
-    /// The addresses it was given.
+    /// The addresses it was given (static, or leased).
     pub addresses: Vec<String>,
+    /// The DHCP lease, for a station with `ipv4 = "dhcp"` that got one.
+    #[serde(default)]
+    pub dhcp: Option<dhcp::DhcpLease>,
     /// Why it did not associate (or lost its address), when it did not.
     pub failure: Option<String>,
 }

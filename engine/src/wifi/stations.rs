@@ -3,17 +3,20 @@
 //! up; one wpa_supplicant per station started by linerate with a control
 //! directory of its own and driven through its control socket (events for
 //! association and failure, STATUS and SIGNAL_POLL for state); static
-//! addresses added once associated. [`StationSet`] is the guard: dropping
-//! it ends every wpa_supplicant it started (by pid), deletes every
-//! interface it made and removes its directory, whatever happened.
+//! addresses added once associated, or (`ipv4 = "dhcp"`) a lease obtained
+//! with udhcpc ([`super::dhcp`]) and its address added. [`StationSet`] is
+//! the guard: dropping it ends every wpa_supplicant it started (by pid),
+//! deletes every interface it made and removes its directory, whatever
+//! happened (udhcpc never outlives the wait for its station).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::control::{failure_reason, is_wrong_key, parse_key_values, ControlSocket, Event};
+use super::dhcp::{obtain_lease, LeaseFailure, LEASE_SCRIPT};
 use super::{Security, StationGroupPlan, StationPlan, StationReport};
 
 /// Longest wait for one control request.
@@ -22,6 +25,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// How long a wpa_supplicant may take to end after SIGTERM.
 const END_WAIT: Duration = Duration::from_secs(3);
+/// The DHCP lease script's file in the work directory.
+const LEASE_SCRIPT_FILE: &str = "udhcpc-lease.sh";
 
 /// Errors setting stations up (a station that does not associate is not
 /// one: it is reported, and the run's verdict fails).
@@ -138,6 +143,12 @@ impl StationSet {
                     .map(move |station| StationRef { group, station })
             })
             .collect();
+        if groups
+            .iter()
+            .any(|group| group.stations.iter().any(|station| station.ipv4_dhcp))
+        {
+            write_script(&work_dir.join(LEASE_SCRIPT_FILE), LEASE_SCRIPT)?;
+        }
         for (index, group) in groups.iter().enumerate() {
             write_file(
                 &work_dir.join(format!("group{index}.conf")),
@@ -186,6 +197,15 @@ impl StationSet {
     /// Every station's state as last seen.
     pub fn reports(&self) -> &[StationReport] {
         &self.reports
+    }
+
+    /// The IPv4 address station `name` leased by DHCP, if it did.
+    pub fn leased_ipv4(&self, name: &str) -> Option<Ipv4Addr> {
+        self.reports
+            .iter()
+            .find(|report| report.name == name)
+            .and_then(|report| report.dhcp.as_ref())
+            .map(|lease| lease.address)
     }
 
     /// Reads every associated station's signal, bitrates and link again
@@ -430,16 +450,27 @@ fn wait_for_station(
     };
     report.associated = true;
     report.time_to_associate_s = Some(associated_at.duration_since(started).as_secs_f64());
-    if let Err(error) = add_addresses(one) {
+    let mut ipv4 = one.station.ipv4;
+    if one.station.ipv4_dhcp {
+        match lease_for(one, work_dir, deadline, interrupt) {
+            Ok(lease) => {
+                ipv4 = Some((lease.address, lease.prefix));
+                report.dhcp = Some(lease);
+            }
+            Err(failure) => {
+                report.failure = Some(failure);
+                return Ok(report);
+            }
+        }
+    }
+    if let Err(error) = add_addresses(one, ipv4) {
         report.failure = Some(format!(
             "associated, but its address could not be set: {error}"
         ));
         return Ok(report);
     }
     report.time_to_address_s = Some(associated_at.elapsed().as_secs_f64());
-    report.addresses = one
-        .station
-        .ipv4
+    report.addresses = ipv4
         .map(|(address, prefix)| format!("{address}/{prefix}"))
         .into_iter()
         .chain(
@@ -450,6 +481,33 @@ fn wait_for_station(
         .collect();
     read_link_state(&mut report, &requests, one.group.namespace.as_deref());
     Ok(report)
+}
+
+/// The station's DHCP lease (udhcpc in its namespace, within its
+/// deadline), or the failure sentence for its report.
+fn lease_for(
+    one: &StationRef,
+    work_dir: &Path,
+    deadline: Instant,
+    interrupt: Option<&AtomicBool>,
+) -> Result<super::dhcp::DhcpLease, String> {
+    let name = one.station.name.as_str();
+    obtain_lease(
+        one.group.namespace.as_deref(),
+        name,
+        &work_dir.join(LEASE_SCRIPT_FILE),
+        &work_dir.join(format!("{name}.udhcpc.log")),
+        deadline,
+        interrupt,
+    )
+    .map_err(|failure| match failure {
+        LeaseFailure::Interrupted => "interrupted before it got a DHCP lease".to_string(),
+        LeaseFailure::NoTool(message) => format!("associated, but no DHCP lease: {message}"),
+        LeaseFailure::NoLease(said) => format!(
+            "associated, but no DHCP lease within {:.0} s ({said})",
+            one.group.timeout.as_secs_f64()
+        ),
+    })
 }
 
 /// The two client sockets (requests; events, attached) once the
@@ -547,13 +605,12 @@ fn not_associated(
     )
 }
 
-/// The station's static addresses, added once it has associated.
-fn add_addresses(one: &StationRef) -> Result<(), WifiError> {
+/// The station's addresses (`ipv4`: its static or leased one, and its
+/// static IPv6 one), added once it has associated.
+fn add_addresses(one: &StationRef, ipv4: Option<(Ipv4Addr, u8)>) -> Result<(), WifiError> {
     let namespace = one.group.namespace.as_deref();
     let name = one.station.name.as_str();
-    let addresses: Vec<(IpAddr, u8)> = one
-        .station
-        .ipv4
+    let addresses: Vec<(IpAddr, u8)> = ipv4
         .map(|(address, prefix)| (IpAddr::V4(address), prefix))
         .into_iter()
         .chain(
@@ -702,6 +759,18 @@ fn create_private_dir(path: &Path) -> Result<(), WifiError> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Writes an executable script (owner only: the work directory is private).
+fn write_script(path: &Path, text: &str) -> Result<(), WifiError> {
+    use std::os::unix::fs::PermissionsExt;
+    write_file(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
+        WifiError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), WifiError> {
