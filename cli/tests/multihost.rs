@@ -317,6 +317,20 @@ fn linerate_run_with(
     (output, report)
 }
 
+/// `linerate run PATH --json JSON` started in the background, its output
+/// piped (for a test that signals or kills something while it runs).
+fn spawn_coordinator(path: &Path, json: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_linerate"))
+        .arg("run")
+        .arg(path)
+        .arg("--json")
+        .arg(json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the coordinator starts")
+}
+
 /// A run that passed: exit 0 (else both outputs shown); its stdout.
 fn assert_passed(output: &Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -1123,15 +1137,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     let path = dir.path().join("interrupt.toml");
     std::fs::write(&path, scenario("duration = \"8s\"", Some(&good), &[])).expect("write");
     let json = dir.path().join("interrupt.json");
-    let coordinator = Command::new(env!("CARGO_BIN_EXE_linerate"))
-        .arg("run")
-        .arg(&path)
-        .arg("--json")
-        .arg(&json)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the coordinator starts");
+    let coordinator = spawn_coordinator(&path, &json);
     std::thread::sleep(Duration::from_millis(3000));
     // SAFETY: sending a signal to our own child process.
     let sent = unsafe { libc::kill(coordinator.id() as libc::pid_t, libc::SIGINT) };
@@ -1162,15 +1168,7 @@ fn three_agents_run_one_scenario_with_exact_merged_counts() {
     let path = dir.path().join("kill.toml");
     std::fs::write(&path, scenario("duration = \"5s\"", Some(&good), &[])).expect("write");
     let json = dir.path().join("kill.json");
-    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_linerate"))
-        .arg("run")
-        .arg(&path)
-        .arg("--json")
-        .arg(&json)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the coordinator starts");
+    let mut coordinator = spawn_coordinator(&path, &json);
     // The start is 2 s ahead; kill agent three 1.5 s into sending.
     std::thread::sleep(Duration::from_millis(3500));
     agents.kill(2);
