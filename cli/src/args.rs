@@ -228,9 +228,9 @@ pub enum LabAction {
         /// (udhcpd) on the bridge.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64), conflicts_with_all = ["router", "queues", "mtu"])]
         wifi: Option<u32>,
-        /// The WiFi lab AP's security: wpa2 (WPA2-PSK) or wpa3 (WPA3-SAE,
-        /// management frame protection required).
-        #[arg(long, value_name = "MODE", requires = "wifi", default_value = "wpa2", value_parser = ["wpa2", "wpa3"])]
+        /// The WiFi lab AP's security: wpa2 (WPA2-PSK), wpa3 (WPA3-SAE,
+        /// management frame protection required) or open.
+        #[arg(long, value_name = "MODE", requires = "wifi", default_value = "wpa2", value_parser = ["wpa2", "wpa3", "open"])]
         security: String,
     },
     /// Remove the namespaces and the veth pair (nothing to remove is fine).

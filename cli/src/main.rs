@@ -372,11 +372,7 @@ fn command_lab(action: LabAction) -> anyhow::Result<u8> {
             security,
             ..
         } => {
-            let security = if security == "wpa3" {
-                LabSecurity::Wpa3
-            } else {
-                LabSecurity::Wpa2
-            };
+            let security = LabSecurity::from_name(&security).unwrap_or(LabSecurity::Wpa2);
             let spec = WifiLabSpec::standard(radios).with_security(security);
             wifi_lab::up(&spec).map_err(|error| anyhow!("{error}"))?;
             println!(

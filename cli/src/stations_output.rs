@@ -68,6 +68,22 @@ pub fn print_summary(stations: &[StationReport]) {
                         .map_or_else(String::new, |server| format!(" from {server}"))
                 ))
             );
+            if station.disconnections > 0 || station.failure.is_some() {
+                println!(
+                    "  {:<10} {} disconnection(s), {:.1} s without association{}{}",
+                    "",
+                    station.disconnections,
+                    station.time_without_association_s,
+                    station
+                        .last_disconnection
+                        .as_ref()
+                        .map_or_else(String::new, |last| format!(", the last {last}")),
+                    station
+                        .failure
+                        .as_ref()
+                        .map_or_else(String::new, |failure| format!("; FAILED: {failure}"))
+                );
+            }
         } else {
             println!(
                 "  {:<10} NOT associated: {}",

@@ -181,6 +181,13 @@ fn security_defaults_and_modes() {
     ))
     .expect("valid");
     assert_eq!(wpa3.stations[0].security.name(), "wpa3");
+    assert_eq!(wpa3.stations[0].frequency_mhz, None);
+    let on_channel_1 = parse(&format!(
+        "{BASE}{}{STREAMS}",
+        STATIONS.replace("ssid = \"testNet\"", "ssid = \"testNet\"\nfrequency = 2412")
+    ))
+    .expect("valid");
+    assert_eq!(on_channel_1.stations[0].frequency_mhz, Some(2412));
 }
 
 #[test]
@@ -265,6 +272,11 @@ fn bad_station_tables_name_file_line_and_field() {
             "ssid = \"testNet\"",
             "ssid = \"testNet\"\nchannel = 6",
             "unknown key `channel`",
+        ),
+        (
+            "ssid = \"testNet\"",
+            "ssid = \"testNet\"\nfrequency = 6",
+            "station[0].frequency: must be a channel frequency in MHz, 2412 to 7115",
         ),
     ];
     for (from, to, expected) in cases {
@@ -544,7 +556,7 @@ fn events_that_mean_no_connection_become_reasons() {
     assert_eq!(
         reason("<3>CTRL-EVENT-DISCONNECTED bssid=02:00:00:00:00:00 reason=3 locally_generated=1")
             .as_deref(),
-        Some("disconnected (reason=3, by the station)")
+        Some("disconnected (reason=3: deauthenticated, leaving, by the station)")
     );
     assert!(reason("<3>CTRL-EVENT-NETWORK-NOT-FOUND").is_some());
     assert_eq!(
@@ -704,6 +716,8 @@ fn station_report_reads_without_a_dhcp_field() {
     let old = r#"{"name":"sta0000","radio":"wiphy0","mac":"02:4c:52:57:00:00","associated":true,"bssid":null,"ssid":null,"frequency_mhz":null,"signal_dbm":null,"tx_bitrate_mbps":null,"rx_bitrate_mbps":null,"time_to_associate_s":1.5,"time_to_address_s":0.1,"addresses":["10.77.0.10/24"],"failure":null}"#;
     let report: linerate_engine::wifi::StationReport = serde_json::from_str(old).expect("reads");
     assert_eq!(report.dhcp, None);
+    assert_eq!(report.disconnections, 0);
+    assert_eq!(report.last_disconnection, None);
     let mut leased = report.clone();
     leased.dhcp = Some(linerate_engine::wifi::dhcp::DhcpLease {
         address: Ipv4Addr::new(10, 77, 0, 100),

@@ -27,6 +27,10 @@ pub const DEFAULT_STATION_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MAX_STATIONS_PER_GROUP: u64 = 1000;
 /// The value of `src_mac`/`src_ip`/`dst_mac`/`dst_ip` meaning the station's own.
 pub const STATION_VALUE: &str = "station";
+/// The channel frequencies a station's `frequency` may name, MHz (2.4, 5
+/// and 6 GHz bands).
+const FREQUENCY_RANGE_MHZ: std::ops::RangeInclusive<i64> = 2412..=7115;
+
 /// The value of a station's `ipv4` asking for a DHCP lease.
 pub const DHCP_VALUE: &str = "dhcp";
 
@@ -58,6 +62,8 @@ pub struct RawStation {
     pub ipv6: Option<Spanned<String>>,
     /// Longest wait for association and address, e.g. "60s".
     pub timeout: Option<Spanned<String>>,
+    /// The AP's channel frequency, MHz: scans look only there.
+    pub frequency: Option<Spanned<i64>>,
 }
 
 /// The `copy`-th name of template `name`: its trailing digits counted up
@@ -227,6 +233,19 @@ impl Validator<'_> {
                 value
             }
         };
+        let frequency_mhz = match &table.frequency {
+            None => None,
+            Some(value) if FREQUENCY_RANGE_MHZ.contains(value.get_ref()) => {
+                Some(*value.get_ref() as u32)
+            }
+            Some(value) => {
+                return Err(self.error(
+                    value.span(),
+                    &field("frequency"),
+                    "must be a channel frequency in MHz, 2412 to 7115 (e.g. 2412 for 2.4 GHz channel 1, 5180 for channel 36)",
+                ))
+            }
+        };
         let stations = (0..count)
             .map(|copy| self.station(index, &table, copy, count))
             .collect::<Result<Vec<_>, _>>()?;
@@ -236,6 +255,7 @@ impl Validator<'_> {
             ssid,
             security,
             timeout,
+            frequency_mhz,
             stations,
         })
     }

@@ -176,6 +176,13 @@ impl ControlSocket {
     }
 }
 
+impl std::os::fd::AsRawFd for ControlSocket {
+    /// The client socket, for poll(2) over many stations.
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.socket.as_raw_fd()
+    }
+}
+
 impl Drop for ControlSocket {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.local);
@@ -289,15 +296,20 @@ pub fn failure_reason(event: &Event) -> Option<String> {
         "CTRL-EVENT-NETWORK-NOT-FOUND" => {
             Some("no AP with the network's SSID was found in the scans".to_string())
         }
-        "CTRL-EVENT-DISCONNECTED" => Some(format!(
-            "disconnected (reason={}{})",
-            event.field("reason").unwrap_or("?"),
-            if event.field("locally_generated") == Some("1") {
-                ", by the station"
+        "CTRL-EVENT-DISCONNECTED" => {
+            let code = event.field("reason").unwrap_or("?");
+            let name = code
+                .parse()
+                .ok()
+                .and_then(reason_name)
+                .map_or_else(String::new, |name| format!(": {name}"));
+            let by = if event.field("locally_generated") == Some("1") {
+                "by the station"
             } else {
-                ""
-            }
-        )),
+                "by the AP"
+            };
+            Some(format!("disconnected (reason={code}{name}, {by})"))
+        }
         "CTRL-EVENT-SCAN-FAILED" => Some(format!(
             "the radio's scan failed (ret={})",
             event.field("ret").unwrap_or("?")
@@ -307,6 +319,28 @@ pub fn failure_reason(event: &Event) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The IEEE 802.11 reason codes a station most often sees (802.11-2020
+/// table 9-49), by name.
+pub fn reason_name(code: u16) -> Option<&'static str> {
+    Some(match code {
+        1 => "unspecified",
+        2 => "previous authentication no longer valid",
+        3 => "deauthenticated, leaving",
+        4 => "inactivity",
+        5 => "AP cannot handle all associated stations",
+        6 => "class 2 frame from a nonauthenticated station",
+        7 => "class 3 frame from a nonassociated station",
+        8 => "disassociated, leaving the BSS",
+        9 => "not authenticated",
+        14 => "MIC failure",
+        15 => "4-way handshake timeout",
+        16 => "group key handshake timeout",
+        23 => "IEEE 802.1X authentication failed",
+        34 => "too many frames not acknowledged",
+        _ => return None,
+    })
 }
 
 /// Whether a failure reason is a final one (a wrong key) rather than a

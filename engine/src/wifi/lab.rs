@@ -31,6 +31,8 @@ const RADIO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How the lab's AP authenticates its stations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabSecurity {
+    /// An open network: no authentication, no encryption.
+    Open,
     /// WPA2-Personal (PSK).
     Wpa2,
     /// WPA3-Personal (SAE, management frame protection required).
@@ -41,14 +43,23 @@ impl LabSecurity {
     /// How the scenario's `security` key names it.
     pub fn name(self) -> &'static str {
         match self {
+            LabSecurity::Open => "open",
             LabSecurity::Wpa2 => "wpa2",
             LabSecurity::Wpa3 => "wpa3",
         }
     }
 
+    /// The mode [`LabSecurity::name`] calls `name`.
+    pub fn from_name(name: &str) -> Option<LabSecurity> {
+        [LabSecurity::Open, LabSecurity::Wpa2, LabSecurity::Wpa3]
+            .into_iter()
+            .find(|security| security.name() == name)
+    }
+
     /// hostapd's security lines for `passphrase`.
     fn hostapd_lines(self, passphrase: &str) -> String {
         match self {
+            LabSecurity::Open => String::new(),
             LabSecurity::Wpa2 => format!(
                 "wpa=2\nwpa_key_mgmt=WPA-PSK\nrsn_pairwise=CCMP\nwpa_passphrase={passphrase}\n"
             ),
@@ -134,10 +145,11 @@ impl fmt::Display for WifiLabSpec {
             count => format!("radios wiphy0..wiphy{}", count - 1),
         };
         let security = match self.security {
-            LabSecurity::Wpa2 => "WPA2-PSK",
-            LabSecurity::Wpa3 => "WPA3-SAE",
+            LabSecurity::Open => "open".to_string(),
+            LabSecurity::Wpa2 => format!("WPA2-PSK, passphrase {:?}", self.passphrase),
+            LabSecurity::Wpa3 => format!("WPA3-SAE, passphrase {:?}", self.passphrase),
         };
-        writeln!(f, "AP:       hostapd in namespace {} ({security}, ssid {:?}, passphrase {:?}), its WLAN interface bridged (br0) with veth lrap-wired", self.ap_namespace, self.ssid, self.passphrase)?;
+        writeln!(f, "AP:       hostapd in namespace {} ({security}, ssid {:?}), its WLAN interface bridged (br0) with veth lrap-wired", self.ap_namespace, self.ssid)?;
         writeln!(
             f,
             "DHCP:     udhcpd on br0 ({}), leases {} to {}, router {}",
@@ -290,11 +302,11 @@ pub fn is_up() -> bool {
 /// none is recorded).
 pub fn security_up() -> LabSecurity {
     let state = std::fs::read_to_string(Path::new(RUN_DIR).join("state")).unwrap_or_default();
-    if state.lines().any(|line| line == "security=wpa3") {
-        LabSecurity::Wpa3
-    } else {
-        LabSecurity::Wpa2
-    }
+    state
+        .lines()
+        .find_map(|line| line.strip_prefix("security="))
+        .and_then(LabSecurity::from_name)
+        .unwrap_or(LabSecurity::Wpa2)
 }
 
 /// Builds the WiFi lab. Already up: an error saying so (remove it first).

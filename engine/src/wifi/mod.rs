@@ -4,13 +4,15 @@
 //! wpa_supplicant per station driven through its control socket, waiting
 //! for association and address (static, or a DHCP lease: [`dhcp`]),
 //! removal by a drop guard), the per-station
-//! state in the report ([`StationReport`]), and the WiFi lab the VM uses
+//! state in the report ([`StationReport`]; association followed while the
+//! run lasts: [`watch`]), and the WiFi lab the VM uses
 //! (`linerate lab up --wifi N`, [`lab`]).
 
 pub mod control;
 pub mod dhcp;
 pub mod lab;
 mod stations;
+mod watch;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -78,6 +80,10 @@ pub struct StationGroupPlan {
     pub security: Security,
     /// Longest wait for association and address, per station.
     pub timeout: Duration,
+    /// The AP's channel frequency (MHz) when the scenario gives it: the
+    /// stations scan only there (`scan_freq`, `freq_list`), a fraction of
+    /// a full scan's time.
+    pub frequency_mhz: Option<u32>,
     /// The stations, in name order.
     pub stations: Vec<StationPlan>,
 }
@@ -115,7 +121,20 @@ pub struct StationReport {
     /// The DHCP lease, for a station with `ipv4 = "dhcp"` that got one.
     #[serde(default)]
     pub dhcp: Option<dhcp::DhcpLease>,
-    /// Why it did not associate (or lost its address), when it did not.
+    /// Times it lost its association after associating, up to the end
+    /// of the run (each counted from wpa_supplicant's disconnection event).
+    #[serde(default)]
+    pub disconnections: u32,
+    /// Time without association after the first one, up to the end of
+    /// the run, seconds.
+    #[serde(default)]
+    pub time_without_association_s: f64,
+    /// The last loss of association: when (seconds from wpa_supplicant's
+    /// start, like `time_to_associate_s`) and why.
+    #[serde(default)]
+    pub last_disconnection: Option<String>,
+    /// Why it did not associate (or lost its address, or its association
+    /// by the end of the run), when it did not.
     pub failure: Option<String>,
 }
 

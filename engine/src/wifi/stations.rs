@@ -1,13 +1,17 @@
 //! The life of a run's WiFi stations: each made as an interface on its
 //! radio with `iw` (in the radio's namespace), given its MAC and brought
-//! up; one wpa_supplicant per station started by linerate with a control
-//! directory of its own and driven through its control socket (events for
-//! association and failure, STATUS and SIGNAL_POLL for state); static
-//! addresses added once associated, or (`ipv4 = "dhcp"`) a lease obtained
-//! with udhcpc ([`super::dhcp`]) and its address added. [`StationSet`] is
-//! the guard: dropping it ends every wpa_supplicant it started (by pid),
-//! deletes every interface it made and removes its directory, whatever
-//! happened (udhcpc never outlives the wait for its station).
+//! up; one wpa_supplicant per radio, for all of its stations (so that they
+//! share the radio's scans instead of failing each other's with EBUSY),
+//! started by linerate with a control directory of its own and driven
+//! through each station's control socket (events for association and
+//! failure, STATUS and SIGNAL_POLL for state); static addresses added once
+//! associated, or (`ipv4 = "dhcp"`) a lease obtained with udhcpc
+//! ([`super::dhcp`]) and its address added; every station checked again
+//! once all are up, then followed while the run lasts ([`super::watch`]).
+//! [`StationSet`] is the guard: dropping it ends every wpa_supplicant it
+//! started (by pid), deletes every interface it made and removes its
+//! directory, whatever happened (udhcpc never outlives the wait for its
+//! station).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -17,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::control::{failure_reason, is_wrong_key, parse_key_values, ControlSocket, Event};
 use super::dhcp::{obtain_lease, LeaseFailure, LEASE_SCRIPT};
+use super::watch::{AssociationLog, StationWatch};
 use super::{Security, StationGroupPlan, StationPlan, StationReport};
 
 /// Longest wait for one control request.
@@ -84,13 +89,30 @@ struct MadeInterface {
     name: String,
 }
 
-/// A wpa_supplicant this set started.
+/// A wpa_supplicant this set started: one per radio (and namespace), for
+/// all of the radio's stations.
 #[derive(Debug)]
 struct Supplicant {
-    station: String,
     child: Child,
     log: PathBuf,
+}
+
+/// A station's way to its wpa_supplicant.
+#[derive(Debug)]
+struct SupplicantOf {
+    /// The station (its interface name).
+    station: String,
+    /// Its control socket.
     socket: PathBuf,
+    /// Its process, an index into [`StationSet::supplicants`].
+    process: usize,
+}
+
+/// The two client sockets of a station that came up: requests, and
+/// events (attached).
+struct StationControl {
+    requests: ControlSocket,
+    events: ControlSocket,
 }
 
 /// The run's stations, up (or failed, with the reason) for as long as
@@ -100,7 +122,13 @@ pub struct StationSet {
     work_dir: PathBuf,
     interfaces: Vec<MadeInterface>,
     supplicants: Vec<Supplicant>,
+    /// One per station, in the stations' order.
+    stations: Vec<SupplicantOf>,
     reports: Vec<StationReport>,
+    /// Every station's association as followed so far (when all came up).
+    logs: Vec<AssociationLog>,
+    /// The thread following the stations while the run lasts.
+    watch: Option<StationWatch>,
 }
 
 /// Where a station lives and what it is.
@@ -131,7 +159,10 @@ impl StationSet {
             work_dir: work_dir.clone(),
             interfaces: Vec::new(),
             supplicants: Vec::new(),
+            stations: Vec::new(),
             reports: Vec::new(),
+            logs: Vec::new(),
+            watch: None,
         };
         create_private_dir(&work_dir)?;
         let stations: Vec<StationRef> = groups
@@ -151,30 +182,25 @@ impl StationSet {
         }
         for (index, group) in groups.iter().enumerate() {
             write_file(
-                &work_dir.join(format!("group{index}.conf")),
+                &work_dir.join(group_config(index)),
                 &supplicant_config(group, &work_dir.join("ctrl")),
             )?;
         }
         for one in &stations {
             set.make_interface(one)?;
         }
-        for one in &stations {
-            let index = groups
-                .iter()
-                .position(|group| std::ptr::eq(group, one.group))
-                .unwrap_or(0);
-            set.start_supplicant(one, &work_dir.join(format!("group{index}.conf")))?;
-        }
+        set.start_supplicants(groups, &stations)?;
         let started = Instant::now();
-        let supplicants: Vec<(&Supplicant, &StationRef)> =
-            set.supplicants.iter().zip(&stations).collect();
-        let reports = std::thread::scope(|scope| {
-            let handles: Vec<_> = supplicants
+        let waited = std::thread::scope(|scope| {
+            let handles: Vec<_> = set
+                .stations
                 .iter()
-                .map(|(supplicant, one)| {
+                .zip(&stations)
+                .map(|(of, one)| {
+                    let supplicant = &set.supplicants[of.process];
                     let work_dir = &work_dir;
                     scope.spawn(move || {
-                        wait_for_station(one, supplicant, work_dir, started, interrupt)
+                        wait_for_station(one, of, supplicant, work_dir, started, interrupt)
                     })
                 })
                 .collect();
@@ -185,8 +211,79 @@ impl StationSet {
         })?;
         // Interrupted: the stations still waiting say so, and the run
         // (which sends nothing) reports it like any station failure.
-        set.reports = reports;
+        let mut controls = Vec::new();
+        for waited in waited {
+            set.reports.push(waited.report);
+            set.logs.push(waited.log);
+            controls.extend(waited.control);
+        }
+        if set.all_up() && controls.len() == set.reports.len() {
+            set.confirm_all_associated(&stations, &controls, started, interrupt);
+            if set.all_up() {
+                let events = controls.into_iter().map(|control| control.events).collect();
+                set.watch = StationWatch::start(events, set.logs.clone());
+            }
+        }
         Ok(set)
+    }
+
+    /// Once every station has come up: each must still be associated now,
+    /// all at once (a station that lost its association while the others
+    /// were still coming up is waited for again, within its timeout), so
+    /// that the run starts with every station's data path in place.
+    fn confirm_all_associated(
+        &mut self,
+        stations: &[StationRef],
+        controls: &[StationControl],
+        started: Instant,
+        interrupt: Option<&AtomicBool>,
+    ) {
+        let interrupted = || interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed));
+        // Each pass waits for the stations found without association; a
+        // pass that finds none ends it. A few passes at most: a station
+        // that keeps dropping fails on its timeout.
+        for _ in 0..3 {
+            let mut all_associated = true;
+            for (index, one) in stations.iter().enumerate() {
+                let control = &controls[index];
+                let log = &mut self.logs[index];
+                while let Ok(Some(event)) = control.events.next_event(Duration::ZERO) {
+                    log.note(&event, Instant::now());
+                }
+                if station_state(&control.requests).as_deref() == Some("COMPLETED") {
+                    if !log.is_connected() {
+                        log.associated(Instant::now());
+                    }
+                    continue;
+                }
+                all_associated = false;
+                if log.is_connected() {
+                    log.lost(Instant::now(), "wpa_state no longer COMPLETED".to_string());
+                }
+                let deadline = started + one.group.timeout;
+                let mut reason = None;
+                let back = wait_associated(control, deadline, &interrupted, &mut reason, log);
+                if back.is_none() {
+                    let report = &mut self.reports[index];
+                    report.failure = Some(if interrupted() {
+                        "interrupted before it associated".to_string()
+                    } else {
+                        format!(
+                            "associated at {:.1} s, then lost its association ({}) and was not associated again within {:.0} s",
+                            report.time_to_associate_s.unwrap_or_default(),
+                            log.last_loss()
+                                .or(reason)
+                                .unwrap_or_else(|| "no reason given".to_string()),
+                            one.group.timeout.as_secs_f64()
+                        )
+                    });
+                    return;
+                }
+            }
+            if all_associated {
+                return;
+            }
+        }
     }
 
     /// True when every station associated and has its addresses.
@@ -208,22 +305,34 @@ impl StationSet {
             .map(|lease| lease.address)
     }
 
-    /// Reads every associated station's signal, bitrates and link again
-    /// (at the end of a run, before the stations go).
+    /// At the end of a run, before the stations go: stops following
+    /// their association (losses, time without it, into the reports; a
+    /// station without association now fails with the reason) and reads
+    /// every associated station's signal, bitrates and link again.
     pub fn refresh(&mut self) {
-        for (report, supplicant) in self.reports.iter_mut().zip(&self.supplicants) {
+        if let Some(logs) = self.watch.take().and_then(StationWatch::finish) {
+            self.logs = logs;
+        }
+        let now = Instant::now();
+        for (report, log) in self.reports.iter_mut().zip(&self.logs) {
+            log.fill(report, now);
+        }
+        for (report, of) in self.reports.iter_mut().zip(&self.stations) {
             if !report.associated {
                 continue;
             }
-            if let Ok(control) = ControlSocket::connect(&supplicant.socket, &self.work_dir) {
+            if let Ok(control) = ControlSocket::connect(&of.socket, &self.work_dir) {
                 let namespace = self
                     .interfaces
                     .iter()
                     .find(|made| made.name == report.name)
                     .and_then(|made| made.namespace.clone());
                 read_link_state(report, &control, namespace.as_deref());
-                if report.bssid.is_none() {
-                    report.failure = Some("lost its association during the run".to_string());
+                if report.bssid.is_none() && report.failure.is_none() {
+                    report.failure = Some(
+                        "lost its association during the run (wpa_state not COMPLETED at the end)"
+                            .to_string(),
+                    );
                 }
             }
         }
@@ -269,9 +378,70 @@ impl StationSet {
         run_in(namespace, name, "ip", &["link", "set", "dev", name, "up"])
     }
 
-    fn start_supplicant(&mut self, one: &StationRef, config: &Path) -> Result<(), WifiError> {
-        let name = one.station.name.as_str();
-        let log = self.work_dir.join(format!("{name}.log"));
+    /// Starts one wpa_supplicant per radio (and namespace) for all of its
+    /// stations (`-i STATION -c GROUP.conf`, `-N` between them), so that
+    /// its stations share the radio's scans and take turns on it.
+    fn start_supplicants(
+        &mut self,
+        groups: &[StationGroupPlan],
+        stations: &[StationRef],
+    ) -> Result<(), WifiError> {
+        let mut radios: Vec<(Option<&str>, &str)> = Vec::new();
+        for one in stations {
+            let radio = (one.group.namespace.as_deref(), one.group.radio.as_str());
+            if !radios.contains(&radio) {
+                radios.push(radio);
+            }
+        }
+        for (process, (namespace, radio)) in radios.into_iter().enumerate() {
+            let mut arguments: Vec<String> = Vec::new();
+            for one in stations.iter().filter(|one| {
+                (one.group.namespace.as_deref(), one.group.radio.as_str()) == (namespace, radio)
+            }) {
+                let group = groups
+                    .iter()
+                    .position(|group| std::ptr::eq(group, one.group))
+                    .unwrap_or(0);
+                if !arguments.is_empty() {
+                    arguments.push("-N".to_string());
+                }
+                let name = one.station.name.as_str();
+                let config = self.work_dir.join(group_config(group));
+                arguments.extend(
+                    ["-D", "nl80211", "-i", name, "-c"]
+                        .map(str::to_string)
+                        .into_iter()
+                        .chain([config.display().to_string()]),
+                );
+                self.stations.push(SupplicantOf {
+                    station: name.to_string(),
+                    socket: self.work_dir.join("ctrl").join(name),
+                    process,
+                });
+            }
+            self.start_supplicant(namespace, radio, &arguments)?;
+        }
+        // The stations' order, which the reports and waits follow.
+        self.stations.sort_by_key(|of| {
+            stations
+                .iter()
+                .position(|one| one.station.name == of.station)
+                .unwrap_or(usize::MAX)
+        });
+        Ok(())
+    }
+
+    /// Starts one wpa_supplicant with `arguments` in `namespace`.
+    fn start_supplicant(
+        &mut self,
+        namespace: Option<&str>,
+        radio: &str,
+        arguments: &[String],
+    ) -> Result<(), WifiError> {
+        let log = self.work_dir.join(format!(
+            "wpa_supplicant{}-{radio}.log",
+            self.supplicants.len()
+        ));
         let log_file = std::fs::File::create(&log).map_err(|source| WifiError::Io {
             path: log.clone(),
             source,
@@ -280,11 +450,9 @@ impl StationSet {
             path: log.clone(),
             source,
         })?;
-        let config = config.display().to_string();
-        let arguments = ["-D", "nl80211", "-i", name, "-c", config.as_str()];
         // `ip netns exec` enters the namespace and execs wpa_supplicant:
         // the child's pid is wpa_supplicant's.
-        let mut command = match one.group.namespace.as_deref() {
+        let mut command = match namespace {
             Some(namespace) => {
                 let mut command = Command::new("ip");
                 command.args(["netns", "exec", namespace, "wpa_supplicant"]);
@@ -303,12 +471,7 @@ impl StationSet {
                 package: "wpasupplicant".to_string(),
                 source,
             })?;
-        self.supplicants.push(Supplicant {
-            station: name.to_string(),
-            child,
-            log,
-            socket: self.work_dir.join("ctrl").join(name),
-        });
+        self.supplicants.push(Supplicant { child, log });
         Ok(())
     }
 }
@@ -317,6 +480,8 @@ impl Drop for StationSet {
     /// Ends every wpa_supplicant started (SIGTERM by pid, then SIGKILL),
     /// deletes every interface made, removes the work directory.
     fn drop(&mut self) {
+        // The watch first: its sockets go before the supplicants end.
+        drop(self.watch.take());
         for supplicant in &self.supplicants {
             if let Ok(pid) = i32::try_from(supplicant.child.id()) {
                 // SAFETY: kill(2) with a pid of a child we spawned and have
@@ -354,6 +519,11 @@ impl Drop for StationSet {
     }
 }
 
+/// The file name of group `index`'s wpa_supplicant configuration.
+fn group_config(index: usize) -> String {
+    format!("group{index}.conf")
+}
+
 /// The wpa_supplicant configuration for a group's stations.
 pub(crate) fn supplicant_config(group: &StationGroupPlan, control_dir: &Path) -> String {
     let network = match &group.security {
@@ -365,32 +535,48 @@ pub(crate) fn supplicant_config(group: &StationGroupPlan, control_dir: &Path) ->
             "    key_mgmt=SAE\n    proto=RSN\n    ieee80211w=2\n    sae_password=\"{passphrase}\"\n"
         ),
     };
+    let frequency = group.frequency_mhz.map_or_else(String::new, |frequency| {
+        format!("    scan_freq={frequency}\n    freq_list={frequency}\n")
+    });
     format!(
-        "ctrl_interface={}\nupdate_config=0\nap_scan=1\nsae_pwe=2\nnetwork={{\n    ssid=\"{}\"\n    scan_ssid=1\n{network}}}\n",
+        "ctrl_interface={}\nupdate_config=0\nap_scan=1\np2p_disabled=1\nsae_pwe=2\nnetwork={{\n    ssid=\"{}\"\n    scan_ssid=1\n{frequency}{network}}}\n",
         control_dir.display(),
         group.ssid
     )
 }
 
+/// What waiting for one station gave: its report, its two sockets (when
+/// it came up) and its association so far.
+struct Waited {
+    report: StationReport,
+    control: Option<StationControl>,
+    log: AssociationLog,
+}
+
 /// Waits for one station: its control socket, association (events, with
-/// STATUS asked now and then), then its addresses; its report.
+/// STATUS asked now and then), then its addresses.
 fn wait_for_station(
     one: &StationRef,
+    of: &SupplicantOf,
     supplicant: &Supplicant,
     work_dir: &Path,
     started: Instant,
     interrupt: Option<&AtomicBool>,
-) -> Result<StationReport, WifiError> {
-    let mut report = StationReport {
-        name: one.station.name.clone(),
-        radio: one.group.radio.clone(),
-        mac: one.station.mac.to_string(),
-        ..StationReport::default()
+) -> Result<Waited, WifiError> {
+    let mut waited = Waited {
+        report: StationReport {
+            name: one.station.name.clone(),
+            radio: one.group.radio.clone(),
+            mac: one.station.mac.to_string(),
+            ..StationReport::default()
+        },
+        control: None,
+        log: AssociationLog::new(started),
     };
+    let report = &mut waited.report;
     let deadline = started + one.group.timeout;
     let interrupted = || interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed));
-    let Some((requests, events)) = open_control(supplicant, work_dir, deadline, &interrupted)?
-    else {
+    let Some(control) = open_control(of, supplicant, work_dir, deadline, &interrupted)? else {
         report.failure = Some(if interrupted() {
             "interrupted before it associated".to_string()
         } else {
@@ -399,54 +585,24 @@ fn wait_for_station(
                 one.group.timeout.as_secs_f64()
             )
         });
-        return Ok(report);
+        return Ok(waited);
     };
     let mut reason: Option<String> = None;
-    let mut next_status = Instant::now();
-    let associated_at = loop {
-        let now = Instant::now();
-        if now >= deadline || interrupted() {
-            break None;
-        }
-        if now >= next_status {
-            next_status = now + STATUS_EVERY;
-            if let Ok(status) = requests.request("STATUS", REQUEST_TIMEOUT) {
-                if parse_key_values(&status)
-                    .get("wpa_state")
-                    .map(String::as_str)
-                    == Some("COMPLETED")
-                {
-                    break Some(Instant::now());
-                }
-            }
-        }
-        let wait = deadline
-            .min(next_status)
-            .saturating_duration_since(Instant::now());
-        match events.next_event(wait) {
-            Ok(Some(event)) => {
-                if event.name == "CTRL-EVENT-CONNECTED" {
-                    break Some(Instant::now());
-                }
-                note_failure(&event, &mut reason);
-                if reason.as_deref().is_some_and(is_wrong_key) {
-                    // wpa_supplicant would only retry the same key.
-                    break None;
-                }
-            }
-            Ok(None) => {}
-            Err(_) => break None,
-        }
-    };
-    let Some(associated_at) = associated_at else {
+    let Some(associated_at) = wait_associated(
+        &control,
+        deadline,
+        &interrupted,
+        &mut reason,
+        &mut waited.log,
+    ) else {
         report.failure = Some(not_associated(
             one,
             reason,
             supplicant,
-            &requests,
+            &control.requests,
             interrupted(),
         ));
-        return Ok(report);
+        return Ok(waited);
     };
     report.associated = true;
     report.time_to_associate_s = Some(associated_at.duration_since(started).as_secs_f64());
@@ -459,7 +615,7 @@ fn wait_for_station(
             }
             Err(failure) => {
                 report.failure = Some(failure);
-                return Ok(report);
+                return Ok(waited);
             }
         }
     }
@@ -467,7 +623,7 @@ fn wait_for_station(
         report.failure = Some(format!(
             "associated, but its address could not be set: {error}"
         ));
-        return Ok(report);
+        return Ok(waited);
     }
     report.time_to_address_s = Some(associated_at.elapsed().as_secs_f64());
     report.addresses = ipv4
@@ -479,8 +635,62 @@ fn wait_for_station(
                 .map(|(address, prefix)| format!("{address}/{prefix}")),
         )
         .collect();
-    read_link_state(&mut report, &requests, one.group.namespace.as_deref());
-    Ok(report)
+    read_link_state(report, &control.requests, one.group.namespace.as_deref());
+    waited.control = Some(control);
+    Ok(waited)
+}
+
+/// Waits until the station is associated (CTRL-EVENT-CONNECTED, or STATUS
+/// COMPLETED asked every [`STATUS_EVERY`] in case an event was missed),
+/// noting its events in `log`; `None` at the deadline, on interrupt, or at
+/// once on a wrong key, with the most telling failure in `reason`.
+fn wait_associated(
+    control: &StationControl,
+    deadline: Instant,
+    interrupted: &dyn Fn() -> bool,
+    reason: &mut Option<String>,
+    log: &mut AssociationLog,
+) -> Option<Instant> {
+    let mut next_status = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= deadline || interrupted() {
+            return None;
+        }
+        if now >= next_status {
+            next_status = now + STATUS_EVERY;
+            if station_state(&control.requests).as_deref() == Some("COMPLETED") {
+                log.associated(now);
+                return Some(now);
+            }
+        }
+        let wait = deadline
+            .min(next_status)
+            .saturating_duration_since(Instant::now());
+        match control.events.next_event(wait) {
+            Ok(Some(event)) => {
+                log.note(&event, Instant::now());
+                if event.name == "CTRL-EVENT-CONNECTED" {
+                    return Some(Instant::now());
+                }
+                note_failure(&event, reason);
+                if reason.as_deref().is_some_and(is_wrong_key) {
+                    // wpa_supplicant would only retry the same key.
+                    return None;
+                }
+            }
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The station's `wpa_state` (STATUS), when wpa_supplicant answers.
+fn station_state(requests: &ControlSocket) -> Option<String> {
+    requests
+        .request("STATUS", REQUEST_TIMEOUT)
+        .ok()
+        .and_then(|status| parse_key_values(&status).get("wpa_state").cloned())
 }
 
 /// The station's DHCP lease (udhcpc in its namespace, within its
@@ -510,24 +720,24 @@ fn lease_for(
     })
 }
 
-/// The two client sockets (requests; events, attached) once the
-/// supplicant's socket exists; `None` when it did not appear in time.
+/// The station's two client sockets (requests; events, attached) once
+/// its control socket exists; `None` when it did not appear in time.
 fn open_control(
+    of: &SupplicantOf,
     supplicant: &Supplicant,
     work_dir: &Path,
     deadline: Instant,
     interrupted: &dyn Fn() -> bool,
-) -> Result<Option<(ControlSocket, ControlSocket)>, WifiError> {
+) -> Result<Option<StationControl>, WifiError> {
     loop {
-        if supplicant.socket.exists() {
-            let connected =
-                ControlSocket::connect(&supplicant.socket, work_dir).and_then(|requests| {
-                    let events = ControlSocket::connect(&supplicant.socket, work_dir)?;
-                    events.attach(REQUEST_TIMEOUT)?;
-                    Ok((requests, events))
-                });
-            if let Ok(pair) = connected {
-                return Ok(Some(pair));
+        if of.socket.exists() {
+            let connected = ControlSocket::connect(&of.socket, work_dir).and_then(|requests| {
+                let events = ControlSocket::connect(&of.socket, work_dir)?;
+                events.attach(REQUEST_TIMEOUT)?;
+                Ok(StationControl { requests, events })
+            });
+            if let Ok(control) = connected {
+                return Ok(Some(control));
             }
         }
         if Instant::now() >= deadline || interrupted() {
@@ -535,7 +745,7 @@ fn open_control(
         }
         if !supplicant_alive(supplicant) {
             return Err(WifiError::Supplicant {
-                station: supplicant.station.clone(),
+                station: of.station.clone(),
                 what: "ended before it opened its control socket".to_string(),
                 log: log_tail(&supplicant.log),
             });
@@ -576,17 +786,13 @@ fn not_associated(
     if interrupted {
         return "interrupted before it associated".to_string();
     }
-    let state = requests
-        .request("STATUS", REQUEST_TIMEOUT)
-        .ok()
-        .and_then(|status| parse_key_values(&status).get("wpa_state").cloned())
-        .unwrap_or_else(|| {
-            if supplicant_alive(supplicant) {
-                "unknown".to_string()
-            } else {
-                format!("ended ({})", log_tail(&supplicant.log))
-            }
-        });
+    let state = station_state(requests).unwrap_or_else(|| {
+        if supplicant_alive(supplicant) {
+            "unknown".to_string()
+        } else {
+            format!("ended ({})", log_tail(&supplicant.log))
+        }
+    });
     let reason = reason.unwrap_or_else(|| match state.as_str() {
         "SCANNING" | "DISCONNECTED" | "INACTIVE" => format!(
             "no AP with SSID {:?} answered (wpa_state {state})",
@@ -793,6 +999,31 @@ fn log_tail(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn supplicant_config_scans_only_the_given_frequency() {
+        let mut group = StationGroupPlan {
+            radio: "wiphy0".to_string(),
+            namespace: None,
+            ssid: "testNet".to_string(),
+            security: Security::Wpa2 {
+                passphrase: "testPass".to_string(),
+            },
+            timeout: Duration::from_secs(60),
+            frequency_mhz: None,
+            stations: Vec::new(),
+        };
+        let text = supplicant_config(&group, Path::new("/tmp/ctrl"));
+        assert!(text.contains("p2p_disabled=1\n"), "{text}");
+        assert!(text.contains("    psk=\"testPass\"\n"), "{text}");
+        assert!(!text.contains("scan_freq"), "{text}");
+        group.frequency_mhz = Some(2412);
+        let text = supplicant_config(&group, Path::new("/tmp/ctrl"));
+        assert!(
+            text.contains("    scan_freq=2412\n    freq_list=2412\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn iw_link_bitrates_and_signal() {

@@ -63,6 +63,7 @@ lab_up() {
 # lab_down: removes the lab, checks nothing of it is left.
 lab_down() {
     local started left=""
+    cp /run/linerate/wifi-lab/hostapd.log "$VM_OUT/wifi_dhcp.$1.hostapd.log" 2>/dev/null
     started=$(now)
     "$LINERATE" lab down > "$work/down.txt" 2>&1
     for name in hostapd udhcpd wpa_supplicant udhcpc; do

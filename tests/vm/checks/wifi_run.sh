@@ -8,7 +8,8 @@
 # naming the station and the reason, within the timeout. Then Ctrl-C while
 # the stations associate and while they send (exit 130), an error after
 # association (exit 2), and examples/python/seed_stations.py
-# through `linerate serve` (on loopback, stopped by pid). After each run no
+# through `linerate serve` (on loopback, stopped by pid), and one station
+# on an open network (the lab's AP made again with --security open). After each run no
 # station interface, wpa_supplicant or work directory; after lab down no
 # hostapd, namespace or module.
 . "$(dirname "$0")/lib.sh"
@@ -81,12 +82,14 @@ if len(stations) != 4:
 for station in stations:
     if not station["associated"] or not station.get("bssid"):
         problems.append(f'{station["name"]}: not associated ({station.get("failure")})')
+    if station.get("disconnections", 0) != 0:
+        problems.append(f'{station["name"]}: {station["disconnections"]} disconnection(s), the last {station.get("last_disconnection")}')
 if problems:
     print("; ".join(problems))
     sys.exit(1)
 slowest = max(station["time_to_associate_s"] for station in stations)
 first = stations[0]
-print(f"8 streams x 2000 frames exact (0 lost, 0 dup, 0 late); 4 stations associated to {first['bssid']} "
+print(f"8 streams x 2000 frames exact (0 lost, 0 dup, 0 late); 4 stations associated to {first['bssid']}, 0 disconnections "
       f"(slowest {slowest:.1f} s; {first['name']}: {first.get('frequency_mhz')} MHz, signal {first.get('signal_dbm')} dBm, "
       f"tx {first.get('tx_bitrate_mbps')} rx {first.get('rx_bitrate_mbps')} Mbit/s)")
 PY
@@ -215,6 +218,46 @@ if [ -f "$REPO/examples/python/seed_stations.py" ]; then
     if [ -z "$left" ]; then row "nothing left after the seed script" pass 0 "no station interface, wpa_supplicant or work dir"
     else row "nothing left after the seed script" fail 0 "$left"; fi
 fi
+
+cp /run/linerate/wifi-lab/hostapd.log "$VM_OUT/wifi_run.hostapd.log" 2>/dev/null
+
+# 7. An open network: the lab's AP without security (no wpa= line in
+# hostapd's configuration), one `security = "open"` station, both of its
+# streams exact.
+"$LINERATE" lab down > /dev/null 2>&1
+started=$(now)
+if "$LINERATE" lab up --wifi 1 --security open > "$work/lab-open.txt" 2>&1 &&
+    ! grep -q '^wpa=' /run/linerate/wifi-lab/hostapd.conf; then
+    sed -e 's/^security = .*/security = "open"/' -e '/^passphrase = /d' -e 's/^count = 4/count = 1/' \
+        "$REPO/scenarios/wifi-stations.toml" > "$work/open.toml"
+    "$LINERATE" run "$work/open.toml" --json "$work/open.json" > "$work/open.txt" 2>&1
+    status=$?
+    cat "$work/open.txt"
+    verdict=$(python3 - "$work/open.json" <<'PY' 2>&1
+import json, sys
+document = json.load(open(sys.argv[1]))
+problems = [f'{s["name"]}: sent {s["frames_sent"]} received {s["frames_received"]} lost {s["frames_lost"]}'
+            for s in document["streams"] if not (s["frames_sent"] == s["frames_received"] == 2000)]
+station = document["stations"][0]
+if len(document["streams"]) != 2:
+    problems.append(f'{len(document["streams"])} streams, 2 expected')
+if not station["associated"] or not station.get("bssid"):
+    problems.append(f'{station["name"]}: not associated ({station.get("failure")})')
+if problems:
+    print("; ".join(problems))
+    sys.exit(1)
+print(f'2 streams x 2000 frames exact; {station["name"]} associated to {station["bssid"]} in {station["time_to_associate_s"]:.1f} s')
+PY
+)
+    checked=$?
+    if [ "$status" = 0 ] && [ "$checked" = 0 ]; then row "open network: 1 station <-> eth1" pass "$(since "$started")" "exit 0; $verdict"
+    else row "open network: 1 station <-> eth1" fail "$(since "$started")" "exit $status; $verdict"; fi
+else
+    row "open network: 1 station <-> eth1" fail "$(since "$started")" "lab up --security open: $(tail -n 2 "$work/lab-open.txt"); $(grep '^wpa' /run/linerate/wifi-lab/hostapd.conf 2>/dev/null | tr '\n' ' ')"
+fi
+left=$(leftovers)
+if [ -z "$left" ]; then row "nothing left after the open run" pass 0 "no station interface, wpa_supplicant or work dir"
+else row "nothing left after the open run" fail 0 "$left"; fi
 
 started=$(now)
 "$LINERATE" lab down > "$work/down.txt" 2>&1

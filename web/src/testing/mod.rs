@@ -178,8 +178,17 @@ impl Profile {
 }
 
 impl Drop for Profile {
+    /// Removes the profile; again for up to a second while Chromium's
+    /// helper processes, ending after the browser, still write into it
+    /// (a single removal left `data/Default/Network Persistent State`).
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        for _ in 0..20 {
+            let _ = std::fs::remove_dir_all(&self.0);
+            if !self.0.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
