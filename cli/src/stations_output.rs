@@ -68,6 +68,15 @@ pub fn print_summary(stations: &[StationReport]) {
                         .map_or_else(String::new, |server| format!(" from {server}"))
                 ))
             );
+            if let Some(dropped) = station
+                .interface_dropped
+                .filter(|dropped| dropped.tx > 0 || dropped.rx > 0)
+            {
+                println!(
+                    "  {:<10} its interface dropped {} frame(s) on transmit, {} on receive",
+                    "", dropped.tx, dropped.rx
+                );
+            }
             if station.disconnections > 0 || station.failure.is_some() {
                 println!(
                     "  {:<10} {} disconnection(s), {:.1} s without association{}{}",

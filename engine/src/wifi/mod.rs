@@ -133,9 +133,24 @@ pub struct StationReport {
     /// start, like `time_to_associate_s`) and why.
     #[serde(default)]
     pub last_disconnection: Option<String>,
+    /// Frames the station's interface dropped on transmit and on receive
+    /// (the driver's and mac80211's own counters in sysfs), as read
+    /// at the end of the run; the interface is made for the run, so these
+    /// are the run's.
+    #[serde(default)]
+    pub interface_dropped: Option<InterfaceDrops>,
     /// Why it did not associate (or lost its address, or its association
     /// by the end of the run), when it did not.
     pub failure: Option<String>,
+}
+
+/// A station interface's drop counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceDrops {
+    /// Frames dropped on transmit.
+    pub tx: u64,
+    /// Frames dropped on receive.
+    pub rx: u64,
 }
 
 impl StationReport {

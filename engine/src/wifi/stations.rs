@@ -854,6 +854,15 @@ fn read_link_state(report: &mut StationReport, requests: &ControlSocket, namespa
         }
         report.tx_bitrate_mbps = signal.get("LINKSPEED").and_then(|value| value.parse().ok());
     }
+    // sysfs as the namespace sees it (`ip netns exec` mounts its own).
+    let statistics = format!("/sys/class/net/{}/statistics", report.name);
+    let counters = [
+        format!("{statistics}/tx_dropped"),
+        format!("{statistics}/rx_dropped"),
+    ];
+    if let Ok(text) = output_in(namespace, "cat", &[&counters[0], &counters[1]]) {
+        report.interface_dropped = parse_drop_counters(&text);
+    }
     if let Ok(link) = output_in(namespace, "iw", &["dev", &report.name, "link"]) {
         let (tx, rx) = parse_iw_link_bitrates(&link);
         report.tx_bitrate_mbps = tx.or(report.tx_bitrate_mbps);
@@ -862,6 +871,15 @@ fn read_link_state(report: &mut StationReport, requests: &ControlSocket, namespa
             report.signal_dbm = parse_iw_signal(&link);
         }
     }
+}
+
+/// The interface's `tx_dropped` and `rx_dropped` (sysfs), one a line.
+pub(crate) fn parse_drop_counters(text: &str) -> Option<super::InterfaceDrops> {
+    let mut counters = text.lines().map(|line| line.trim().parse::<u64>().ok());
+    Some(super::InterfaceDrops {
+        tx: counters.next()??,
+        rx: counters.next()??,
+    })
 }
 
 /// `tx bitrate: 54.0 MBit/s` and `rx bitrate: ...` lines of `iw dev X link`.
@@ -951,6 +969,7 @@ fn package_of(tool: &str) -> &'static str {
         "iw" => "iw",
         "wpa_supplicant" => "wpasupplicant",
         "sysctl" => "procps",
+        "cat" => "coreutils",
         _ => "iproute2",
     }
 }
@@ -1023,6 +1042,16 @@ mod tests {
             text.contains("    scan_freq=2412\n    freq_list=2412\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn interface_drop_counters() {
+        assert_eq!(
+            parse_drop_counters("1\n3\n"),
+            Some(crate::wifi::InterfaceDrops { tx: 1, rx: 3 })
+        );
+        assert_eq!(parse_drop_counters("1\n"), None);
+        assert_eq!(parse_drop_counters("x\ny\n"), None);
     }
 
     #[test]
