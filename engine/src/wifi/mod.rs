@@ -1,17 +1,20 @@
 //! WiFi stations as endpoints of a run: the validated station plan
 //! ([`StationGroupPlan`], made by the scenario's `[[station]]` tables), the
 //! station life cycle ([`StationSet`]: interfaces made with `iw` on a radio,
-//! wpa_supplicant per station driven through its control socket, waiting
-//! for association and address (static, or a DHCP lease: [`dhcp`]),
-//! removal by a drop guard), the per-station
+//! one wpa_supplicant per radio driven through each station's control
+//! socket, waiting for association and address (`wait`; static, or a DHCP
+//! lease: [`dhcp`]), removal by a drop guard; `tools` runs the commands),
+//! the per-station
 //! state in the report ([`StationReport`]; association followed while the
-//! run lasts: [`watch`]), and the WiFi lab the VM uses
+//! run lasts: `watch`), and the WiFi lab the VM uses
 //! (`linerate lab up --wifi N`, [`lab`]).
 
 pub mod control;
 pub mod dhcp;
 pub mod lab;
 mod stations;
+mod tools;
+mod wait;
 mod watch;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
