@@ -90,18 +90,22 @@ fn lease_from_udhcpd_none_without_it_and_interrupted() {
     }
     let a = lab.spec().a.clone();
     let log = dir.0.join("udhcpc.log");
+    // A lease for lab port a within `within`, unless `interrupt` says stop.
+    let lease_within = |within: Duration, interrupt: Option<&AtomicBool>| {
+        obtain_lease(
+            Some(&a.namespace),
+            &a.interface,
+            &script,
+            &log,
+            Instant::now() + within,
+            interrupt,
+        )
+    };
 
     // A server: a lease from its pool, with its mask, router and time.
     let server = start_server(&lab, &dir.0);
-    let lease = obtain_lease(
-        Some(&a.namespace),
-        &a.interface,
-        &script,
-        &log,
-        Instant::now() + Duration::from_secs(30),
-        None,
-    )
-    .unwrap_or_else(|failure| panic!("no lease: {failure:?}"));
+    let lease = lease_within(Duration::from_secs(30), None)
+        .unwrap_or_else(|failure| panic!("no lease: {failure:?}"));
     let first = u32::from(Ipv4Addr::new(198, 18, 0, 100));
     assert!(
         (first..=first + 10).contains(&u32::from(lease.address)),
@@ -116,15 +120,7 @@ fn lease_from_udhcpd_none_without_it_and_interrupted() {
 
     // No server: no lease, within the deadline (udhcpc ended by then).
     let started = Instant::now();
-    let failure = obtain_lease(
-        Some(&a.namespace),
-        &a.interface,
-        &script,
-        &log,
-        Instant::now() + Duration::from_secs(4),
-        None,
-    )
-    .expect_err("no server, no lease");
+    let failure = lease_within(Duration::from_secs(4), None).expect_err("no server, no lease");
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",
@@ -139,15 +135,7 @@ fn lease_from_udhcpd_none_without_it_and_interrupted() {
     // Interrupted: stops at once.
     let interrupt = AtomicBool::new(true);
     let started = Instant::now();
-    let failure = obtain_lease(
-        Some(&a.namespace),
-        &a.interface,
-        &script,
-        &log,
-        Instant::now() + Duration::from_secs(30),
-        Some(&interrupt),
-    )
-    .expect_err("interrupted");
+    let failure = lease_within(Duration::from_secs(30), Some(&interrupt)).expect_err("interrupted");
     assert_eq!(failure, LeaseFailure::Interrupted);
     assert!(
         started.elapsed() < Duration::from_secs(2),

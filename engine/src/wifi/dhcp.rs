@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -181,14 +181,7 @@ fn run_udhcpc(
         script_text.as_str(),
     ];
     // `ip netns exec` execs busybox: the child's pid is udhcpc's.
-    let mut command = match namespace {
-        Some(namespace) => {
-            let mut command = Command::new("ip");
-            command.args(["netns", "exec", namespace, "busybox"]);
-            command
-        }
-        None => Command::new("busybox"),
-    };
+    let mut command = super::tools::command_in(namespace, "busybox");
     let log_file = std::fs::File::create(log).map_err(|error| {
         LeaseFailure::NoLease(format!("cannot write {}: {error}", log.display()))
     })?;
@@ -341,7 +334,7 @@ mod tests {
         let script = dir.join("lease.sh");
         std::fs::write(&script, LEASE_SCRIPT).unwrap();
         let run = |event: &str| {
-            Command::new("sh")
+            std::process::Command::new("sh")
                 .arg(&script)
                 .arg(event)
                 .env("ip", "10.77.0.101")

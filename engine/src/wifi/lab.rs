@@ -15,7 +15,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::netns::NETNS_RUN_DIR;
@@ -443,7 +443,6 @@ fn wired_side(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
 /// Starts hostapd (in its own process group, outliving this command) and
 /// waits for AP-ENABLED in its log.
 fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabError> {
-    use std::os::unix::process::CommandExt;
     let run_dir = Path::new(RUN_DIR);
     let config = run_dir.join("hostapd.conf");
     let log = run_dir.join("hostapd.log");
@@ -454,21 +453,8 @@ fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabEr
         run_dir.join("hostapd-ctrl").display()
     );
     std::fs::write(&config, text).map_err(|error| file_error(&config, error))?;
-    let log_file = std::fs::File::create(&log).map_err(|error| file_error(&log, error))?;
-    let log_copy = log_file
-        .try_clone()
-        .map_err(|error| file_error(&log, error))?;
     let config_text = config.display().to_string();
-    let child = Command::new("ip")
-        .args(["netns", "exec", &spec.ap_namespace, "hostapd", &config_text])
-        .stdin(Stdio::null())
-        .stdout(log_file)
-        .stderr(log_copy)
-        .process_group(0)
-        .spawn()
-        .map_err(|error| command_error("hostapd", &[&config_text], error.to_string()))?;
-    let pid = child.id();
-    add_state(&format!("hostapd_pid={pid}"))?;
+    let pid = start_daemon(&spec.ap_namespace, "hostapd", &[&config_text], &log)?;
     let deadline = Instant::now() + AP_TIMEOUT;
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -490,7 +476,6 @@ fn start_hostapd(spec: &WifiLabSpec, ap_interface: &str) -> Result<(), WifiLabEr
 /// group, outliving this command; its pid in the state file), once it
 /// runs (a bad configuration ends it at once).
 fn start_udhcpd(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
-    use std::os::unix::process::CommandExt;
     let ap = spec.ap_namespace.as_str();
     run(
         "ip",
@@ -518,21 +503,8 @@ fn start_udhcpd(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
     );
     std::fs::write(&config, text).map_err(|error| file_error(&config, error))?;
     std::fs::write(&leases, "").map_err(|error| file_error(&leases, error))?;
-    let log_file = std::fs::File::create(&log).map_err(|error| file_error(&log, error))?;
-    let log_copy = log_file
-        .try_clone()
-        .map_err(|error| file_error(&log, error))?;
     let config_text = config.display().to_string();
-    let child = Command::new("ip")
-        .args(["netns", "exec", ap, "busybox", "udhcpd", "-f", &config_text])
-        .stdin(Stdio::null())
-        .stdout(log_file)
-        .stderr(log_copy)
-        .process_group(0)
-        .spawn()
-        .map_err(|error| command_error("busybox udhcpd", &[&config_text], error.to_string()))?;
-    let pid = child.id();
-    add_state(&format!("udhcpd_pid={pid}"))?;
+    let pid = start_daemon(ap, "busybox", &["udhcpd", "-f", &config_text], &log)?;
     // udhcpd checks br0 and its configuration at start: give it a moment
     // to fail, and say why when it does.
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -551,6 +523,34 @@ fn start_udhcpd(spec: &WifiLabSpec) -> Result<(), WifiLabError> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
+}
+
+/// Starts daemon `tool arguments` in `namespace`, its output in `log`, in
+/// its own process group (it outlives this command), and records its pid
+/// in the state file as `NAME_pid` (NAME: the first of `tool arguments`
+/// that is not busybox, so `lab down` ends it by that pid).
+fn start_daemon(
+    namespace: &str,
+    tool: &str,
+    arguments: &[&str],
+    log: &Path,
+) -> Result<u32, WifiLabError> {
+    use std::os::unix::process::CommandExt;
+    let mut command = super::tools::command_in(Some(namespace), tool);
+    super::tools::log_output(&mut command, log).map_err(|error| file_error(log, error))?;
+    let name = if tool == "busybox" {
+        arguments.first().copied().unwrap_or(tool)
+    } else {
+        tool
+    };
+    let child = command
+        .args(arguments)
+        .process_group(0)
+        .spawn()
+        .map_err(|error| command_error(tool, arguments, error.to_string()))?;
+    let pid = child.id();
+    add_state(&format!("{name}_pid={pid}"))?;
+    Ok(pid)
 }
 
 /// Adds a `key=value` line to the state file.

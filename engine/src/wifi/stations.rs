@@ -14,13 +14,13 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::control::ControlSocket;
 use super::dhcp::LEASE_SCRIPT;
-use super::tools::{create_private_dir, run_in, write_file, write_script};
+use super::tools::{command_in, create_private_dir, log_output, run_in, write_file, write_script};
 use super::wait::{read_link_state, station_state, wait_associated, wait_for_station};
 use super::watch::{AssociationLog, StationWatch};
 use super::{Security, StationGroupPlan, StationPlan, StationReport};
@@ -441,29 +441,14 @@ impl StationSet {
             "wpa_supplicant{}-{radio}.log",
             self.supplicants.len()
         ));
-        let log_file = std::fs::File::create(&log).map_err(|source| WifiError::Io {
+        // The child's pid is wpa_supplicant's (`ip netns exec` execs it).
+        let mut command = command_in(namespace, "wpa_supplicant");
+        log_output(&mut command, &log).map_err(|source| WifiError::Io {
             path: log.clone(),
             source,
         })?;
-        let log_copy = log_file.try_clone().map_err(|source| WifiError::Io {
-            path: log.clone(),
-            source,
-        })?;
-        // `ip netns exec` enters the namespace and execs wpa_supplicant:
-        // the child's pid is wpa_supplicant's.
-        let mut command = match namespace {
-            Some(namespace) => {
-                let mut command = Command::new("ip");
-                command.args(["netns", "exec", namespace, "wpa_supplicant"]);
-                command
-            }
-            None => Command::new("wpa_supplicant"),
-        };
         let child = command
             .args(arguments)
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(log_copy)
             .spawn()
             .map_err(|source| WifiError::NoTool {
                 tool: "wpa_supplicant".to_string(),

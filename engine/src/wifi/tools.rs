@@ -4,7 +4,7 @@
 //! stations' private work directory.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::stations::WifiError;
 
@@ -38,6 +38,31 @@ pub(super) fn parse_iw_signal(text: &str) -> Option<i32> {
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|value| value.parse().ok())
     })
+}
+
+/// A command running `tool` in `namespace` (`ip netns exec NS tool`, which
+/// execs it: the child's pid is the tool's), or here without one.
+pub(super) fn command_in(namespace: Option<&str>, tool: &str) -> Command {
+    match namespace {
+        Some(namespace) => {
+            let mut command = Command::new("ip");
+            command.args(["netns", "exec", namespace, tool]);
+            command
+        }
+        None => Command::new(tool),
+    }
+}
+
+/// Gives `command` no stdin and one log file, `log` (made anew), for both
+/// its stdout and its stderr.
+pub(super) fn log_output(command: &mut Command, log: &Path) -> std::io::Result<()> {
+    let log_file = std::fs::File::create(log)?;
+    let log_copy = log_file.try_clone()?;
+    command
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_copy);
+    Ok(())
 }
 
 /// Runs `tool arguments` in `namespace` (through `ip netns exec`).
@@ -80,15 +105,10 @@ pub(super) fn output_in(
     tool: &str,
     arguments: &[&str],
 ) -> Result<String, Failure> {
-    let mut command = match namespace {
-        Some(namespace) => {
-            let mut command = Command::new("ip");
-            command.args(["netns", "exec", namespace, tool]);
-            command
-        }
-        None => Command::new(tool),
-    };
-    let output = command.args(arguments).output().map_err(Failure::NoTool)?;
+    let output = command_in(namespace, tool)
+        .args(arguments)
+        .output()
+        .map_err(Failure::NoTool)?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
